@@ -1,0 +1,61 @@
+# zerodrop: run `make help` for the targets.
+
+# Where `make demo` generates its service; anything there is replaced.
+DEMO_DIR ?= $(or $(TMPDIR),/tmp)/zerodrop-demo
+# The golden example's answers. `make generate` renders it with exactly these.
+GOLDEN_NAME := example-service
+GOLDEN_MODULE := github.com/zerodrop/zerodrop/example-service
+# Where built binaries go; git ignores it.
+BIN ?= bin
+
+SHELL := /usr/bin/env bash -o errexit -o pipefail -o nounset
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+.DEFAULT_GOAL := help
+
+##@ Start here
+
+.PHONY: demo
+demo: ## Generate a service into $(DEMO_DIR) and run it (Ctrl-C drains and stops it)
+	rm -rf $(DEMO_DIR)
+	go run ./cmd/scaffold new demo-service --module example.com/demo-service -o $(DEMO_DIR)
+	cd $(DEMO_DIR) && go run ./cmd/demo-service -shutdown-delay=1s -v=1
+
+.PHONY: test
+test: ## Run every test: generator, golden example, generated services
+	go vet ./...
+	go test -count=1 ./...
+	$(MAKE) verify-golden
+	cd $(GOLDEN_NAME) && go vet ./... && go test -race -count=1 ./...
+
+##@ Develop
+
+.PHONY: build
+build: ## Build scaffold into ./bin
+	CGO_ENABLED=0 go build -trimpath -o $(BIN)/scaffold ./cmd/scaffold
+
+.PHONY: generate
+generate: ## Regenerate the golden example-service from the templates
+	rm -rf $(GOLDEN_NAME)
+	go run ./cmd/scaffold new $(GOLDEN_NAME) --module $(GOLDEN_MODULE) -o $(GOLDEN_NAME)
+
+.PHONY: verify-golden
+verify-golden: ## Fail if example-service differs from what the templates render
+	go test -count=1 -run 'TestGolden' ./internal/cli
+
+.PHONY: tidy-templates
+tidy-templates: ## Tidy the templates' go.mod/go.sum through the golden example, then regenerate it
+	cd $(GOLDEN_NAME) && go mod tidy
+	sed 's#^module .*#module {{.Module}}#' $(GOLDEN_NAME)/go.mod > templates/service/go.mod.tmpl
+	cp $(GOLDEN_NAME)/go.sum templates/service/go.sum.tmpl
+	cd $(GOLDEN_NAME)/tools && go mod tidy
+	sed -e 's#^module .*#module {{.Module}}/tools#' -e 's#$(GOLDEN_NAME)#{{.Name}}#g' $(GOLDEN_NAME)/tools/go.mod > templates/service/tools/go.mod.tmpl
+	cp $(GOLDEN_NAME)/tools/go.sum templates/service/tools/go.sum.tmpl
+	$(MAKE) generate
+
+##@ Help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
+	  /^[a-zA-Z_-]+:.*?##/ { printf "  %-15s %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

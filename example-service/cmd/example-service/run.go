@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+
+	"google.golang.org/grpc/health"
+
+	"github.com/zerodrop/zerodrop/example-service/internal/config"
+	"github.com/zerodrop/zerodrop/example-service/internal/grpcserver"
+	"github.com/zerodrop/zerodrop/example-service/internal/httpserver"
+	"github.com/zerodrop/zerodrop/example-service/internal/lifecycle"
+	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
+	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
+	"github.com/zerodrop/zerodrop/example-service/internal/version"
+)
+
+// run wires the service together and serves until ctx is cancelled. It
+// returns errors instead of exiting, so that main alone decides the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	// glog registers its flags on flag.CommandLine; log to stderr unless the
+	// user asks for files, because a container's files are lost with it.
+	if err := flag.Set("logtostderr", "true"); err != nil {
+		return fmt.Errorf("configure glog: %w", err)
+	}
+	cfg, err := config.Parse(flag.CommandLine, args, getenv)
+	if err != nil {
+		return err
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("read hostname: %w", err)
+	}
+	info := version.Read(cfg.Version)
+
+	// Open every listener before serving any, so that a port that cannot be
+	// bound fails the start with nothing half-running.
+	lns, err := listen(cfg.HTTPAddr, cfg.GRPCAddr, cfg.HealthAddr)
+	if err != nil {
+		return err
+	}
+	httpLn, grpcLn, healthLn := lns[0], lns[1], lns[2]
+
+	m := metrics.New(info)
+	grpcHealth := health.NewServer()
+	state := readiness.New(grpcHealth, grpcserver.ServiceName)
+
+	// base is the parent of every HTTP request context; cancelling it is part of
+	// the hard stop, because http.Server.Shutdown does not cancel requests.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	stopping := make(chan struct{})
+
+	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Hostname: hostname})
+	grpcSrv := grpcserver.New(grpcserver.Config{
+		MaxConnectionAge:      cfg.GRPCMaxConnectionAge,
+		MaxConnectionAgeGrace: cfg.ShutdownTimeout,
+		Health:                grpcHealth,
+		Metrics:               m,
+	}, grpcserver.NewGreeter(info, hostname, stopping))
+	admin := readiness.NewServer(state, m.Handler())
+
+	return lifecycle.Run(ctx, lifecycle.Plan{
+		Delay:          cfg.ShutdownDelay,
+		Timeout:        cfg.ShutdownTimeout,
+		CleanupTimeout: cfg.CleanupTimeout,
+		Servers: []lifecycle.Server{
+			lifecycle.HTTP("http", api, httpLn),
+			lifecycle.GRPC("grpc", grpcSrv, grpcLn),
+		},
+		Admin:    []lifecycle.Server{lifecycle.HTTP("health", admin, healthLn)},
+		Ready:    state.Ready,
+		Drain:    state.Drain,
+		Stopping: func() { close(stopping) },
+		Cleanup: []lifecycle.Cleanup{
+			// Handlers still running after the hard stop see their context end.
+			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
+		},
+	})
+}
+
+// listen opens one listener per address, or none.
+func listen(addrs ...string) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}

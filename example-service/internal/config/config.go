@@ -1,0 +1,134 @@
+// Package config reads example-service's settings from flags, each of which falls back
+// to an environment variable, so that the same binary runs from a shell and from
+// a Kubernetes pod spec without a config file.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config is every setting of the service. Use Parse to fill it.
+type Config struct {
+	HTTPAddr   string // traffic: HTTP API
+	GRPCAddr   string // traffic: gRPC API and grpc.health.v1
+	HealthAddr string // probes and metrics: /livez, /readyz, /metrics
+
+	// ShutdownDelay (D) is how long the service keeps serving after readiness
+	// fails, so that endpoint removal reaches kube-proxy, DNS and load balancers
+	// before any listener closes.
+	ShutdownDelay time.Duration
+	// ShutdownTimeout (S) bounds the graceful drain; after it, connections and
+	// streams are closed hard.
+	ShutdownTimeout time.Duration
+	// CleanupTimeout (F) bounds cleanup after the servers have stopped.
+	CleanupTimeout time.Duration
+
+	// GRPCMaxConnectionAge makes clients reconnect and re-resolve periodically,
+	// so that round_robin clients spread onto new replicas after a scale-up.
+	GRPCMaxConnectionAge time.Duration
+
+	// Version is the deployed version, fed by the kustomize ConfigMap so that
+	// changing it rolls the Deployment.
+	Version string
+}
+
+// flagEnv names the environment variable behind each flag.
+var flagEnv = map[string]string{
+	"http-addr":               "HTTP_ADDR",
+	"grpc-addr":               "GRPC_ADDR",
+	"health-addr":             "HEALTH_ADDR",
+	"shutdown-delay":          "SHUTDOWN_DELAY",
+	"shutdown-timeout":        "SHUTDOWN_TIMEOUT",
+	"cleanup-timeout":         "CLEANUP_TIMEOUT",
+	"grpc-max-connection-age": "GRPC_MAX_CONNECTION_AGE",
+	"service-version":         "SERVICE_VERSION",
+}
+
+// register defines the service's flags on fs.
+func (c *Config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP API listen `address` (env HTTP_ADDR)")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9090", "gRPC API listen `address` (env GRPC_ADDR)")
+	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "/livez, /readyz and /metrics listen `address` (env HEALTH_ADDR)")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 10*time.Second, "keep serving this long after SIGTERM fails readiness (env SHUTDOWN_DELAY)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on the graceful drain before connections are closed hard (env SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop (env CLEANUP_TIMEOUT)")
+	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance (env GRPC_MAX_CONNECTION_AGE)")
+	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics (env SERVICE_VERSION)")
+}
+
+// Parse registers the flags on fs, applies environment fallbacks from getenv,
+// parses args and validates the result. Flags given in args win over the
+// environment; the environment wins over the defaults.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	c.register(fs)
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env, ok := flagEnv[f.Name]
+		if !ok {
+			return
+		}
+		if v := getenv(env); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q is not a valid --%s: %w%s", env, v, f.Name, err, hint(f)))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q: all settings are flags", fs.Args())
+	}
+	return c, c.validate()
+}
+
+// hint says what a flag's value should look like.
+func hint(f *flag.Flag) string {
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(time.Duration); ok {
+			return "; use a duration such as 10s or 500ms"
+		}
+	}
+	return ""
+}
+
+func (c Config) validate() error {
+	var errs []error
+	addrs := map[string]string{}
+	for _, a := range []struct{ flag, addr string }{
+		{"http-addr", c.HTTPAddr}, {"grpc-addr", c.GRPCAddr}, {"health-addr", c.HealthAddr},
+	} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: %w; use host:port or :port", a.flag, a.addr, err))
+			continue
+		}
+		if other, dup := addrs[a.addr]; dup {
+			errs = append(errs, fmt.Errorf("--%s and --%s are both %q: give each listener its own port", other, a.flag, a.addr))
+		}
+		addrs[a.addr] = a.flag
+	}
+	if c.ShutdownDelay < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-delay %v is negative: use 0 or more", c.ShutdownDelay))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %v must be positive", c.ShutdownTimeout))
+	}
+	if c.CleanupTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--cleanup-timeout %v must be positive", c.CleanupTimeout))
+	}
+	if c.GRPCMaxConnectionAge <= 0 {
+		errs = append(errs, fmt.Errorf("--grpc-max-connection-age %v must be positive", c.GRPCMaxConnectionAge))
+	}
+	if c.Version == "" {
+		errs = append(errs, errors.New("--service-version is empty: set SERVICE_VERSION or leave the default"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+// Package httpserver is example-service's HTTP API: its routes, its middleware and the
+// http.Server settings that keep it safe under load and during shutdown.
+package httpserver
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
+	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
+	"github.com/zerodrop/zerodrop/example-service/internal/version"
+)
+
+// Limits that protect the server from slow or oversized clients.
+const (
+	// ReadHeaderTimeout stops Slowloris-style clients from holding connections.
+	ReadHeaderTimeout = 5 * time.Second
+	// IdleTimeout closes idle keep-alive connections; it stays above the
+	// typical client pool timeout so that clients, not the server, usually
+	// close first and never race a request against the close.
+	IdleTimeout = 120 * time.Second
+	// MaxHeaderBytes bounds request headers.
+	MaxHeaderBytes = 64 << 10
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes = 1 << 20
+	// MaxSleep bounds the simulated latency of GET /?sleep=.
+	MaxSleep = time.Minute
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Info     version.Info
+	Health   *readiness.State
+	Metrics  *metrics.Metrics
+	Hostname string
+}
+
+// New returns the API server. Request contexts derive from base, so that
+// cancelling base reaches every in-flight handler in the hard-stop phase;
+// Shutdown alone does not cancel them.
+func New(base context.Context, deps Deps) *http.Server {
+	return &http.Server{
+		Handler:           Handler(deps),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		BaseContext:       func(_ net.Listener) context.Context { return base },
+		ErrorLog:          errorLog(),
+	}
+}
+
+// Handler maps every route and wraps them in the middleware, outermost first:
+// recovery, version header, drain, body limit.
+func Handler(deps Deps) http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.HandlerFunc) {
+		mux.Handle(pattern, deps.Metrics.InstrumentHTTP(name, h))
+	}
+	route("GET /{$}", "hello", hello(deps))
+	route("GET /version", "version", versionHandler(deps.Info))
+	var h http.Handler = mux
+	h = limitBody(h)
+	h = closeWhileDraining(deps.Health, h)
+	h = versionHeader(deps.Info.Version, h)
+	h = recoverPanics(h)
+	return h
+}

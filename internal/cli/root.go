@@ -1,0 +1,66 @@
+// Package cli is scaffold's command line. Commands are built by constructors
+// from options structs, with their output streams injected, so that tests run
+// fresh command instances with no shared state.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zerodrop/zerodrop/internal/render"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the command failed while working
+	ExitUsage = 2 // the input was wrong; nothing was done
+)
+
+// usageError marks errors that are the caller's to fix.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// Run executes scaffold with args and returns the process exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	cmd := NewRootCmd(stdout, stderr)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "scaffold: %v\n", err)
+	var ue usageError
+	var ie *render.InputError
+	if errors.As(err, &ue) || errors.As(err, &ie) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// NewRootCmd returns the scaffold command tree.
+func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "scaffold",
+		Short: "Generate Go HTTP + gRPC services that roll out on Kubernetes without dropping a request",
+		Long: `scaffold generates standalone Go HTTP + gRPC services, each with a health port,
+a documented shutdown sequence that loses no request during a rolling update,
+a retrying gRPC client, Kustomize manifests, a Dockerfile, a Makefile and tests.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	// Flag errors are usage errors: say so and point at help.
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.AddCommand(newNewCmd(stdout), newVersionCmd(stdout))
+	return root
+}

@@ -1,0 +1,98 @@
+package render
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Version is the zerodrop release whose templates this binary carries. The
+// generated .scaffold.yaml records it so that a later upgrade knows which
+// templates a project was rendered from; it changes only with a release, so the
+// golden example does not drift with every commit.
+const Version = "0.1.0"
+
+// Defaults for the answers a user does not give.
+const (
+	DefaultHTTPPort   = 8080
+	DefaultGRPCPort   = 9090
+	DefaultHealthPort = 8081
+)
+
+// Shutdown timing baked into the service defaults and the manifests. The
+// manifests derive terminationGracePeriodSeconds from the same numbers, so the
+// two cannot drift apart (see internal/lifecycle in the generated service).
+const (
+	DefaultShutdownDelay   = 10 * time.Second // D: endpoint removal propagation
+	DefaultShutdownTimeout = 15 * time.Second // S: graceful drain bound
+	DefaultCleanupTimeout  = 3 * time.Second  // F: cleanup bound
+	DefaultShutdownMargin  = 2 * time.Second  // M: slack before SIGKILL
+)
+
+// Data is everything a template may use. Templates read fields and call the
+// methods below; the FuncMap stays tiny on purpose.
+type Data struct {
+	Name        string // DNS-1123 label, e.g. "example-service"
+	Module      string // Go module path of the generated service
+	HTTPPort    int
+	GRPCPort    int
+	HealthPort  int
+	Image       string // image repository without tag, e.g. "ghcr.io/acme/example-service"
+	IngressHost string
+	Namespace   string
+	// ScaffoldVersion is recorded in .scaffold.yaml.
+	ScaffoldVersion string
+}
+
+// ProtoPackage is the service's own protobuf package, e.g. "exampleservice.v1".
+// It is derived from the name so that two generated services can be linked into
+// one binary without protobuf registry conflicts.
+func (d Data) ProtoPackage() string { return d.ProtoDir() + ".v1" }
+
+// ProtoDir is the name without dashes, used for the proto package and its
+// directory under api/.
+func (d Data) ProtoDir() string { return strings.ReplaceAll(d.Name, "-", "") }
+
+// GoPackage is the Go package name of the generated protobuf code.
+func (d Data) GoPackage() string { return d.ProtoDir() + "v1" }
+
+// APIImport is the import path of the generated protobuf code.
+func (d Data) APIImport() string { return d.Module + "/api/" + d.ProtoDir() + "/v1" }
+
+// Snake is the name with underscores, for metric names.
+func (d Data) Snake() string { return strings.ReplaceAll(d.Name, "-", "_") }
+
+// Title is the name in words with capitals, for prose ("Example Service").
+func (d Data) Title() string {
+	words := strings.Split(d.Name, "-")
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
+}
+
+// HeadlessName is the headless Service that the gRPC client resolves; it is the
+// longest object name derived from Name, which bounds Name's length.
+func (d Data) HeadlessName() string { return d.Name + HeadlessSuffix }
+
+// HeadlessSuffix is appended to Name for the headless Service.
+const HeadlessSuffix = "-headless"
+
+// ClientTarget is the default dns:/// target of the generated gRPC client.
+func (d Data) ClientTarget() string {
+	return "dns:///" + d.HeadlessName() + "." + d.Namespace + ".svc.cluster.local:" + strconv.Itoa(d.GRPCPort)
+}
+
+// Seconds renders a duration as whole seconds, for manifests and flags.
+func Seconds(d time.Duration) int { return int(d / time.Second) }
+
+// GracePeriod is terminationGracePeriodSeconds: D + S + F + M.
+func (d Data) GracePeriod() int {
+	return Seconds(DefaultShutdownDelay + DefaultShutdownTimeout + DefaultCleanupTimeout + DefaultShutdownMargin)
+}
+
+// DelaySeconds, TimeoutSeconds and CleanupSeconds are the default D, S and F
+// in whole seconds, for Go code and manifests alike.
+func (d Data) DelaySeconds() int   { return Seconds(DefaultShutdownDelay) }
+func (d Data) TimeoutSeconds() int { return Seconds(DefaultShutdownTimeout) }
+func (d Data) CleanupSeconds() int { return Seconds(DefaultCleanupTimeout) }

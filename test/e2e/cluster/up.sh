@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Brings up a single-node Kubernetes under DIR: etcd, containerd + runc,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
+# kube-proxy (iptables mode), with bridge CNI. Every daemon's pid is recorded
+# in DIR/pids so that down.sh stops exactly these processes and no others.
+# Image tarballs in DIR/images/*.tar are imported before the kubelet starts
+# (the pause image among them: nothing is pulled from a registry).
+#
+# usage: up.sh DIR KBIN
+# On success DIR/kubeconfig is an admin kubeconfig. On failure run down.sh DIR.
+set -o errexit -o pipefail -o nounset
+
+dir=$1
+kbin=$2
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=env.sh
+source "$here/env.sh"
+
+mkdir -p "$dir"/{pids,logs,pki,bin,images,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,runc}
+for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  ln -sf "$kbin" "$dir/bin/$c"
+done
+log() { echo "up: $(date +%T.%N | cut -c1-12) $*" >&2; }
+
+# start NAME CMD...: runs a daemon in its own session, logs to DIR/logs.
+start() {
+  local name=$1
+  shift
+  setsid "$@" >"$dir/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pids/$name.pid"
+}
+
+# wait_for WHAT SECONDS CMD...: polls CMD every 0.2 s.
+wait_for() {
+  local what=$1 secs=$2
+  shift 2
+  local deadline=$(( $(date +%s) + secs ))
+  until "$@" > /dev/null 2>&1; do
+    if (( $(date +%s) > deadline )); then
+      log "timed out after ${secs}s waiting for $what"
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "$what ready"
+}
+
+# --- host: sysctls the kubelet changes are saved for down.sh to restore ---
+: > "$dir/sysctl.saved"
+for s in vm.overcommit_memory kernel.panic kernel.panic_on_oops; do
+  echo "$s=$(sysctl -n "$s")" >> "$dir/sysctl.saved"
+done
+
+# --- network: node IP on lo, the bridge with a fixed MAC, guard rules ---
+ip addr add "$NODE_IP/32" dev lo 2>/dev/null || true
+if ! ip link show cni0 > /dev/null 2>&1; then
+  ip link add cni0 address "$BRIDGE_MAC" type bridge
+fi
+ip addr add "$BRIDGE_IP/24" dev cni0 2>/dev/null || true
+ip link set cni0 up
+# A Service IP that kube-proxy has not DNATed (yet) goes to the bridge, where
+# nothing answers, instead of the default route.
+ip route replace "$SERVICE_CIDR" dev cni0
+# Guards: nothing addressed to the cluster's ranges leaves through eth0, and
+# nothing is forwarded out of eth0 at all.
+iptables -N "$GUARD_CHAIN_OUT" 2>/dev/null || iptables -F "$GUARD_CHAIN_OUT"
+iptables -A "$GUARD_CHAIN_OUT" -o eth0 -d "$GUARD_CIDR" -j REJECT
+iptables -C OUTPUT -j "$GUARD_CHAIN_OUT" 2>/dev/null || iptables -I OUTPUT -j "$GUARD_CHAIN_OUT"
+iptables -N "$GUARD_CHAIN_FWD" 2>/dev/null || iptables -F "$GUARD_CHAIN_FWD"
+iptables -A "$GUARD_CHAIN_FWD" -o eth0 -j DROP
+iptables -C FORWARD -j "$GUARD_CHAIN_FWD" 2>/dev/null || iptables -I FORWARD -j "$GUARD_CHAIN_FWD"
+
+# --- certificates (EC P-256) and kubeconfigs ---
+pki=$dir/pki
+key() { openssl ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null; }
+# cert NAME SUBJECT [SAN]: a client or server certificate signed by the CA.
+cert() {
+  local name=$1 subj=$2 san=${3:-}
+  key "$pki/$name.key"
+  openssl req -new -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr" 2>/dev/null
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [[ -n $san ]]; then
+      echo "extendedKeyUsage=serverAuth,clientAuth"
+      echo "subjectAltName=$san"
+    else
+      echo "extendedKeyUsage=clientAuth"
+    fi
+  } > "$pki/$name.ext"
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
+}
+key "$pki/ca.key"
+openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=zerodrop-e2e-ca" -days 2 -out "$pki/ca.crt" 2>/dev/null
+cert apiserver "/CN=kube-apiserver" \
+  "IP:$NODE_IP,IP:127.0.0.1,IP:${SERVICE_CIDR%.0/24}.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+cert admin "/O=system:masters/CN=zerodrop-e2e-admin"
+cert controller-manager "/CN=system:kube-controller-manager"
+cert scheduler "/CN=system:kube-scheduler"
+cert kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
+cert kube-proxy "/CN=system:kube-proxy"
+key "$pki/sa.key"
+openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+
+kubeconfig() {
+  local name=$1
+  cat > "$dir/$name.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    certificate-authority: $pki/ca.crt
+    server: https://$NODE_IP:6443
+users:
+- name: $name
+  user:
+    client-certificate: $pki/$name.crt
+    client-key: $pki/$name.key
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: $name}
+current-context: e2e
+KC
+}
+for n in admin controller-manager scheduler kubelet kube-proxy; do kubeconfig "$n"; done
+ln -sf "$dir/admin.kubeconfig" "$dir/kubeconfig"
+log "certificates written"
+
+# --- etcd 3.4 (Debian) ---
+start etcd etcd --name e2e --data-dir "$dir/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
+  --quota-backend-bytes 1073741824
+# etcd's /health is plain HTTP on loopback (Debian's etcd-server has no etcdctl).
+etcd_healthy() { curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health" | grep -q '"health":"true"'; }
+wait_for etcd 30 etcd_healthy
+
+# --- containerd 1.6 + runc ---
+sock=$dir/containerd/containerd.sock
+cat > "$dir/containerd/config.toml" <<TOML
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  # Root here lacks CAP_SYS_RESOURCE: a negative oom_score_adj (pause -998,
+  # Guaranteed pods -997) cannot be written, and every sandbox fails with
+  # "can't get final child's PID from pipe: EOF" unless containerd clamps it.
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "/usr/sbin/runc"
+        Root = "$dir/runc"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN_DIR"
+    conf_dir = "$dir/cni/net.d"
+TOML
+cat > "$dir/cni/net.d/10-zerodrop-e2e.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "zerodrop-e2e",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$dir/cni/ipam",
+        "ranges": [[{"subnet": "$NODE_POD_RANGE", "gateway": "$BRIDGE_IP"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    }
+  ]
+}
+JSON
+start containerd containerd --config "$dir/containerd/config.toml"
+wait_for containerd 30 ctr --address "$sock" version
+for tar in "$dir"/images/*.tar; do
+  [[ -e $tar ]] || continue
+  ctr --address "$sock" -n k8s.io images import "$tar" > /dev/null
+done
+log "images imported: $(ctr --address "$sock" -n k8s.io images ls -q | tr '\n' ' ')"
+
+# --- kube-apiserver ---
+kubectl_() { kubectl --kubeconfig "$dir/kubeconfig" "$@"; }
+start kube-apiserver "$dir/bin/kube-apiserver" \
+  --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+  --bind-address "$NODE_IP" --advertise-address "$NODE_IP" --secure-port 6443 \
+  --service-cluster-ip-range "$SERVICE_CIDR" \
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+  --client-ca-file "$pki/ca.crt" \
+  --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types InternalIP \
+  --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+  --profiling=false --v 1
+wait_for kube-apiserver 90 kubectl_ get --raw /readyz
+
+# --- controller-manager, scheduler ---
+start kube-controller-manager "$dir/bin/kube-controller-manager" \
+  --kubeconfig "$dir/controller-manager.kubeconfig" \
+  --authentication-kubeconfig "$dir/controller-manager.kubeconfig" --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+  --bind-address 127.0.0.1 --leader-elect=false \
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" --use-service-account-credentials \
+  --cluster-cidr "$POD_CIDR" --allocate-node-cidrs=false --service-cluster-ip-range "$SERVICE_CIDR" \
+  --profiling=false --v 1
+start kube-scheduler "$dir/bin/kube-scheduler" \
+  --kubeconfig "$dir/scheduler.kubeconfig" \
+  --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+  --bind-address 127.0.0.1 --leader-elect=false --profiling=false --v 1
+
+# --- kubelet ---
+echo "nameserver 127.0.0.1" > "$dir/resolv.conf"
+cat > "$dir/kubelet/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+healthzBindAddress: 127.0.0.1
+readOnlyPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $pki/ca.crt}
+authorization: {mode: Webhook}
+containerRuntimeEndpoint: unix://$sock
+cgroupDriver: cgroupfs
+# This VM has hybrid cgroup v1; 1.35 will refuse it by default.
+failCgroupV1: false
+failSwapOn: false
+podLogsDir: $dir/pod-logs
+resolvConf: $dir/resolv.conf
+clusterDomain: cluster.local
+clusterDNS: []
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard:
+  memory.available: "2%"
+  nodefs.available: "2%"
+  nodefs.inodesFree: "2%"
+  imagefs.available: "2%"
+YAML
+start kubelet "$dir/bin/kubelet" \
+  --config "$dir/kubelet/config.yaml" --kubeconfig "$dir/kubelet.kubeconfig" \
+  --root-dir "$dir/kubelet" --cert-dir "$dir/kubelet/pki" \
+  --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
+
+# --- kube-proxy ---
+cat > "$dir/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $dir/kube-proxy.kubeconfig
+mode: iptables
+hostnameOverride: $NODE_NAME
+clusterCIDR: $POD_CIDR
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: [$NODE_IP/32]
+iptables:
+  localhostNodePorts: false
+  minSyncPeriod: 1s
+  syncPeriod: 30s
+# Leave the host's conntrack sysctls alone.
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+YAML
+start kube-proxy "$dir/bin/kube-proxy" --config "$dir/kube-proxy.yaml" --v 1
+
+node_ready() {
+  [[ $(kubectl_ get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]]
+}
+wait_for "node $NODE_NAME" 90 node_ready
+# kube-proxy's healthz turns 200 once it has synced its rules at least once.
+proxy_synced() { [[ $(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/healthz) == 200 ]]; }
+wait_for kube-proxy 60 proxy_synced
+wait_for "default service account" 60 kubectl_ -n default get serviceaccount default
+log "cluster up"

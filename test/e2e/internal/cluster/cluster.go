@@ -1,0 +1,104 @@
+// Package cluster drives the shell scripts in test/e2e/cluster from Go: it
+// installs the Debian packages, builds (or reuses) the kbin binary, brings a
+// single-node Kubernetes up under a directory of its own and tears it down.
+// The scripts do the host plumbing (daemons, bridge, iptables, cgroups)
+// because that is a sequence of commands; Go does the timing, logging and
+// cleanup registration.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Cluster is a running cluster.
+type Cluster struct {
+	Dir        string // everything the cluster writes, except paths hard-coded by containerd and CNI
+	Kbin       string // the multi-call Kubernetes binary
+	Kubeconfig string // admin kubeconfig
+	scripts    string
+	log        io.Writer
+}
+
+// Scripts is the directory holding up.sh, down.sh and friends, relative to
+// the e2e module (go test runs in the package directory).
+func Scripts() (string, error) {
+	p, err := filepath.Abs("cluster")
+	if err != nil {
+		return "", fmt.Errorf("scripts dir: %w", err)
+	}
+	return p, nil
+}
+
+// run runs a script with its output copied to log, and returns its stdout.
+func run(ctx context.Context, log io.Writer, script string, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, script, args...)
+	cmd.Stdout = io.MultiWriter(&out, log)
+	cmd.Stderr = log
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%s %s: %w", filepath.Base(script), strings.Join(args, " "), err)
+	}
+	return out.String(), nil
+}
+
+// InstallDeps installs the Debian packages, if any is missing.
+func InstallDeps(ctx context.Context, scripts string, log io.Writer) error {
+	_, err := run(ctx, log, filepath.Join(scripts, "install-deps.sh"))
+	return err
+}
+
+// BuildKbin returns the path of kbin, building it first if the cache has
+// none for this Kubernetes version, Go version and build script.
+func BuildKbin(ctx context.Context, scripts string, log io.Writer) (string, error) {
+	out, err := run(ctx, log, filepath.Join(scripts, "build-kbin.sh"))
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1], nil
+}
+
+// Up starts a cluster under dir. The image tarballs must already be in
+// dir/images. A cluster left by an earlier, interrupted run in the same dir
+// is torn down first.
+func Up(ctx context.Context, scripts, dir, kbin string, log io.Writer) (*Cluster, error) {
+	c := &Cluster{Dir: dir, Kbin: kbin, Kubeconfig: filepath.Join(dir, "kubeconfig"), scripts: scripts, log: log}
+	if _, err := os.Stat(filepath.Join(dir, "pids")); err == nil {
+		if err := c.Down(ctx); err != nil {
+			return nil, fmt.Errorf("tear down the cluster left in %s: %w", dir, err)
+		}
+	}
+	if _, err := run(ctx, log, filepath.Join(scripts, "up.sh"), dir, kbin); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// ImagesDir is where Up imports image tarballs from.
+func ImagesDir(dir string) string { return filepath.Join(dir, "images") }
+
+// Down stops every process of the cluster and removes what it left on the
+// host. It runs with its own timeout so that it still works when ctx is done.
+func (c *Cluster) Down(context.Context) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err := run(ctx, c.log, filepath.Join(c.scripts, "down.sh"), c.Dir, c.Kbin)
+	return err
+}
+
+// FlushConntrack deletes conntrack entries to the Service CIDR. Entries left
+// by an earlier load run keep their DNAT to pods that are gone for up to
+// 120 s, and a reused source port then times out.
+func FlushConntrack(ctx context.Context) {
+	// conntrack exits 1 when nothing matched; that is not an error here.
+	_ = exec.CommandContext(ctx, "conntrack", "-D", "-d", "10.218.0.0", "--mask-dst", "255.255.255.0").Run()
+}

@@ -1,0 +1,215 @@
+// Package load sends constant, bounded HTTP load to the Service under test
+// and records every request. It is open-loop: each client fires at a fixed
+// rate whatever the latency, as users do, so a slow or refusing backend
+// shows up as failures and latency instead of as a lower request rate.
+//
+// Vegeta, the obvious library, is not served by the module proxy here, and
+// what the harness needs is small: a ticker, a bounded number of requests in
+// flight, two connection policies, and per-request records with the version
+// the server reported.
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// HTTPClient is one simulated client population.
+type HTTPClient struct {
+	Name string
+	// Rate is requests per second.
+	Rate int
+	// KeepAlive reuses connections from a pool of Conns; without it every
+	// request dials a new TCP connection, as a fresh client behind a NAT or
+	// a curl loop would.
+	KeepAlive bool
+	Conns     int
+	// Timeout bounds each request.
+	Timeout time.Duration
+	// MaxInFlight bounds concurrent requests; a tick that finds the bound
+	// reached is recorded as a failure ("client saturated") rather than
+	// silently skipped, so the rate stays honest.
+	MaxInFlight int
+}
+
+// Sample is one request.
+type Sample struct {
+	Client  int           `json:"c"`   // index into the clients
+	At      time.Duration `json:"at"`  // start, since the load started
+	Latency time.Duration `json:"lat"` // until the body was read
+	OK      bool          `json:"ok"`  // 200 with a consistent version
+	Error   string        `json:"err,omitempty"`
+	Version string        `json:"v,omitempty"` // X-Version of a successful response
+	// Conns is how many connections the request used; more than one means
+	// Go's transport retried it on a fresh connection after a kept-alive one
+	// failed (it does so only for idempotent requests that sent nothing).
+	Conns int `json:"n,omitempty"`
+}
+
+// Recorder collects samples from concurrent requests.
+type Recorder struct {
+	mu      sync.Mutex
+	start   time.Time
+	samples []Sample
+}
+
+// Samples returns a copy of what was recorded so far.
+func (r *Recorder) Samples() []Sample {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Sample(nil), r.samples...)
+}
+
+// Start is when the load started.
+func (r *Recorder) Start() time.Time { return r.start }
+
+func (r *Recorder) add(s Sample) {
+	r.mu.Lock()
+	r.samples = append(r.samples, s)
+	r.mu.Unlock()
+}
+
+// RunHTTP sends GET url from every client until ctx is done, maxDuration has
+// passed or maxRequests have been sent in total, whichever comes first, and
+// waits for the requests in flight. It returns at once; Wait on the returned
+// func to block until all clients are finished.
+func RunHTTP(ctx context.Context, url string, clients []HTTPClient, maxDuration time.Duration, maxRequests int) (*Recorder, func()) {
+	rec := &Recorder{start: time.Now()}
+	ctx, cancel := context.WithTimeout(ctx, maxDuration)
+	var budget sync.Mutex
+	left := maxRequests
+	take := func() bool {
+		budget.Lock()
+		defer budget.Unlock()
+		if left == 0 {
+			return false
+		}
+		left--
+		return true
+	}
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runClient(ctx, rec, i, c, url, take)
+		}()
+	}
+	return rec, func() { wg.Wait(); cancel() }
+}
+
+func runClient(ctx context.Context, rec *Recorder, idx int, c HTTPClient, url string, take func() bool) {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: c.Timeout}).DialContext,
+		DisableKeepAlives:   !c.KeepAlive,
+		MaxIdleConnsPerHost: c.Conns,
+		MaxConnsPerHost:     c.Conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: c.Timeout}
+	sem := make(chan struct{}, c.MaxInFlight)
+	tick := time.NewTicker(time.Second / time.Duration(c.Rate))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !take() {
+			return
+		}
+		at := time.Since(rec.start)
+		select {
+		case sem <- struct{}{}:
+		default:
+			rec.add(Sample{Client: idx, At: at, Error: "client saturated"})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// Requests are not tied to ctx: one already sent runs to its
+			// own timeout, so stopping the load never fails a request.
+			rec.add(get(hc, idx, at, url))
+		}()
+	}
+}
+
+// hello is the part of example-service's GET / body that is checked.
+type hello struct {
+	Version string `json:"version"`
+}
+
+func get(hc *http.Client, idx int, at time.Duration, url string) Sample {
+	s := Sample{Client: idx, At: at}
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { s.Conns++ }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	t0 := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		s.Latency = time.Since(t0)
+		s.Error = Classify(err)
+		return s
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	s.Latency = time.Since(t0)
+	switch {
+	case err != nil:
+		s.Error = "read body: " + Classify(err)
+	case resp.StatusCode != http.StatusOK:
+		s.Error = fmt.Sprintf("status %d", resp.StatusCode)
+	default:
+		var h hello
+		if err := json.Unmarshal(body, &h); err != nil {
+			s.Error = "bad body"
+			break
+		}
+		v := resp.Header.Get("X-Version")
+		if v != h.Version {
+			s.Error = fmt.Sprintf("X-Version %q but body version %q", v, h.Version)
+			break
+		}
+		s.OK, s.Version = true, v
+	}
+	return s
+}
+
+// Classify turns an error into a short, countable class.
+func Classify(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EPERM):
+		return "operation not permitted (no endpoints)"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "host unreachable"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF (server closed the connection)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return err.Error()
+}

@@ -1,0 +1,400 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/kube"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/load"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/ociimage"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
+)
+
+const (
+	imageA   = "zerodrop.local/example-service:e2e-a"
+	imageB   = "zerodrop.local/example-service:e2e-b"
+	selector = "app.kubernetes.io/name=example-service,app.kubernetes.io/instance=example-service"
+	// version0 is the overlays' SERVICE_VERSION; version1 is what the
+	// harness rolls out through the ConfigMap generator.
+	version0 = "0.1.0"
+	version1 = "0.2.0"
+	// steadyFor is the load before the first rollout: the baseline p99.
+	steadyFor = 20 * time.Second
+	// settle keeps a phase open after its last old pod is gone, so that the
+	// version clients see at the end of a phase is measured on new pods only.
+	settle = 2 * time.Second
+)
+
+// clients is the load, about 250 req/s in all: on 2 cores that leaves room
+// for the pods, the control plane and the surge pod of a rollout.
+var clients = []load.HTTPClient{
+	{Name: "newconn-a", Rate: 100, Timeout: 2 * time.Second, MaxInFlight: 200},
+	{Name: "newconn-b", Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
+	{Name: "keepalive-8", Rate: 75, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
+	{Name: "keepalive-2", Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50},
+}
+
+// scenario is one overlay of deploy/kustomize run through every rollout.
+type scenario struct {
+	name, overlay, namespace string
+	// wantFailures: the naive overlay must fail requests, or the harness
+	// could not tell a broken Deployment from a good one.
+	wantFailures bool
+}
+
+var scenarios = []scenario{
+	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service"},
+	{name: "naive", overlay: "deploy/kustomize/naive", namespace: "example-service-naive", wantFailures: true},
+}
+
+func TestRollingUpdates(t *testing.T) {
+	if os.Getenv("ZERODROP_E2E") != "1" {
+		t.Skip("set ZERODROP_E2E=1 or run `make e2e`: it needs root and brings up a Kubernetes node on this machine")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the e2e cluster needs root (containerd, iptables, cgroups)")
+	}
+	ctx := t.Context()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	runDir := filepath.Join("results", "tmp-"+stamp)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(runDir, "cluster.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	logw := io.MultiWriter(os.Stderr, logFile)
+
+	run := &report.Run{StartedAt: time.Now(), Kubernetes: "v1.33.13", Go: runtime.Version(), Timings: map[string]float64{}}
+	run.Host, _ = os.Hostname()
+	timed := func(name string, f func() error) {
+		t.Helper()
+		start := time.Now()
+		err := f()
+		run.Timings[name] = time.Since(start).Seconds()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+
+	scripts, err := cluster.Scripts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed("install Debian packages", func() error { return cluster.InstallDeps(ctx, scripts, logw) })
+	var kbin string
+	timed("build or reuse kbin", func() (err error) { kbin, err = cluster.BuildKbin(ctx, scripts, logw); return err })
+
+	dir := os.Getenv("ZERODROP_E2E_DIR")
+	if dir == "" {
+		dir = "/tmp/zerodrop-e2e"
+	}
+	timed("build images", func() error { return buildImages(ctx, repo, dir) })
+
+	var c *cluster.Cluster
+	timed("cluster up", func() (err error) {
+		c, err = cluster.Up(ctx, scripts, dir, kbin, logw)
+		if c != nil {
+			t.Cleanup(func() {
+				if err := c.Down(ctx); err != nil {
+					t.Errorf("tear down: %v", err)
+				}
+			})
+		}
+		return err
+	})
+	k := kube.Kubectl{Kubeconfig: c.Kubeconfig}
+
+	defer func() {
+		run.Passed = !t.Failed()
+		if err := report.Write(runDir, run); err != nil {
+			t.Errorf("report: %v", err)
+		}
+		if err := report.Write(filepath.Join("results", "latest"), run); err != nil {
+			t.Errorf("report: %v", err)
+		}
+		t.Logf("report: %s/run.md", runDir)
+	}()
+	for _, sc := range scenarios {
+		start := time.Now()
+		rep, err := runScenario(ctx, t, k, repo, sc)
+		run.Timings["scenario "+sc.name] = time.Since(start).Seconds()
+		if rep != nil {
+			run.Scenarios = append(run.Scenarios, rep)
+			t.Logf("%s: %d requests, %d failed, p99 steady %.1f ms, rollouts %.1f ms",
+				sc.name, rep.Requests, rep.Failed, rep.SteadyP99, rep.RolloutP99)
+			for _, p := range rep.Problems {
+				t.Errorf("%s: %s", sc.name, p)
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", sc.name, err)
+		}
+	}
+}
+
+// buildImages builds example-service and pause as static binaries and
+// writes their images into the cluster's image directory, where up.sh
+// imports them. example-service gets two tags so that `kubectl set image`
+// has somewhere to go.
+func buildImages(ctx context.Context, repo, dir string) error {
+	bin := filepath.Join(dir+"-build", "bin")
+	images := cluster.ImagesDir(dir)
+	for _, d := range []string{bin, images} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("mkdir: %w", err)
+		}
+	}
+	builds := []struct{ dir, pkg, out string }{
+		{filepath.Join(repo, "example-service"), "./cmd/example-service", filepath.Join(bin, "example-service")},
+		{".", "./cmd/pause", filepath.Join(bin, "pause")},
+	}
+	for _, b := range builds {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
+		cmd.Dir = b.dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
+		}
+	}
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	specs := []struct {
+		file string
+		spec ociimage.Spec
+	}{
+		{"pause.tar", ociimage.Spec{Ref: "zerodrop.local/pause:e2e", Binary: filepath.Join(bin, "pause"), Entrypoint: "/pause", User: "65535:65535", Created: created}},
+		{"example-service-a.tar", ociimage.Spec{Ref: imageA, Binary: filepath.Join(bin, "example-service"), Entrypoint: "/example-service", User: "65532:65532", Created: created}},
+		{"example-service-b.tar", ociimage.Spec{Ref: imageB, Binary: filepath.Join(bin, "example-service"), Entrypoint: "/example-service", User: "65532:65532", Created: created}},
+	}
+	for _, s := range specs {
+		if err := ociimage.Write(filepath.Join(images, s.file), s.spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step is one rollout, started by a command and over when no old pod is left.
+type step struct {
+	name, kind string
+	to         string // version clients must see at the end
+	do         func(ctx context.Context) error
+}
+
+func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string, sc scenario) (*report.Scenario, error) {
+	t.Logf("%s: applying %s", sc.name, sc.overlay)
+	tree, err := copyManifests(repo, t.TempDir())
+	if err != nil {
+		return nil, err
+	}
+	overlay := filepath.Join(tree, sc.overlay)
+	if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", overlay); err != nil {
+		return nil, fmt.Errorf("server dry run: %w", err)
+	}
+	if _, err := k.Run(ctx, "apply", "-k", overlay); err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Free the node for the next scenario; the pods drain as they would.
+		if _, err := k.Run(context.Background(), "delete", "namespace", sc.namespace, "--wait", "--timeout=90s"); err != nil {
+			t.Errorf("%s: %v", sc.name, err)
+		}
+	}()
+	if _, err := k.WaitRollout(ctx, sc.namespace, "example-service", selector, 3*time.Minute); err != nil {
+		return nil, err
+	}
+	ip, err := k.ClusterIP(ctx, sc.namespace, "example-service")
+	if err != nil {
+		return nil, err
+	}
+	url := "http://" + ip + "/"
+	if err := waitServing(ctx, k, sc.namespace, url); err != nil {
+		return nil, err
+	}
+
+	deploy := "deployment/example-service"
+	kubectl := func(args ...string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := k.Run(ctx, append([]string{"-n", sc.namespace}, args...)...)
+			return err
+		}
+	}
+	steps := []step{
+		{"rollout restart 1", "restart", version0, kubectl("rollout", "restart", deploy)},
+		{"rollout restart 2", "restart", version0, kubectl("rollout", "restart", deploy)},
+		{"rollout restart 3", "restart", version0, kubectl("rollout", "restart", deploy)},
+		{"set image e2e-b", "set-image", version0, kubectl("set", "image", deploy, "example-service="+imageB)},
+		{"version " + version1 + " via ConfigMap", "version", version1, func(ctx context.Context) error {
+			if err := setVersion(overlay, version0, version1); err != nil {
+				return err
+			}
+			_, err := k.Run(ctx, "apply", "-k", overlay)
+			return err
+		}},
+		{"rollout undo", "undo", version0, kubectl("rollout", "undo", deploy)},
+	}
+
+	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Clients: clients, Target: url, Expect: "no failures"}
+	if sc.wantFailures {
+		rep.Expect = "failures"
+	}
+	var maxRate int
+	for _, c := range clients {
+		maxRate += c.Rate
+	}
+	// Bounds: 12 minutes and as many requests as the rates allow in that
+	// time; the scenario stops the load much earlier.
+	const maxLoad = 12 * time.Minute
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	rec, wait := load.RunHTTP(loadCtx, url, clients, maxLoad, maxRate*int(maxLoad/time.Second))
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			stopLoad()
+			wait()
+		}
+	}
+	defer stop()
+	since := func() time.Duration { return time.Since(rec.Start()) }
+
+	select {
+	case <-time.After(steadyFor):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rep.Phases = append(rep.Phases, report.Phase{Name: "steady", Kind: "steady", End: since(), FromVersion: version0, ToVersion: version0})
+	cur := version0
+	var stepErr error
+	for _, s := range steps {
+		p := report.Phase{Name: s.name, Kind: s.kind, Start: since(), FromVersion: cur, ToVersion: s.to}
+		if stepErr = s.do(ctx); stepErr == nil {
+			var st kube.RolloutState
+			st, stepErr = k.WaitRollout(ctx, sc.namespace, "example-service", selector, 4*time.Minute)
+			t.Logf("%s: %s done after %.1fs (revision %s)", sc.name, s.name, (since() - p.Start).Seconds(), st.Revision)
+		}
+		time.Sleep(settle)
+		p.End = since()
+		rep.Phases = append(rep.Phases, p)
+		cur = s.to
+		if stepErr != nil {
+			stepErr = fmt.Errorf("%s: %w", s.name, stepErr)
+			break
+		}
+	}
+	stop()
+	rep.Duration = since()
+	report.Fill(rep, rec.Samples())
+	rep.Problems = check(rep, sc.wantFailures)
+	return rep, stepErr
+}
+
+// check returns what is wrong with a scenario's figures.
+func check(rep *report.Scenario, wantFailures bool) []string {
+	var problems []string
+	switch {
+	case wantFailures && rep.Failed == 0:
+		problems = append(problems, fmt.Sprintf("expected failed requests, got 0 of %d: the harness cannot see the defect", rep.Requests))
+	case !wantFailures && rep.Failed > 0:
+		problems = append(problems, fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests))
+	}
+	for _, p := range rep.Phases {
+		if p.Requests == 0 {
+			problems = append(problems, p.Name+": no requests")
+			continue
+		}
+		for v := range p.VersionsSeen {
+			if v != p.FromVersion && v != p.ToVersion {
+				problems = append(problems, fmt.Sprintf("%s: clients saw version %q, expected only %s and %s", p.Name, v, p.FromVersion, p.ToVersion))
+			}
+		}
+		for v := range p.FinalVersions {
+			if v != p.ToVersion {
+				problems = append(problems, fmt.Sprintf("%s: after the rollout clients still saw %q, expected %s", p.Name, v, p.ToVersion))
+			}
+		}
+		if p.VersionsSeen[p.ToVersion] == 0 {
+			problems = append(problems, fmt.Sprintf("%s: no client saw version %s", p.Name, p.ToVersion))
+		}
+	}
+	return problems
+}
+
+// waitServing waits until every replica is a ready endpoint and kube-proxy
+// has programmed the Service: traffic sent before its next sync is
+// rejected (EPERM). All bounded.
+func waitServing(ctx context.Context, k kube.Kubectl, ns, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		n, err := k.ReadyEndpoints(ctx, ns, "example-service")
+		if err == nil && n >= 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("endpoints of %s/example-service not ready (%d, %v): %w", ns, n, err, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	cluster.FlushConntrack(ctx)
+	ok := 0
+	for ok < 20 {
+		rec, wait := load.RunHTTP(ctx, url, []load.HTTPClient{{Name: "probe", Rate: 20, Timeout: time.Second, MaxInFlight: 1}}, 2*time.Second, 1)
+		wait()
+		s := rec.Samples()
+		if len(s) == 1 && s[0].OK {
+			ok++
+		} else {
+			ok = 0
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not serving: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cluster.FlushConntrack(ctx)
+	return nil
+}
+
+// copyManifests copies the kustomize trees an overlay needs into dst with the
+// same relative layout, so that the harness can edit SERVICE_VERSION without
+// touching the work tree.
+func copyManifests(repo, dst string) (string, error) {
+	for _, rel := range []string{"deploy/kustomize", "example-service/deploy/kustomize"} {
+		if err := os.CopyFS(filepath.Join(dst, rel), os.DirFS(filepath.Join(repo, rel))); err != nil {
+			return "", fmt.Errorf("copy %s: %w", rel, err)
+		}
+	}
+	return dst, nil
+}
+
+// setVersion edits SERVICE_VERSION in an overlay's configMapGenerator.
+func setVersion(overlay, from, to string) error {
+	p := filepath.Join(overlay, "kustomization.yaml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("read overlay: %w", err)
+	}
+	old := "SERVICE_VERSION=" + from
+	if !strings.Contains(string(b), old) {
+		return fmt.Errorf("%s has no %s to change", p, old)
+	}
+	return os.WriteFile(p, []byte(strings.ReplaceAll(string(b), old, "SERVICE_VERSION="+to)), 0o644)
+}

@@ -52,6 +52,12 @@ tidy-templates: ## Tidy the templates' go.mod/go.sum through the golden example,
 	cp $(GOLDEN_NAME)/tools/go.sum templates/service/tools/go.sum.tmpl
 	$(MAKE) generate
 
+##@ Cluster proof
+
+.PHONY: e2e
+e2e: ## Roll example-service under load on a real one-node Kubernetes (root; test/e2e/README.md)
+	cd test/e2e && ZERODROP_E2E=1 go test -count=1 -v -timeout 75m -run TestRollingUpdates .
+
 ##@ Help
 
 .PHONY: help

@@ -106,11 +106,13 @@ func (c Config) validate() error {
 	for _, a := range []struct{ flag, addr string }{
 		{"http-addr", c.HTTPAddr}, {"grpc-addr", c.GRPCAddr}, {"health-addr", c.HealthAddr},
 	} {
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+		_, port, err := net.SplitHostPort(a.addr)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q: %w; use host:port or :port", a.flag, a.addr, err))
 			continue
 		}
-		if other, dup := addrs[a.addr]; dup {
+		// Port 0 asks the kernel for a free port, so it never collides.
+		if other, dup := addrs[a.addr]; dup && port != "0" {
 			errs = append(errs, fmt.Errorf("--%s and --%s are both %q: give each listener its own port", other, a.flag, a.addr))
 		}
 		addrs[a.addr] = a.flag

@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
 )
@@ -33,7 +36,10 @@ func NewGreeter(info version.Info, hostname string, stopping <-chan struct{}) *G
 }
 
 // SayHello implements Greeter.SayHello.
-func (g *Greeter) SayHello(_ context.Context, req *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+func (g *Greeter) SayHello(ctx context.Context, req *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+	if err := work(ctx, req.GetWorkMs()); err != nil {
+		return nil, err
+	}
 	name := req.GetName()
 	if name == "" {
 		name = "world"
@@ -55,7 +61,10 @@ func (g *Greeter) GetVersion(context.Context, *exampleservicev1.GetVersionReques
 }
 
 // Count implements Greeter.Count.
-func (g *Greeter) Count(context.Context, *exampleservicev1.CountRequest) (*exampleservicev1.CountResponse, error) {
+func (g *Greeter) Count(ctx context.Context, req *exampleservicev1.CountRequest) (*exampleservicev1.CountResponse, error) {
+	if err := work(ctx, req.GetWorkMs()); err != nil {
+		return nil, err
+	}
 	return &exampleservicev1.CountResponse{Value: g.count.Add(1), Hostname: g.hostname}, nil
 }
 
@@ -79,5 +88,27 @@ func (g *Greeter) Watch(req *exampleservicev1.WatchRequest, stream exampleservic
 			return nil
 		case <-ticker.C:
 		}
+	}
+}
+
+// maxWork bounds simulated work.
+const maxWork = 10 * time.Second
+
+// work waits ms milliseconds, or until the call is cancelled.
+func work(ctx context.Context, ms uint32) error {
+	d := time.Duration(ms) * time.Millisecond
+	if d > maxWork {
+		return status.Errorf(codes.InvalidArgument, "work_ms %d is over the limit of %d", ms, maxWork.Milliseconds())
+	}
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
 	}
 }

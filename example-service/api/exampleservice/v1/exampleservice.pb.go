@@ -26,8 +26,11 @@ const (
 )
 
 type SayHelloRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Simulated work: the server waits this long, at most 10000 ms, before it
+	// answers. The rollout tests use it to keep calls in flight.
+	WorkMs        uint32 `protobuf:"varint,2,opt,name=work_ms,json=workMs,proto3" json:"work_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -67,6 +70,13 @@ func (x *SayHelloRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *SayHelloRequest) GetWorkMs() uint32 {
+	if x != nil {
+		return x.WorkMs
+	}
+	return 0
 }
 
 type SayHelloResponse struct {
@@ -229,7 +239,9 @@ func (x *GetVersionResponse) GetGoVersion() string {
 }
 
 type CountRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Simulated work before the count, as in SayHelloRequest.
+	WorkMs        uint32 `protobuf:"varint,1,opt,name=work_ms,json=workMs,proto3" json:"work_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +274,13 @@ func (x *CountRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
 func (*CountRequest) Descriptor() ([]byte, []int) {
 	return file_exampleservice_v1_exampleservice_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CountRequest) GetWorkMs() uint32 {
+	if x != nil {
+		return x.WorkMs
+	}
+	return 0
 }
 
 type CountResponse struct {
@@ -425,9 +444,10 @@ var File_exampleservice_v1_exampleservice_proto protoreflect.FileDescriptor
 
 const file_exampleservice_v1_exampleservice_proto_rawDesc = "" +
 	"\n" +
-	"&exampleservice/v1/exampleservice.proto\x12\x11exampleservice.v1\"%\n" +
+	"&exampleservice/v1/exampleservice.proto\x12\x11exampleservice.v1\">\n" +
 	"\x0fSayHelloRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"b\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
+	"\awork_ms\x18\x02 \x01(\rR\x06workMs\"b\n" +
 	"\x10SayHelloResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -437,8 +457,9 @@ const file_exampleservice_v1_exampleservice_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\tR\brevision\x12\x1d\n" +
 	"\n" +
-	"go_version\x18\x03 \x01(\tR\tgoVersion\"\x0e\n" +
-	"\fCountRequest\"A\n" +
+	"go_version\x18\x03 \x01(\tR\tgoVersion\"'\n" +
+	"\fCountRequest\x12\x17\n" +
+	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"A\n" +
 	"\rCountResponse\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x1a\n" +
 	"\bhostname\x18\x02 \x01(\tR\bhostname\"/\n" +

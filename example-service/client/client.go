@@ -1,0 +1,238 @@
+// Package client is the Go client for example-service, for other services to import.
+// It loses no idempotent call across rolling updates and pod loss:
+//
+//   - It resolves the headless Service through DNS and balances every call
+//     across the ready pods (round_robin), instead of pinning one pod per
+//     connection as a ClusterIP Service would.
+//   - It watches each pod's grpc.health.v1 status, so a pod that starts
+//     draining stops receiving calls at once, before DNS or kube-proxy catch up.
+//   - It retries calls that failed with UNAVAILABLE or RESOURCE_EXHAUSTED, with
+//     exponential backoff and jitter, a timeout per attempt and a bounded
+//     number of attempts, but only for methods whose proto declares them free
+//     of side effects (idempotency_level); other calls are never retried,
+//     because a retried call may run twice.
+//   - Every call has a deadline: the caller's, or DefaultTimeout.
+//
+// grpc-go re-resolves DNS only when a connection closes. The server's
+// MaxConnectionAge closes connections periodically, which is how this client
+// finds pods added by a scale-up.
+package client
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // registers client-side health checking
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+)
+
+// DefaultTarget is the headless Service in the default namespace. Outside the
+// cluster, or in another namespace, pass your own target.
+const DefaultTarget = "dns:///example-service-headless.example-service.svc.cluster.local:9090"
+
+// Defaults. Every one is an Option.
+const (
+	// DefaultTimeout is the deadline of a call whose context has none. It also
+	// bounds all of a call's retries together.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxAttempts counts the first attempt too: 1 means no retry.
+	// Four attempts span about 350 ms of backoff, longer than a pod takes to
+	// drop out of the balancer after it fails.
+	DefaultMaxAttempts = 4
+	// DefaultPerAttemptTimeout stops one slow pod from using up the whole
+	// deadline, so that a retry can still reach another pod.
+	DefaultPerAttemptTimeout = 2 * time.Second
+	// DefaultBackoff is the base of the exponential backoff between attempts
+	// (50 ms, 100 ms, 200 ms, ...), each with ±20% jitter so that clients that
+	// failed together do not retry together.
+	DefaultBackoff = 50 * time.Millisecond
+	backoffJitter  = 0.2
+)
+
+// Keepalive pings find a dead connection (a pod that vanished without a FIN)
+// within Time + Timeout instead of the kernel's minutes. Time must stay at or
+// above the server's enforcement MinTime (10s), or the server answers with
+// GOAWAY too_many_pings.
+var keepaliveParams = keepalive.ClientParameters{
+	Time:                20 * time.Second,
+	Timeout:             5 * time.Second,
+	PermitWithoutStream: true,
+}
+
+// serviceConfig balances per call across all resolved addresses and skips
+// any pod whose health service reports NOT_SERVING.
+const serviceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""}
+}`
+
+// Client is a connection to example-service with the Greeter API.
+type Client struct {
+	exampleservicev1.GreeterClient
+	conn *grpc.ClientConn
+}
+
+type options struct {
+	timeout           time.Duration
+	maxAttempts       uint
+	perAttemptTimeout time.Duration
+	backoff           time.Duration
+	creds             credentials.TransportCredentials
+	onRetry           func(method string, attempt uint, err error)
+	dialOptions       []grpc.DialOption
+}
+
+// Option changes a default.
+type Option func(*options)
+
+// WithTimeout sets the deadline for calls whose context has none.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithMaxAttempts sets the total number of attempts for idempotent calls,
+// the first included.
+func WithMaxAttempts(n uint) Option { return func(o *options) { o.maxAttempts = n } }
+
+// WithPerAttemptTimeout bounds each attempt.
+func WithPerAttemptTimeout(d time.Duration) Option {
+	return func(o *options) { o.perAttemptTimeout = d }
+}
+
+// WithBackoff sets the base of the exponential backoff.
+func WithBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
+
+// WithTransportCredentials replaces the default plaintext transport, e.g.
+// for TLS through a mesh-less network.
+func WithTransportCredentials(c credentials.TransportCredentials) Option {
+	return func(o *options) { o.creds = c }
+}
+
+// WithOnRetry calls f before every retry, with the attempt about to be made
+// (2 for the first retry) and the error that caused it, so that callers can
+// count failed attempts apart from failed calls.
+func WithOnRetry(f func(method string, attempt uint, err error)) Option {
+	return func(o *options) { o.onRetry = f }
+}
+
+// WithDialOptions adds grpc.DialOptions, e.g. interceptors for tracing.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
+}
+
+// New returns a client for target, e.g. DefaultTarget, or
+// "dns://10.0.0.10/name.namespace.svc.cluster.local:9090" to ask a specific DNS
+// server. New never blocks: it starts resolving and connecting in the
+// background. The context is accepted so that callers need not change if
+// setup ever has to wait for something, such as credentials.
+func New(_ context.Context, target string, opts ...Option) (*Client, error) {
+	o := options{
+		timeout:           DefaultTimeout,
+		maxAttempts:       DefaultMaxAttempts,
+		perAttemptTimeout: DefaultPerAttemptTimeout,
+		backoff:           DefaultBackoff,
+		creds:             insecure.NewCredentials(),
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	retryOpts := []retry.CallOption{
+		retry.WithMax(o.maxAttempts),
+		retry.WithBackoff(retry.BackoffExponentialWithJitter(o.backoff, backoffJitter)),
+		// Only codes that mean the call did not run: UNAVAILABLE (no pod, or
+		// the connection broke) and RESOURCE_EXHAUSTED (shed by an overloaded
+		// pod). Never CANCELED (the caller gave up), DEADLINE_EXCEEDED of the
+		// whole call, or DATA_LOSS.
+		retry.WithCodes(codes.Unavailable, codes.ResourceExhausted),
+		retry.WithPerRetryTimeout(o.perAttemptTimeout),
+	}
+	if o.onRetry != nil {
+		retryOpts = append(retryOpts, retry.WithOnRetryCallback(func(ctx context.Context, attempt uint, err error) {
+			method, _ := grpc.Method(ctx)
+			o.onRetry(method, attempt+1, err)
+		}))
+	}
+	dialOpts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(o.creds),
+		grpc.WithDefaultServiceConfig(serviceConfig),
+		grpc.WithKeepaliveParams(keepaliveParams),
+		// grpc-go's own retry policy stays off, so attempts never multiply
+		// with the interceptor's. Transparent retries of calls that never
+		// left the client (refused by GOAWAY) still happen, and are safe.
+		grpc.WithDisableRetry(),
+		grpc.WithChainUnaryInterceptor(
+			defaultDeadline(o.timeout),
+			retryIdempotent(retry.UnaryClientInterceptor(retryOpts...)),
+		),
+	}, o.dialOptions...)
+	conn, err := grpc.NewClient(target, dialOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", target, err)
+	}
+	conn.Connect()
+	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn}, nil
+}
+
+// Conn is the underlying connection, for other APIs on the same server.
+func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// defaultDeadline gives every call a deadline, so that no call can hang.
+func defaultDeadline(d time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// retryIdempotent applies retrier only to methods whose proto declares
+// idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT.
+func retryIdempotent(retrier grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if Idempotent(method) {
+			return retrier(ctx, method, req, reply, cc, invoker, opts...)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+var idempotent sync.Map // full method name → bool
+
+// Idempotent reports whether the method ("/package.Service/Method") is
+// declared safe to call twice in its proto. Unknown methods are not.
+func Idempotent(fullMethod string) bool {
+	if v, ok := idempotent.Load(fullMethod); ok {
+		return v.(bool)
+	}
+	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(fullMethod, "/"), "/", "."))
+	ok := false
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(name); err == nil {
+		if m, isMethod := d.(protoreflect.MethodDescriptor); isMethod {
+			if mo, _ := m.Options().(*descriptorpb.MethodOptions); mo != nil {
+				switch mo.GetIdempotencyLevel() {
+				case descriptorpb.MethodOptions_NO_SIDE_EFFECTS, descriptorpb.MethodOptions_IDEMPOTENT:
+					ok = true
+				}
+			}
+		}
+	}
+	idempotent.Store(fullMethod, ok)
+	return ok
+}

@@ -1,0 +1,347 @@
+package client_test
+
+// These tests run real example-service processes on loopback addresses 127.0.0.2 and
+// up, all on one gRPC port, and a real DNS server on loopback that serves the
+// headless Service's A records. The client resolves through grpc-go's own DNS
+// resolver, and the tests change the records the way a headless Service's DNS
+// changes during a rollout.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"google.golang.org/grpc/codes"
+	grpcdns "google.golang.org/grpc/resolver/dns"
+	"google.golang.org/grpc/status"
+
+	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"github.com/zerodrop/zerodrop/example-service/client"
+	"github.com/zerodrop/zerodrop/example-service/internal/loadgen"
+	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
+)
+
+const (
+	serviceName = "example-service-headless.example-service.svc.cluster.local."
+	drainDelay  = 500 * time.Millisecond
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	// grpc-go re-resolves at most every 30s by default; the tests compress a
+	// rollout into seconds, so they compress this interval too. It is a
+	// process-wide setting that must be made before any client exists.
+	grpcdns.SetMinResolutionInterval(50 * time.Millisecond)
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "example-service-client-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if binPath, err = servicetest.Build(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// headlessDNS serves the A records of the headless Service.
+type headlessDNS struct {
+	mu    sync.Mutex
+	addrs []string
+	addr  string
+}
+
+func startDNS(t *testing.T) *headlessDNS {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &headlessDNS{addr: pc.LocalAddr().String()}
+	srv := &dns.Server{PacketConn: pc, Handler: h}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return h
+}
+
+// ServeDNS answers A queries for the Service with the current addresses, with
+// TTL 0 like CoreDNS's minimum, and nothing else.
+func (h *headlessDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	for _, q := range req.Question {
+		if q.Qtype != dns.TypeA || q.Name != serviceName {
+			continue
+		}
+		h.mu.Lock()
+		for _, a := range h.addrs {
+			resp.Answer = append(resp.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 0},
+				A:   net.ParseIP(a),
+			})
+		}
+		h.mu.Unlock()
+	}
+	_ = w.WriteMsg(resp)
+}
+
+func (h *headlessDNS) set(addrs ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.addrs = slices.Clone(addrs)
+}
+
+func (h *headlessDNS) add(addr string) { h.set(append(h.current(), addr)...) }
+
+func (h *headlessDNS) remove(addr string) {
+	h.set(slices.DeleteFunc(h.current(), func(a string) bool { return a == addr })...)
+}
+
+func (h *headlessDNS) current() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.addrs)
+}
+
+// cluster is a set of backends behind the DNS server, all on one gRPC port.
+type cluster struct {
+	t        *testing.T
+	dns      *headlessDNS
+	port     int
+	nextHost int
+	extra    []string
+}
+
+func newCluster(t *testing.T, extraArgs ...string) *cluster {
+	return &cluster{t: t, dns: startDNS(t), port: servicetest.FreePort(t, "127.0.0.1"), nextHost: 2, extra: extraArgs}
+}
+
+// start runs a backend on the next loopback address and waits until it is
+// ready; it is not yet in DNS.
+func (c *cluster) start(version string) *servicetest.Process {
+	host := fmt.Sprintf("127.0.0.%d", c.nextHost)
+	c.nextHost++
+	p := servicetest.Start(c.t, binPath, servicetest.Options{
+		Host: host, GRPCPort: c.port, Version: version,
+		ShutdownDelay: drainDelay, ShutdownTimeout: 2 * time.Second, Args: c.extra,
+	})
+	p.WaitReady(c.t, 10*time.Second)
+	return p
+}
+
+func host(p *servicetest.Process) string {
+	h, _, _ := net.SplitHostPort(p.GRPCAddr)
+	return h
+}
+
+func (c *cluster) target() string {
+	return fmt.Sprintf("dns://%s/%s:%d", c.dns.addr, serviceName[:len(serviceName)-1], c.port)
+}
+
+// load runs SayHello (or Count) at rate for d through a fresh client. Each
+// call works for workMs on the server, to keep calls in flight.
+func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) <-chan loadgen.Report {
+	c.t.Helper()
+	var retries loadgen.Counter
+	cl, err := client.New(context.Background(), c.target(), client.WithOnRetry(retries.Retry), client.WithTimeout(3*time.Second))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out := make(chan loadgen.Report, 1)
+	go func() {
+		defer cl.Close()
+		out <- loadgen.Run(context.Background(), loadgen.Config{Rate: rate, Duration: d}, &retries, func(ctx context.Context) (string, error) {
+			if method == "Count" {
+				resp, err := cl.Count(ctx, &exampleservicev1.CountRequest{WorkMs: workMs})
+				return resp.GetHostname(), err
+			}
+			resp, err := cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{WorkMs: workMs})
+			return resp.GetVersion(), err
+		})
+	}()
+	return out
+}
+
+func logReport(t *testing.T, name string, r loadgen.Report) {
+	t.Helper()
+	t.Logf("%s: %d calls, %d failed, %d attempts (%d retries), codes %v, labels %v, p99 %v",
+		name, r.Calls, r.Failed, r.Attempts, r.Retries, r.Codes, r.Labels, r.P99)
+}
+
+// TestRollingRestart replaces 3 backends one at a time under constant load,
+// changing DNS as a headless Service does: a new pod's address appears once
+// it is ready, and an old pod's address disappears as it is told to stop.
+func TestRollingRestart(t *testing.T) {
+	c := newCluster(t)
+	var old []*servicetest.Process
+	for range 3 {
+		p := c.start("v1")
+		c.dns.add(host(p))
+		old = append(old, p)
+	}
+	report := c.load("SayHello", 200, 7*time.Second, 20)
+	time.Sleep(time.Second)
+	for _, o := range old {
+		p := c.start("v2")
+		c.dns.add(host(p))
+		time.Sleep(300 * time.Millisecond)
+		c.dns.remove(host(o))
+		o.Signal(t, syscall.SIGTERM)
+		time.Sleep(700 * time.Millisecond)
+	}
+	r := <-report
+	logReport(t, "rolling restart", r)
+	if r.Failed != 0 {
+		t.Errorf("%d of %d calls failed during the rolling restart, want 0", r.Failed, r.Calls)
+	}
+	if r.Labels["v2"] == 0 {
+		t.Error("no call reached a new backend")
+	}
+	for _, o := range old {
+		if code, _, err := o.Wait(5 * time.Second); err != nil || code != 0 {
+			t.Errorf("old backend exit: %d, %v", code, err)
+		}
+	}
+}
+
+// TestSIGKILL kills one backend under load, with about 20 calls of each kind
+// in flight. The idempotent calls that it cuts must be retried elsewhere and
+// succeed; the non-idempotent ones must fail rather than be retried.
+func TestSIGKILL(t *testing.T) {
+	c := newCluster(t)
+	var backends []*servicetest.Process
+	for range 3 {
+		p := c.start("v1")
+		c.dns.add(host(p))
+		backends = append(backends, p)
+	}
+	idempotent := c.load("SayHello", 200, 4*time.Second, 100)
+	counting := c.load("Count", 200, 4*time.Second, 100)
+	time.Sleep(time.Second)
+	backends[1].Kill(t)
+	time.Sleep(time.Second) // the endpoint controller notices late
+	c.dns.remove(host(backends[1]))
+
+	r, rc := <-idempotent, <-counting
+	logReport(t, "SIGKILL, SayHello (idempotent)", r)
+	logReport(t, "SIGKILL, Count (not idempotent)", rc)
+	if r.Failed != 0 {
+		t.Errorf("%d idempotent calls failed after a SIGKILL, want 0", r.Failed)
+	}
+	if r.Retries == 0 {
+		t.Error("no idempotent call was retried: the kill cut no call in flight, so the test proved nothing")
+	}
+	if rc.Retries != 0 {
+		t.Errorf("Count was retried %d times; non-idempotent calls must never be retried", rc.Retries)
+	}
+	if rc.Failed == 0 {
+		t.Error("no Count call failed: the kill cut no call in flight, so the test proved nothing")
+	}
+	if rc.Calls == 0 || r.Calls == 0 {
+		t.Error("the load never ran")
+	}
+}
+
+// TestScaleUp adds a backend and measures how long until it gets calls: at
+// most the server's MaxConnectionAge (plus its 10% jitter and grace) and a
+// re-resolution.
+func TestScaleUp(t *testing.T) {
+	const maxAge = 2 * time.Second
+	c := newCluster(t, "-grpc-max-connection-age="+maxAge.String())
+	for range 2 {
+		c.dns.add(host(c.start("old")))
+	}
+	cl, err := client.New(context.Background(), c.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	call := func() string {
+		resp, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{})
+		if err != nil {
+			t.Fatalf("call failed during scale-up: %v", err)
+		}
+		return resp.GetVersion()
+	}
+	for range 20 {
+		call()
+	}
+	added := c.start("new")
+	c.dns.add(host(added))
+	addedAt := time.Now()
+	limit := maxAge*11/10 + 2*time.Second
+	for time.Since(addedAt) < limit {
+		if call() == "new" {
+			t.Logf("the new backend got its first call %v after it was added (MaxConnectionAge %v)", time.Since(addedAt).Round(time.Millisecond), maxAge)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("the new backend got no call within %v", limit)
+}
+
+// TestAllBackendsDown fails fast and clearly, within the deadline.
+func TestAllBackendsDown(t *testing.T) {
+	c := newCluster(t)
+	var backends []*servicetest.Process
+	for range 2 {
+		p := c.start("v1")
+		c.dns.add(host(p))
+		backends = append(backends, p)
+	}
+	cl, err := client.New(context.Background(), c.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
+		t.Fatalf("warm-up call: %v", err)
+	}
+	for _, b := range backends {
+		b.Kill(t)
+		_, _, _ = b.Wait(5 * time.Second)
+	}
+	const deadline = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err = cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+	took := time.Since(start)
+	t.Logf("with every backend down the call failed after %v: %v", took.Round(time.Millisecond), err)
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("code = %v, want Unavailable", status.Code(err))
+	}
+	if took > deadline+200*time.Millisecond {
+		t.Errorf("the call took %v, past its %v deadline", took, deadline)
+	}
+	if status.Convert(err).Message() == "" {
+		t.Error("the error has no message")
+	}
+}
+
+func TestIdempotent(t *testing.T) {
+	for method, want := range map[string]bool{
+		exampleservicev1.Greeter_SayHello_FullMethodName:   true,
+		exampleservicev1.Greeter_GetVersion_FullMethodName: true,
+		exampleservicev1.Greeter_Count_FullMethodName:      false,
+		"/unknown.Service/Method":                          false,
+	} {
+		if got := client.Idempotent(method); got != want {
+			t.Errorf("Idempotent(%s) = %v, want %v", method, got, want)
+		}
+	}
+}

@@ -1,0 +1,340 @@
+package main
+
+// These tests start the real binary and hold it to the shutdown contract in
+// internal/lifecycle, under load, the way a Kubernetes rollout would.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
+)
+
+// binPath is the service binary that TestMain builds for every test.
+var binPath string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "example-service-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if binPath, err = servicetest.Build(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+func binary(*testing.T) string { return binPath }
+
+// Timings for the tests: short, but in the same proportions as production.
+const (
+	drainDelay      = 1500 * time.Millisecond // D
+	shutdownTimeout = 2 * time.Second         // S
+	probePoll       = 100 * time.Millisecond  // how often the balancer probes
+	propagation     = 500 * time.Millisecond  // how late it applies what it saw; poll + propagation < D
+)
+
+func newLoad(b *servicetest.Balancer) *servicetest.Load {
+	return &servicetest.Load{
+		Balancer:    b,
+		Kinds:       []servicetest.Kind{servicetest.HTTPFresh, servicetest.HTTPKeepAlive, servicetest.GRPC},
+		Rate:        100,
+		Lanes:       4,
+		Timeout:     2 * time.Second,
+		MaxDuration: time.Minute,
+	}
+}
+
+// TestDrainUnderLoad sends SIGTERM to a process under HTTP (new and kept-alive
+// connections) and gRPC load. The load follows readiness like kube-proxy, late
+// but within D. No request may fail, /livez must stay 200 until exit, and the
+// process must exit within D + S + 1s.
+func TestDrainUnderLoad(t *testing.T) {
+	p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: drainDelay, ShutdownTimeout: shutdownTimeout})
+	p.WaitReady(t, 10*time.Second)
+	b := servicetest.NewBalancer(probePoll, propagation)
+	defer b.Close()
+	b.Add(p)
+	if !b.WaitRoutable(p, 5*time.Second) {
+		t.Fatal("balancer never routed to the process")
+	}
+
+	run := newLoad(b).Start()
+	time.Sleep(time.Second)
+
+	livez := make(chan bool, 1)
+	go func() { livez <- liveUntilExit(p) }()
+	p.Signal(t, syscall.SIGTERM)
+	sigAt := time.Now()
+
+	code, exitAt, err := p.Wait(drainDelay + shutdownTimeout + 5*time.Second)
+	counts := run.Stop()
+	for kind, c := range counts {
+		t.Logf("%-15s %v", kind, c)
+	}
+	if err != nil {
+		t.Fatalf("process did not exit: %v", err)
+	}
+	if took := exitAt.Sub(sigAt); took > drainDelay+shutdownTimeout+time.Second {
+		t.Errorf("exit took %v, want at most D + S + 1s = %v", took, drainDelay+shutdownTimeout+time.Second)
+	} else if took < drainDelay {
+		t.Errorf("exit took %v, less than the drain delay %v", took, drainDelay)
+	}
+	if code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if !<-livez {
+		t.Error("/livez failed before the process exited")
+	}
+	for kind, c := range counts {
+		if c.Failed != 0 {
+			t.Errorf("%s: %d of %d requests failed", kind, c.Failed, c.Sent)
+		}
+		if c.OK == 0 {
+			t.Errorf("%s: no request succeeded; the load never ran", kind)
+		}
+	}
+}
+
+// liveUntilExit polls /livez until the process exits, and reports whether it
+// answered 200 every time until the listeners began to close.
+func liveUntilExit(p *servicetest.Process) bool {
+	for {
+		live := p.Live()
+		select {
+		case <-p.Exited():
+			return true
+		default:
+		}
+		if !live && !strings.Contains(p.Stderr(), "shutdown: servers stopped") {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRollingUpdate replaces 3 replicas one by one under load, as a Deployment
+// with maxSurge 1 and maxUnavailable 0 does: start a new one, wait until the
+// balancer routes to it, then SIGTERM an old one. With the drain delay, no
+// request fails. Without it (D = 0), requests do fail: the test can tell.
+func TestRollingUpdate(t *testing.T) {
+	withDrain := rollout(t, drainDelay)
+	withoutDrain := rollout(t, 0)
+	t.Logf("rollout failures: %d with D = %v, %d with D = 0", withDrain, drainDelay, withoutDrain)
+	if withDrain != 0 {
+		t.Errorf("%d requests failed during the rollout with D = %v, want 0", withDrain, drainDelay)
+	}
+	if withoutDrain == 0 {
+		t.Error("no request failed with D = 0: the test cannot detect a missing drain")
+	}
+}
+
+// rollout runs one rolling update from v1 to v2 and returns how many requests
+// failed.
+func rollout(t *testing.T, delay time.Duration) int64 {
+	t.Helper()
+	bin := binary(t)
+	b := servicetest.NewBalancer(probePoll, propagation)
+	defer b.Close()
+	start := func(version string) *servicetest.Process {
+		p := servicetest.Start(t, bin, servicetest.Options{ShutdownDelay: delay, ShutdownTimeout: shutdownTimeout, Version: version})
+		p.WaitReady(t, 10*time.Second)
+		b.Add(p)
+		if !b.WaitRoutable(p, 5*time.Second) {
+			t.Fatalf("balancer never routed to %s", p.HTTPAddr)
+		}
+		return p
+	}
+	var old []*servicetest.Process
+	for range 3 {
+		old = append(old, start("v1"))
+	}
+	run := newLoad(b).Start()
+	time.Sleep(time.Second)
+	for _, o := range old {
+		start("v2")
+		o.Signal(t, syscall.SIGTERM)
+		// The next surge pod starts while this one drains, as in Kubernetes.
+	}
+	for _, o := range old {
+		if _, _, err := o.Wait(delay + shutdownTimeout + 5*time.Second); err != nil {
+			t.Fatalf("old replica did not exit: %v", err)
+		}
+	}
+	time.Sleep(time.Second)
+	counts := run.Stop()
+	for kind, c := range counts {
+		t.Logf("D=%v %-15s %v", delay, kind, c)
+		if c.Versions["v2"] == 0 {
+			t.Errorf("D=%v %s: no response came from v2", delay, kind)
+		}
+	}
+	_, failed := servicetest.Total(counts)
+	return failed
+}
+
+// TestShutdownTimeoutBoundsStuckWork holds an HTTP request in a handler that
+// ignores its context and a gRPC stream open across SIGTERM. Neither may keep
+// the process past D + S; the stream must end cleanly when the graceful stop
+// begins.
+func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
+	const delay, timeout = 500 * time.Millisecond, time.Second
+	p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: delay, ShutdownTimeout: timeout})
+	p.WaitReady(t, 10*time.Second)
+
+	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := exampleservicev1.NewGreeterClient(conn).Watch(context.Background(), &exampleservicev1.WatchRequest{IntervalMs: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("first Watch message: %v", err)
+	}
+	streamEnd := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				streamEnd <- err
+				return
+			}
+		}
+	}()
+	stuck := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + p.HTTPAddr + "/?sleep=1m")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		stuck <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+
+	p.Signal(t, syscall.SIGTERM)
+	sigAt := time.Now()
+	code, exitAt, err := p.Wait(delay + timeout + 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := exitAt.Sub(sigAt)
+	t.Logf("exit after %v with a stuck handler and an open stream (D = %v, S = %v)", took, delay, timeout)
+	if took > delay+timeout+2*time.Second {
+		t.Errorf("exit took %v, want less than D + S + 2s", took)
+	}
+	if code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if err := <-streamEnd; err != io.EOF {
+		t.Errorf("Watch ended with %v, want a clean end (io.EOF) when the graceful stop began", err)
+	}
+	if err := <-stuck; err == nil {
+		t.Error("the stuck request completed; it should have been cut by the hard stop")
+	}
+	if !strings.Contains(p.Stderr(), "closing it hard") {
+		t.Errorf("the log does not record the hard stop:\n%s", p.Stderr())
+	}
+}
+
+// TestSecondSignalExitsAtOnce sends SIGTERM, then SIGINT during the drain
+// delay: the process must exit at once, non-zero.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: time.Minute, ShutdownTimeout: time.Minute})
+	p.WaitReady(t, 10*time.Second)
+	p.Signal(t, syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	if p.Ready() {
+		t.Error("still ready after SIGTERM")
+	}
+	p.Signal(t, syscall.SIGINT)
+	sigAt := time.Now()
+	code, exitAt, err := p.Wait(5 * time.Second)
+	if err != nil {
+		t.Fatalf("second signal did not stop the process: %v", err)
+	}
+	if took := exitAt.Sub(sigAt); took > time.Second {
+		t.Errorf("exit took %v after the second signal", took)
+	}
+	if code == 0 {
+		t.Error("exit code 0 after a second signal, want non-zero")
+	}
+}
+
+// TestBadConfigurationFailsBeforeListening checks that bad settings exit
+// non-zero with one clear line, before any listener opens.
+func TestBadConfigurationFailsBeforeListening(t *testing.T) {
+	port := servicetest.FreePort(t, "127.0.0.1")
+	busy := servicetest.Start(t, binary(t), servicetest.Options{})
+	busy.WaitReady(t, 10*time.Second)
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{name: "malformed duration", env: []string{"SHUTDOWN_DELAY=ten"}, want: `SHUTDOWN_DELAY="ten" is not a valid --shutdown-delay`},
+		{name: "negative delay", args: []string{"-shutdown-delay=-1s"}, want: "--shutdown-delay -1s is negative"},
+		{name: "address in use", args: []string{"-grpc-addr=" + busy.GRPCAddr}, want: "listen on " + busy.GRPCAddr},
+		{name: "same address twice", args: []string{"-http-addr=127.0.0.1:" + strconv.Itoa(port), "-grpc-addr=127.0.0.1:" + strconv.Itoa(port)}, want: "give each listener its own port"},
+		{name: "stray argument", args: []string{"serve"}, want: `unexpected arguments ["serve"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(binary(t), append([]string{"-http-addr=127.0.0.1:0", "-health-addr=127.0.0.1:0", "-grpc-addr=127.0.0.1:0"}, tt.args...)...)
+			cmd.Env = append(os.Environ(), tt.env...)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if err == nil || !errors.As(err, &ee) || ee.ExitCode() == 0 {
+				t.Fatalf("exit: %v, want non-zero\n%s", err, out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Errorf("output %q lacks %q", out, tt.want)
+			}
+			if strings.Contains(string(out), "serving; ready") {
+				t.Errorf("the process started serving:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestHelpListsEveryFlag checks that -help documents each setting with its
+// environment variable and default.
+func TestHelpListsEveryFlag(t *testing.T) {
+	out, err := exec.Command(binary(t), "-help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("-help: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"-http-addr", "env HTTP_ADDR", "-grpc-addr", "env GRPC_ADDR", "-health-addr", "env HEALTH_ADDR",
+		"-shutdown-delay", "env SHUTDOWN_DELAY", "(default 10s)",
+		"-shutdown-timeout", "env SHUTDOWN_TIMEOUT", "(default 15s)",
+		"-cleanup-timeout", "-grpc-max-connection-age", "-service-version", "env SERVICE_VERSION",
+		"-v value", // glog's own flags
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("-help lacks %q", want)
+		}
+	}
+}

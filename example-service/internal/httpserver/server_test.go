@@ -1,0 +1,131 @@
+package httpserver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/health"
+
+	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
+	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
+	"github.com/zerodrop/zerodrop/example-service/internal/version"
+)
+
+func TestMain(m *testing.M) {
+	// glog flushes its buffers from a goroutine that lives as long as the process.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon"))
+}
+
+func newTestServer(t *testing.T) (*httptest.Server, *readiness.State) {
+	t.Helper()
+	info := version.Info{Version: "v1.2.3", GoVersion: "go1.x"}
+	state := readiness.New(health.NewServer())
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = New(context.Background(), Deps{Info: info, Health: state, Metrics: metrics.New(info), Hostname: "pod-a"})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, state
+}
+
+func TestHello(t *testing.T) {
+	srv, _ := newTestServer(t)
+	resp, err := http.Get(srv.URL + "/?name=Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body helloResponse
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	want := helloResponse{Message: "Hello, Ada!", Version: "v1.2.3", Hostname: "pod-a"}
+	if resp.StatusCode != http.StatusOK || body != want {
+		t.Errorf("GET / = %d %+v, want 200 %+v", resp.StatusCode, body, want)
+	}
+	if v := resp.Header.Get("X-Version"); v != "v1.2.3" {
+		t.Errorf("X-Version = %q", v)
+	}
+	if c := resp.Header.Get("Connection"); c == "close" {
+		t.Error("Connection: close before draining")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	srv, _ := newTestServer(t)
+	resp, err := http.Get(srv.URL + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info version.Info
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != "v1.2.3" || info.GoVersion != "go1.x" {
+		t.Errorf("/version = %+v", info)
+	}
+}
+
+func TestRequests(t *testing.T) {
+	srv, _ := newTestServer(t)
+	tests := []struct {
+		method, path, body string
+		want               int
+	}{
+		{http.MethodGet, "/?sleep=1ms", "", http.StatusOK},
+		{http.MethodGet, "/?sleep=forever", "", http.StatusBadRequest},
+		{http.MethodGet, "/?sleep=2m", "", http.StatusBadRequest},
+		{http.MethodGet, "/nope", "", http.StatusNotFound},
+		{http.MethodDelete, "/", "", http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+		if resp.Header.Get("X-Version") == "" {
+			t.Errorf("%s %s: no X-Version", tt.method, tt.path)
+		}
+	}
+}
+
+func TestDrainingClosesConnections(t *testing.T) {
+	srv, state := newTestServer(t)
+	state.Ready()
+	state.Drain()
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("while draining: status %d, Close %v; want 200 and Connection: close", resp.StatusCode, resp.Close)
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	panicky := recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	rec := httptest.NewRecorder()
+	panicky.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("panic: status %d, want 500", rec.Code)
+	}
+
+	var readErr error
+	limited := limitBody(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { _, readErr = io.ReadAll(r.Body) }))
+	limited.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1))))
+	if readErr == nil {
+		t.Error("a body over MaxBodyBytes was read in full")
+	}
+}

@@ -18,7 +18,7 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 demo: ## Generate a service into $(DEMO_DIR) and run it (Ctrl-C drains and stops it)
 	rm -rf $(DEMO_DIR)
 	go run ./cmd/scaffold new demo-service --module example.com/demo-service -o $(DEMO_DIR)
-	cd $(DEMO_DIR) && go run ./cmd/demo-service -shutdown-delay=1s -v=1
+	cd $(DEMO_DIR) && go build -o bin/demo-service ./cmd/demo-service && exec bin/demo-service -shutdown-delay=1s -v=1
 
 .PHONY: test
 test: ## Run every test: generator, golden example, generated services

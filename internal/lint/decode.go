@@ -1,0 +1,183 @@
+package lint
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// Object is one manifest, decoded into its k8s.io/api type when the linter
+// knows the kind. Kinds it does not know (custom resources) are kept untyped:
+// no rule reads them, but they count as input.
+type Object struct {
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+	Source     string // file#document, "-" for stdin, or the kustomize directory
+	Typed      any    // *appsv1.Deployment, *corev1.Service, ...; nil when unknown
+}
+
+// typeFactories are the kinds the rules read or that commonly sit next to a
+// Deployment; each is decoded strictly so that a misspelt or misplaced field
+// is reported instead of silently dropped, as the API server would drop it.
+func typeFactories() map[string]func() any {
+	return map[string]func() any{
+		"v1/ConfigMap":                             func() any { return &corev1.ConfigMap{} },
+		"v1/Secret":                                func() any { return &corev1.Secret{} },
+		"v1/Service":                               func() any { return &corev1.Service{} },
+		"v1/ServiceAccount":                        func() any { return &corev1.ServiceAccount{} },
+		"v1/Pod":                                   func() any { return &corev1.Pod{} },
+		"v1/Namespace":                             func() any { return &corev1.Namespace{} },
+		"v1/PersistentVolumeClaim":                 func() any { return &corev1.PersistentVolumeClaim{} },
+		"v1/LimitRange":                            func() any { return &corev1.LimitRange{} },
+		"v1/ResourceQuota":                         func() any { return &corev1.ResourceQuota{} },
+		"apps/v1/Deployment":                       func() any { return &appsv1.Deployment{} },
+		"apps/v1/StatefulSet":                      func() any { return &appsv1.StatefulSet{} },
+		"apps/v1/DaemonSet":                        func() any { return &appsv1.DaemonSet{} },
+		"apps/v1/ReplicaSet":                       func() any { return &appsv1.ReplicaSet{} },
+		"batch/v1/Job":                             func() any { return &batchv1.Job{} },
+		"batch/v1/CronJob":                         func() any { return &batchv1.CronJob{} },
+		"policy/v1/PodDisruptionBudget":            func() any { return &policyv1.PodDisruptionBudget{} },
+		"autoscaling/v1/HorizontalPodAutoscaler":   func() any { return &autoscalingv1.HorizontalPodAutoscaler{} },
+		"autoscaling/v2/HorizontalPodAutoscaler":   func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
+		"networking.k8s.io/v1/Ingress":             func() any { return &networkingv1.Ingress{} },
+		"networking.k8s.io/v1/IngressClass":        func() any { return &networkingv1.IngressClass{} },
+		"networking.k8s.io/v1/NetworkPolicy":       func() any { return &networkingv1.NetworkPolicy{} },
+		"rbac.authorization.k8s.io/v1/Role":        func() any { return &rbacv1.Role{} },
+		"rbac.authorization.k8s.io/v1/RoleBinding": func() any { return &rbacv1.RoleBinding{} },
+		"rbac.authorization.k8s.io/v1/ClusterRole": func() any { return &rbacv1.ClusterRole{} },
+		"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() any {
+			return &rbacv1.ClusterRoleBinding{}
+		},
+	}
+}
+
+// removedAPIVersion says why a built-in apiVersion is no longer served; a
+// manifest using one fails at apply time, so it fails here.
+func removedAPIVersion(v string) (string, bool) {
+	switch v {
+	case "extensions/v1beta1":
+		return "removed in Kubernetes 1.16 (workloads) and 1.22 (Ingress)", true
+	case "apps/v1beta1", "apps/v1beta2":
+		return "removed in Kubernetes 1.16", true
+	case "networking.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1beta1":
+		return "removed in Kubernetes 1.22", true
+	case "policy/v1beta1", "autoscaling/v2beta1", "batch/v1beta1":
+		return "removed in Kubernetes 1.25", true
+	case "autoscaling/v2beta2":
+		return "removed in Kubernetes 1.26", true
+	}
+	return "", false
+}
+
+// typeMeta is what every manifest must carry to be decoded at all.
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+}
+
+// decoder turns YAML documents into Objects and records why a document could
+// not be decoded as a finding, so that one bad document does not hide the
+// findings of every other.
+type decoder struct {
+	factories map[string]func() any
+	objects   []*Object
+	problems  []Finding
+}
+
+func newDecoder() *decoder { return &decoder{factories: typeFactories()} }
+
+// decode adds the objects of one YAML document. A v1 List is unpacked, as
+// kubectl get -o yaml produces them.
+func (d *decoder) decode(doc []byte, source string) {
+	var tm typeMeta
+	if err := yaml.Unmarshal(doc, &tm); err != nil {
+		d.problem(&Object{Kind: "Document", Name: source, Source: source}, "", fmt.Sprintf("not a Kubernetes object: %v", err),
+			"fix the YAML syntax")
+		return
+	}
+	if tm.APIVersion == "" && tm.Kind == "" && tm.Metadata.Name == "" {
+		return // an empty document, or one holding only comments
+	}
+	o := &Object{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, Source: source}
+	if o.Kind == "" || o.APIVersion == "" {
+		o.Kind = cmp.Or(o.Kind, "Object")
+		d.problem(o, "", "the object has no apiVersion or kind", "set apiVersion and kind")
+		return
+	}
+	if o.Kind == "List" && o.APIVersion == "v1" {
+		var list struct {
+			Items []any `json:"items"`
+		}
+		if err := yaml.Unmarshal(doc, &list); err != nil {
+			d.problem(o, "items", fmt.Sprintf("cannot read the List: %v", err), "fix the YAML syntax")
+			return
+		}
+		for i, item := range list.Items {
+			b, err := yaml.Marshal(item)
+			if err != nil {
+				d.problem(o, fmt.Sprintf("items[%d]", i), err.Error(), "fix the item")
+				continue
+			}
+			d.decode(b, fmt.Sprintf("%s.items[%d]", source, i))
+		}
+		return
+	}
+	if why, ok := removedAPIVersion(o.APIVersion); ok {
+		d.objects = append(d.objects, o)
+		d.problem(o, "apiVersion", fmt.Sprintf("%s is %s; the cluster rejects this object", o.APIVersion, why),
+			"use the current apiVersion (apps/v1, policy/v1, autoscaling/v2, networking.k8s.io/v1, batch/v1)")
+		return
+	}
+	d.objects = append(d.objects, o)
+	factory, ok := d.factories[o.APIVersion+"/"+o.Kind]
+	if !ok {
+		return
+	}
+	typed := factory()
+	if err := strictDecode(doc, typed); err != nil {
+		d.problem(o, "", "does not decode strictly into "+o.APIVersion+" "+o.Kind+": "+err.Error(),
+			"correct or remove the field: the API server drops unknown fields without a word, and with them the setting you meant")
+		return
+	}
+	o.Typed = typed
+}
+
+// strictDecode decodes as the API server's strict field validation does:
+// field names are case-sensitive (encoding/json would let "readinessprobe"
+// fill readinessProbe), and unknown or duplicate fields are errors.
+func strictDecode(doc []byte, v any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strict, err := sigsjson.UnmarshalStrict(j, v, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
+}
+
+func (d *decoder) problem(o *Object, field, msg, fix string) {
+	d.problems = append(d.problems, Finding{
+		Rule: RuleSchema, Severity: Error,
+		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source,
+		Field: field, Message: msg, Fix: fix,
+	})
+}

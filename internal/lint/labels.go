@@ -1,0 +1,118 @@
+package lint
+
+import (
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// recommendedLabels are Kubernetes' recommended labels: tools (dashboards,
+// cost reports, kubectl -l) find a service's objects by them.
+func recommendedLabels() []string {
+	return []string{
+		"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+		"app.kubernetes.io/component", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by",
+	}
+}
+
+// versionKeys are label keys that change with every release and so must
+// never select pods.
+func versionKeys() []string { return []string{"app.kubernetes.io/version", "version"} }
+
+func labelRules() []Rule {
+	return []Rule{
+		{ID: "labels-recommended", Severity: Warning, check: checkRecommendedLabels,
+			Summary: "Deployments and their pods carry the six app.kubernetes.io labels"},
+		{ID: "selector-version", Severity: Error, check: checkSelectorVersion,
+			Summary: "no Deployment, Service or PodDisruptionBudget selector uses a version label"},
+		{ID: "kustomize-deprecated", Severity: Warning, check: checkKustomizeDeprecated,
+			Summary: "kustomizations use no deprecated field (commonLabels, patchesStrategicMerge, patchesJson6902, vars, bases, imageTags)"},
+	}
+}
+
+func missing(have map[string]string, want []string) []string {
+	var out []string
+	for _, k := range want {
+		if _, ok := have[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func checkRecommendedLabels(ix *index, e *emitter) {
+	for _, d := range ix.deployments {
+		for _, where := range []struct {
+			field  string
+			labels map[string]string
+		}{{"metadata.labels", d.v.Labels}, {"spec.template.metadata.labels", d.v.Spec.Template.Labels}} {
+			if m := missing(where.labels, recommendedLabels()); len(m) > 0 {
+				e.addf(d.obj, where.field, "add them, in kustomize with a labels: entry (includeTemplates: true) rather than commonLabels",
+					"missing recommended labels: %s", strings.Join(m, ", "))
+			}
+		}
+	}
+}
+
+func checkSelectorVersion(ix *index, e *emitter) {
+	report := func(o *Object, field string, keys []string) {
+		for _, k := range keys {
+			if slices.Contains(versionKeys(), k) {
+				e.addf(o, field, "select on app.kubernetes.io/name and app.kubernetes.io/instance only; keep the version as a plain label",
+					"the selector uses %s, which changes with every release: a Deployment selector is immutable (the next version cannot be applied), and a Service or budget selects only one version's pods mid-rollout", k)
+			}
+		}
+	}
+	for _, d := range ix.deployments {
+		report(d.obj, "spec.selector", selectorKeys(d.v.Spec.Selector))
+	}
+	for _, s := range ix.services {
+		var keys []string
+		for k := range s.v.Spec.Selector {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		report(s.obj, "spec.selector", keys)
+	}
+	for _, p := range ix.pdbs {
+		report(p.obj, "spec.selector", selectorKeys(p.v.Spec.Selector))
+	}
+}
+
+func selectorKeys(ls *metav1.LabelSelector) []string {
+	if ls == nil {
+		return nil
+	}
+	var keys []string
+	for k := range ls.MatchLabels {
+		keys = append(keys, k)
+	}
+	for _, r := range ls.MatchExpressions {
+		keys = append(keys, r.Key)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+func checkKustomizeDeprecated(ix *index, e *emitter) {
+	for _, k := range ix.kustomizations {
+		o := &Object{Kind: "Kustomization", Name: k.Path, Source: k.Path}
+		for _, f := range []struct {
+			field, use string
+			used       bool
+		}{
+			{"commonLabels", "labels (with includeSelectors: false, so selectors stay as written)", len(k.CommonLabels) > 0},
+			{"patchesStrategicMerge", "patches", len(k.PatchesStrategicMerge) > 0},
+			{"patchesJson6902", "patches", len(k.PatchesJson6902) > 0},
+			{"vars", "replacements", len(k.Vars) > 0},
+			{"bases", "resources", len(k.Bases) > 0},
+			{"imageTags", "images", len(k.ImageTags) > 0},
+		} {
+			if f.used {
+				e.addf(o, f.field, "use "+f.use+" (`kustomize edit fix` migrates most of them)",
+					"%s is deprecated (kustomize warns since v5.3) and will be removed", f.field)
+			}
+		}
+	}
+}

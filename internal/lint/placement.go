@@ -1,0 +1,60 @@
+package lint
+
+import (
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// templateHashKey is the label the Deployment controller puts on each
+// revision's pods. Naming it in matchLabelKeys makes placement rules count
+// only pods of the same revision, so old pods do not block new ones.
+const templateHashKey = "pod-template-hash"
+
+func placementRules() []Rule {
+	return []Rule{
+		{ID: "anti-affinity-deadlock", Severity: Error, check: checkAntiAffinityDeadlock,
+			Summary: "no required pod anti-affinity against the pod's own labels with maxSurge > 0, unless it sets matchLabelKeys: [pod-template-hash]"},
+		{ID: "spread-match-label-keys", Severity: Warning, check: checkSpreadMatchLabelKeys,
+			Summary: "topologySpreadConstraints over the pod's own labels set matchLabelKeys: [pod-template-hash]"},
+	}
+}
+
+func checkAntiAffinityDeadlock(ix *index, e *emitter) {
+	for _, d := range ix.deployments {
+		aff := d.v.Spec.Template.Spec.Affinity
+		if aff == nil || aff.PodAntiAffinity == nil || !rolling(d.v) {
+			continue
+		}
+		surge, _, err := fenceposts(d.v, ix.replicas(d))
+		if err != nil || surge == 0 {
+			continue
+		}
+		own := labels.Set(d.v.Spec.Template.Labels)
+		for i, term := range aff.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			sel := labelSelector(term.LabelSelector)
+			if sel == nil || !sel.Matches(own) || len(term.Namespaces) > 0 || term.NamespaceSelector != nil ||
+				slices.Contains(term.MatchLabelKeys, templateHashKey) {
+				continue
+			}
+			e.add(d.obj, fmt.Sprintf("%s.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[%d]", podSpecPath, i),
+				fmt.Sprintf("required anti-affinity on %s allows one of these pods per domain, old or new: once replicas equal the schedulable domains, the surge pod stays Pending and the rollout never completes (with maxUnavailable 0 no old pod ever leaves)", term.TopologyKey),
+				"use preferredDuringSchedulingIgnoredDuringExecution (weight 100) with a topologySpreadConstraint, or add matchLabelKeys: [pod-template-hash] to the term (Kubernetes ≥ 1.33) so only pods of the same revision repel")
+		}
+	}
+}
+
+func checkSpreadMatchLabelKeys(ix *index, e *emitter) {
+	for _, d := range ix.deployments {
+		own := labels.Set(d.v.Spec.Template.Labels)
+		for i, tsc := range d.v.Spec.Template.Spec.TopologySpreadConstraints {
+			sel := labelSelector(tsc.LabelSelector)
+			if sel == nil || !sel.Matches(own) || slices.Contains(tsc.MatchLabelKeys, templateHashKey) {
+				continue
+			}
+			e.addf(d.obj, fmt.Sprintf("%s.topologySpreadConstraints[%d]", podSpecPath, i), "add matchLabelKeys: [pod-template-hash]",
+				"the spread over %s counts old and new pods together: mid-rollout, old pods skew where new ones go, and the new revision ends up unevenly spread", tsc.TopologyKey)
+		}
+	}
+}

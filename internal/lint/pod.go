@@ -1,0 +1,178 @@
+package lint
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// podSpecPath is where a Deployment keeps its pod spec.
+const podSpecPath = "spec.template.spec"
+
+// containerPath names a container by name rather than index, so a finding
+// still points at the right container after containers are reordered.
+func containerPath(c *corev1.Container) string {
+	return podSpecPath + ".containers[name=" + c.Name + "]"
+}
+
+// serving reports whether a container declares ports, which is how the rules
+// tell the containers that take traffic from helpers and sidecars.
+func serving(c *corev1.Container) bool { return len(c.Ports) > 0 }
+
+// forEachContainer calls fn for every app container of every Deployment.
+func (ix *index) forEachContainer(fn func(d typed[*appsv1.Deployment], c *corev1.Container)) {
+	for _, d := range ix.deployments {
+		for i := range d.v.Spec.Template.Spec.Containers {
+			fn(d, &d.v.Spec.Template.Spec.Containers[i])
+		}
+	}
+}
+
+// resolvePort turns a port (number or name) into the container's port
+// number; ok is false for a name the container does not declare.
+func resolvePort(c *corev1.Container, p intstr.IntOrString) (int32, bool) {
+	if p.Type == intstr.Int {
+		return p.IntVal, true
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return cp.ContainerPort, true
+		}
+	}
+	return 0, false
+}
+
+// declaresPort reports whether some container of the pod declares port p,
+// by name or by number.
+func declaresPort(spec *corev1.PodSpec, p intstr.IntOrString) bool {
+	for _, c := range spec.Containers {
+		for _, cp := range c.Ports {
+			if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// envValue is a container variable as the kubelet would resolve it, or why it
+// cannot be resolved from the input alone.
+type envValue struct {
+	value      string
+	from       string // where the value was found, for messages
+	set        bool
+	unresolved string // non-empty when the value lives outside the input
+}
+
+// env resolves name in c with the kubelet's precedence: env entries over
+// envFrom, and later envFrom sources over earlier ones. ConfigMaps are
+// looked up in the input.
+func (ix *index) env(o *Object, c *corev1.Container, name string) envValue {
+	for i := len(c.Env) - 1; i >= 0; i-- {
+		e := c.Env[i]
+		if e.Name != name {
+			continue
+		}
+		switch {
+		case e.ValueFrom == nil:
+			return envValue{value: e.Value, from: "env " + name, set: true}
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			ref := e.ValueFrom.ConfigMapKeyRef
+			cm, ok := ix.configMap(o, ref.Name)
+			if !ok {
+				return envValue{unresolved: fmt.Sprintf("%s comes from ConfigMap %s, which is not in the input", name, ref.Name)}
+			}
+			v, ok := cm.Data[ref.Key]
+			if !ok {
+				return envValue{unresolved: fmt.Sprintf("%s comes from key %s of ConfigMap %s, which has no such key", name, ref.Key, ref.Name)}
+			}
+			return envValue{value: v, from: fmt.Sprintf("ConfigMap %s key %s", ref.Name, ref.Key), set: true}
+		default:
+			return envValue{unresolved: name + " comes from a Secret or a field reference, which the linter cannot read"}
+		}
+	}
+	for i := len(c.EnvFrom) - 1; i >= 0; i-- {
+		ef := c.EnvFrom[i]
+		if ef.ConfigMapRef == nil || !strings.HasPrefix(name, ef.Prefix) {
+			continue
+		}
+		cm, ok := ix.configMap(o, ef.ConfigMapRef.Name)
+		if !ok {
+			return envValue{unresolved: fmt.Sprintf("envFrom ConfigMap %s is not in the input", ef.ConfigMapRef.Name)}
+		}
+		if v, ok := cm.Data[strings.TrimPrefix(name, ef.Prefix)]; ok {
+			return envValue{value: v, from: "ConfigMap " + ef.ConfigMapRef.Name, set: true}
+		}
+	}
+	return envValue{}
+}
+
+// parseSeconds reads a timing the way the generated service does (a Go
+// duration such as 10s), and also a bare number of seconds, which other
+// services commonly use.
+func parseSeconds(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration (10s) nor a number of seconds", s)
+	}
+	return d, nil
+}
+
+// preStopHook is what a container's preStop hook does to the shutdown
+// timeline.
+type preStopHook struct {
+	sleep     time.Duration // how long it holds SIGTERM back
+	native    bool          // lifecycle.preStop.sleep, which needs nothing in the image
+	execSleep bool          // an exec hook that runs sleep, which needs a shell in the image
+	command   string        // the exec command, for messages
+}
+
+// execSleepRE finds `sleep N` in a shell command: N seconds, or N with an
+// s/m/h suffix as GNU sleep takes it.
+var execSleepRE = regexp.MustCompile(`(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)([smh]?)(?:$|[\s;&|)])`)
+
+// loopRE spots shell loops, whose duration cannot be read from the text.
+var loopRE = regexp.MustCompile(`(?:^|[\s;&|(])(?:while|until|for)\s`)
+
+func preStopOf(c *corev1.Container) preStopHook {
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
+		return preStopHook{}
+	}
+	ps := c.Lifecycle.PreStop
+	switch {
+	case ps.Sleep != nil:
+		return preStopHook{sleep: time.Duration(ps.Sleep.Seconds) * time.Second, native: true}
+	case ps.Exec != nil:
+		cmd := strings.Join(ps.Exec.Command, " ")
+		h := preStopHook{command: cmd}
+		m := execSleepRE.FindStringSubmatch(cmd)
+		if m == nil {
+			return h
+		}
+		h.execSleep = true
+		if loopRE.MatchString(cmd) {
+			return h // sleeps in a loop: no fixed duration to count
+		}
+		n, _ := strconv.ParseFloat(m[1], 64)
+		unit := map[string]time.Duration{"": time.Second, "s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
+		h.sleep = time.Duration(n * float64(unit))
+		return h
+	}
+	return preStopHook{}
+}
+
+// seconds formats a duration as a number of seconds, the unit of every
+// Kubernetes timing field.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}

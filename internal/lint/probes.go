@@ -1,0 +1,153 @@
+package lint
+
+import (
+	"cmp"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// slowStart is the liveness initialDelaySeconds beyond which a startup probe
+// should own the start: a long fixed delay is both too long for a fast start
+// and too short for a slow one.
+const slowStart = 10
+
+func probeRules() []Rule {
+	return []Rule{
+		{ID: "readiness-probe-missing", Severity: Error, check: checkReadinessMissing,
+			Summary: "every serving container has a readiness probe, so new pods get traffic only once they can serve"},
+		{ID: "liveness-probe-missing", Severity: Warning, check: checkLivenessMissing,
+			Summary: "every serving container has a liveness probe, so a hung process is restarted"},
+		{ID: "probes-identical", Severity: Error, check: checkProbesIdentical,
+			Summary: "liveness and readiness probe different things: a drain or an overload must not restart the pod"},
+		{ID: "liveness-faster-than-readiness", Severity: Warning, check: checkLivenessFaster,
+			Summary: "liveness gives up more slowly than readiness, so a busy pod leaves rotation before it is restarted"},
+		{ID: "startup-probe-missing", Severity: Warning, check: checkStartupMissing,
+			Summary: "a startup probe, not a long liveness initialDelaySeconds, covers a slow start"},
+		{ID: "probe-port", Severity: Error, check: checkProbePort,
+			Summary: "every named probe port is declared by the container"},
+	}
+}
+
+func checkReadinessMissing(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		if !serving(c) || c.ReadinessProbe != nil {
+			return
+		}
+		e.addf(d.obj, containerPath(c)+".readinessProbe",
+			"add a readinessProbe on an endpoint that answers only once the app can serve (for example httpGet /readyz), and fails while it drains",
+			"container %s has no readiness probe: a new pod takes traffic as soon as the process starts, before it can serve, and old pods are removed as soon as it exists", c.Name)
+	})
+}
+
+func checkLivenessMissing(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		if !serving(c) || c.LivenessProbe != nil {
+			return
+		}
+		e.addf(d.obj, containerPath(c)+".livenessProbe",
+			"add a livenessProbe on an endpoint that checks only the process itself (for example httpGet /livez)",
+			"container %s has no liveness probe: a deadlocked process stays in place until someone notices", c.Name)
+	})
+}
+
+// probeTarget says what a probe asks, with named ports resolved, so that two
+// probes that look different but hit the same endpoint compare equal.
+func probeTarget(c *corev1.Container, p *corev1.Probe) string {
+	port := func(ps intstr.IntOrString) string {
+		if n, ok := resolvePort(c, ps); ok {
+			return fmt.Sprint(n)
+		}
+		return ps.String()
+	}
+	switch h := p.ProbeHandler; {
+	case h.HTTPGet != nil:
+		t := fmt.Sprintf("httpGet port %s path %s", port(h.HTTPGet.Port), cmp.Or(h.HTTPGet.Path, "/"))
+		if h.HTTPGet.Host != "" || (h.HTTPGet.Scheme != "" && h.HTTPGet.Scheme != corev1.URISchemeHTTP) {
+			t += fmt.Sprintf(" (%s, host %q)", h.HTTPGet.Scheme, h.HTTPGet.Host)
+		}
+		return t
+	case h.GRPC != nil:
+		return fmt.Sprintf("grpc %d service %q", h.GRPC.Port, deref(h.GRPC.Service, ""))
+	case h.TCPSocket != nil:
+		return "tcpSocket " + port(h.TCPSocket.Port)
+	case h.Exec != nil:
+		return "exec " + strings.Join(h.Exec.Command, " ")
+	}
+	return ""
+}
+
+func checkProbesIdentical(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+			return
+		}
+		t := probeTarget(c, c.LivenessProbe)
+		if t != probeTarget(c, c.ReadinessProbe) {
+			return
+		}
+		e.addf(d.obj, containerPath(c)+".livenessProbe",
+			"probe liveness on its own endpoint that only checks the process (/livez), and keep readiness (/readyz) for \"can serve now\"; for gRPC, use a different service name",
+			"container %s uses the same check (%s) for liveness and readiness: whatever makes the pod unready (a drain, an overload, a slow dependency) also gets it restarted, and restarts cascade", c.Name, t)
+	})
+}
+
+func checkLivenessFaster(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		l, r := c.LivenessProbe, c.ReadinessProbe
+		if l == nil || r == nil {
+			return
+		}
+		lw := orDefault(l.PeriodSeconds, defaultPeriod) * orDefault(l.FailureThreshold, defaultFailures)
+		rw := orDefault(r.PeriodSeconds, defaultPeriod) * orDefault(r.FailureThreshold, defaultFailures)
+		if lw > rw {
+			return
+		}
+		e.addf(d.obj, containerPath(c)+".livenessProbe",
+			fmt.Sprintf("make liveness periodSeconds × failureThreshold larger than %ds", rw),
+			"liveness of container %s fails after %ds, readiness only after %ds: a busy pod is restarted while it still takes traffic", c.Name, lw, rw)
+	})
+}
+
+func checkStartupMissing(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		l := c.LivenessProbe
+		if l == nil || c.StartupProbe != nil || l.InitialDelaySeconds <= slowStart {
+			return
+		}
+		e.addf(d.obj, containerPath(c)+".startupProbe",
+			fmt.Sprintf("add a startupProbe (periodSeconds × failureThreshold ≥ %ds, the worst start) and drop the liveness initialDelaySeconds", l.InitialDelaySeconds),
+			"container %s delays liveness by %ds instead of using a startup probe: a slower start is killed, and a hang during the first %ds goes unnoticed", c.Name, l.InitialDelaySeconds, l.InitialDelaySeconds)
+	})
+}
+
+func checkProbePort(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		for _, p := range []struct {
+			name  string
+			probe *corev1.Probe
+		}{{"startupProbe", c.StartupProbe}, {"readinessProbe", c.ReadinessProbe}, {"livenessProbe", c.LivenessProbe}} {
+			if p.probe == nil {
+				continue
+			}
+			var port intstr.IntOrString
+			field := containerPath(c) + "." + p.name
+			switch h := p.probe.ProbeHandler; {
+			case h.HTTPGet != nil:
+				port, field = h.HTTPGet.Port, field+".httpGet.port"
+			case h.TCPSocket != nil:
+				port, field = h.TCPSocket.Port, field+".tcpSocket.port"
+			default:
+				continue
+			}
+			if _, ok := resolvePort(c, port); ok {
+				continue
+			}
+			e.addf(d.obj, field, "name one of the container's ports, or use the port number",
+				"the %s of container %s uses port %q, which the container does not declare: the probe always fails", p.name, c.Name, port.StrVal)
+		}
+	})
+}

@@ -1,0 +1,169 @@
+package lint
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// A namespace that enforces the "restricted" Pod Security Standard rejects
+// non-conforming pods at creation: the ReplicaSet cannot create them and the
+// rollout stalls with no new pod. Checking the whole standard here, rather
+// than the subset other linters check, is what makes it safe to enforce.
+func pssRules() []Rule {
+	return []Rule{
+		{ID: "pss-restricted", Severity: Error, check: checkPSSRestricted,
+			Summary: "pods meet the restricted Pod Security Standard: non-root, no privilege escalation, seccomp, capabilities dropped, no host namespaces or host volumes"},
+		{ID: "read-only-root-fs", Severity: Warning, check: checkReadOnlyRootFS,
+			Summary: "containers run with readOnlyRootFilesystem: true (with an emptyDir where they must write)"},
+		{ID: "service-account-token", Severity: Warning, check: checkServiceAccountToken,
+			Summary: "pods that do not call the API server do not mount a service account token"},
+	}
+}
+
+const restrictedFix = "set securityContext {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}} on the pod and {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}} on every container"
+
+// restrictedVolume reports whether the restricted standard allows a volume.
+func restrictedVolume(v corev1.Volume) bool {
+	s := v.VolumeSource
+	return s.ConfigMap != nil || s.CSI != nil || s.DownwardAPI != nil || s.EmptyDir != nil ||
+		s.Ephemeral != nil || s.PersistentVolumeClaim != nil || s.Projected != nil || s.Secret != nil
+}
+
+// containerViolations lists what keeps one container from the restricted
+// standard, with the pod's securityContext as the fallback for the fields the
+// standard lets the pod set.
+func containerViolations(pod *corev1.PodSecurityContext, c *corev1.Container) []string {
+	if pod == nil {
+		pod = &corev1.PodSecurityContext{}
+	}
+	sc := c.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	var v []string
+	if deref(sc.Privileged, false) {
+		v = append(v, "privileged is true")
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		v = append(v, "allowPrivilegeEscalation is not false")
+	}
+	nonRoot := pod.RunAsNonRoot
+	if sc.RunAsNonRoot != nil {
+		nonRoot = sc.RunAsNonRoot
+	}
+	if !deref(nonRoot, false) {
+		v = append(v, "runAsNonRoot is not true")
+	}
+	user := pod.RunAsUser
+	if sc.RunAsUser != nil {
+		user = sc.RunAsUser
+	}
+	if user != nil && *user == 0 {
+		v = append(v, "runAsUser is 0 (root)")
+	}
+	seccomp := pod.SeccompProfile
+	if sc.SeccompProfile != nil {
+		seccomp = sc.SeccompProfile
+	}
+	if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
+		v = append(v, "seccompProfile.type is not RuntimeDefault or Localhost")
+	}
+	var drop, add []corev1.Capability
+	if sc.Capabilities != nil {
+		drop, add = sc.Capabilities.Drop, sc.Capabilities.Add
+	}
+	if !slices.Contains(drop, "ALL") {
+		v = append(v, "capabilities.drop does not contain ALL")
+	}
+	for _, a := range add {
+		if a != "NET_BIND_SERVICE" {
+			v = append(v, fmt.Sprintf("capabilities.add has %s (only NET_BIND_SERVICE is allowed)", a))
+		}
+	}
+	for _, p := range c.Ports {
+		if p.HostPort != 0 {
+			v = append(v, fmt.Sprintf("port %d uses hostPort %d", p.ContainerPort, p.HostPort))
+		}
+	}
+	return v
+}
+
+func checkPSSRestricted(ix *index, e *emitter) {
+	for _, d := range ix.deployments {
+		spec := &d.v.Spec.Template.Spec
+		var host []string
+		for _, h := range []struct {
+			name string
+			on   bool
+		}{{"hostNetwork", spec.HostNetwork}, {"hostPID", spec.HostPID}, {"hostIPC", spec.HostIPC}} {
+			if h.on {
+				host = append(host, h.name)
+			}
+		}
+		if len(host) > 0 {
+			e.addf(d.obj, podSpecPath, "remove "+strings.Join(host, ", "),
+				"the pod shares the node's %s: the restricted standard forbids it", strings.Join(host, ", "))
+		}
+		for _, v := range spec.Volumes {
+			if !restrictedVolume(v) {
+				e.addf(d.obj, podSpecPath+".volumes[name="+v.Name+"]", "use a configMap, secret, emptyDir, projected, ephemeral, csi or persistentVolumeClaim volume",
+					"volume %s is of a type the restricted standard forbids (hostPath and the like)", v.Name)
+			}
+		}
+		for _, list := range []struct {
+			field string
+			cs    []corev1.Container
+		}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
+			for _, c := range list.cs {
+				if v := containerViolations(spec.SecurityContext, &c); len(v) > 0 {
+					e.addf(d.obj, fmt.Sprintf("%s.%s[name=%s].securityContext", podSpecPath, list.field, c.Name), restrictedFix,
+						"container %s does not meet the restricted Pod Security Standard: %s; a namespace that enforces it rejects the pods and the rollout stalls", c.Name, strings.Join(v, "; "))
+				}
+			}
+		}
+	}
+}
+
+func checkReadOnlyRootFS(ix *index, e *emitter) {
+	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+		if c.SecurityContext != nil && deref(c.SecurityContext.ReadOnlyRootFilesystem, false) {
+			return
+		}
+		e.addf(d.obj, containerPath(c)+".securityContext.readOnlyRootFilesystem", "set readOnlyRootFilesystem: true and mount an emptyDir at the paths the app writes (/tmp)",
+			"container %s can write to its image's filesystem: an attacker can too, and pods of the same version drift apart", c.Name)
+	})
+}
+
+func checkServiceAccountToken(ix *index, e *emitter) {
+	for _, d := range ix.deployments {
+		spec := &d.v.Spec.Template.Spec
+		if spec.AutomountServiceAccountToken != nil {
+			if !*spec.AutomountServiceAccountToken {
+				continue
+			}
+		} else if sa := ix.serviceAccount(d.obj, spec.ServiceAccountName); sa != nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
+			continue
+		}
+		e.add(d.obj, podSpecPath+".automountServiceAccountToken",
+			"the pod mounts a service account token it most likely never uses: anyone who gets into the container can call the API server with it",
+			"set automountServiceAccountToken: false, unless the app calls the Kubernetes API")
+	}
+}
+
+// serviceAccount finds a ServiceAccount of the input; an empty name is the
+// namespace's default account.
+func (ix *index) serviceAccount(o *Object, name string) *corev1.ServiceAccount {
+	if name == "" {
+		name = "default"
+	}
+	for _, sa := range ix.serviceAccts {
+		if sa.obj.Name == name && sameNamespace(sa.obj, o) {
+			return sa.v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package lint
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func serviceRules() []Rule {
+	return []Rule{
+		{ID: "service-target-port", Severity: Error, check: checkServiceTargetPort,
+			Summary: "every Service targetPort (name or number) is a containerPort of the pods it selects"},
+		{ID: "service-selects-nothing", Severity: Warning, check: checkServiceSelectsNothing,
+			Summary: "every Service with a selector selects the pods of a Deployment in the input"},
+		{ID: "headless-publish-not-ready", Severity: Error, check: checkHeadlessNotReady,
+			Summary: "headless Services do not publish not-ready addresses, so DNS drops draining pods"},
+	}
+}
+
+// targetPort is where a Service port sends traffic; it defaults to the port
+// itself.
+func targetPort(p corev1.ServicePort) intstr.IntOrString {
+	if p.TargetPort.Type == intstr.Int && p.TargetPort.IntVal == 0 {
+		return intstr.FromInt32(p.Port)
+	}
+	return p.TargetPort
+}
+
+func checkServiceTargetPort(ix *index, e *emitter) {
+	for _, s := range ix.services {
+		pods := ix.podsSelectedBy(s.obj, serviceSelector(s.v.Spec.Selector))
+		for i, p := range s.v.Spec.Ports {
+			tp := targetPort(p)
+			for _, d := range pods {
+				if declaresPort(&d.v.Spec.Template.Spec, tp) {
+					continue
+				}
+				e.addf(s.obj, fmt.Sprintf("spec.ports[%d].targetPort", i), "set targetPort to the name (or number) of a containerPort of the Deployment, and keep the two in step",
+					"port %s sends traffic to %s, which no container of Deployment %s declares: the Service has no working endpoint on that port", portName(p), tp.String(), d.obj.Name)
+			}
+		}
+	}
+}
+
+func portName(p corev1.ServicePort) string {
+	if p.Name != "" {
+		return fmt.Sprintf("%q (%d)", p.Name, p.Port)
+	}
+	return fmt.Sprint(p.Port)
+}
+
+func checkServiceSelectsNothing(ix *index, e *emitter) {
+	if len(ix.deployments) == 0 {
+		return // the pods live elsewhere
+	}
+	for _, s := range ix.services {
+		sel := serviceSelector(s.v.Spec.Selector)
+		if sel == nil || len(ix.podsSelectedBy(s.obj, sel)) > 0 {
+			continue
+		}
+		e.add(s.obj, "spec.selector", "the selector matches the pods of no Deployment in the input: the Service has no endpoints",
+			"use the pod labels of the Deployment it fronts, in the same namespace")
+	}
+}
+
+func checkHeadlessNotReady(ix *index, e *emitter) {
+	for _, s := range ix.services {
+		if s.v.Spec.ClusterIP != corev1.ClusterIPNone || !s.v.Spec.PublishNotReadyAddresses {
+			continue
+		}
+		e.add(s.obj, "spec.publishNotReadyAddresses",
+			"the headless Service publishes not-ready addresses: DNS keeps returning pods that are starting or draining, and clients that resolve it (gRPC round_robin) keep dialing them",
+			"remove publishNotReadyAddresses (or set it to false); it is meant for peer discovery in StatefulSets, not for client traffic")
+	}
+}

@@ -11,7 +11,10 @@
 //     number of attempts, but only for methods whose proto declares them free
 //     of side effects (idempotency_level); other calls are never retried,
 //     because a retried call may run twice.
-//   - Every call has a deadline: the caller's, or DefaultTimeout.
+//   - Every call has a deadline: the caller's, or DefaultTimeout. When no pod
+//     can take the call, it fails with UNAVAILABLE and the last attempt's
+//     reason after about 350 ms of retries, or with DEADLINE_EXCEEDED if the
+//     deadline is shorter than that.
 //
 // grpc-go re-resolves DNS only when a connection closes. The server's
 // MaxConnectionAge closes connections periodically, which is how this client

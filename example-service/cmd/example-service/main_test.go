@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
 	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
@@ -336,5 +337,65 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("-help lacks %q", want)
 		}
+	}
+}
+
+// TestVersionMetricsAndAccessLog checks that the deployed version is reported
+// everywhere it is promised (X-Version, /version, GetVersion, the build_info
+// metric), that HTTP and gRPC requests are counted, and that the access log
+// records API calls but leaves health checks out.
+func TestVersionMetricsAndAccessLog(t *testing.T) {
+	p := servicetest.Start(t, binary(t), servicetest.Options{Version: "v9.8.7", Args: []string{"-v=1"}})
+	p.WaitReady(t, 10*time.Second)
+
+	resp, err := http.Get("http://" + p.HTTPAddr + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.Header.Get("X-Version") != "v9.8.7" || !strings.Contains(string(body), `"version":"v9.8.7"`) || !strings.Contains(string(body), `"goVersion":"go`) {
+		t.Errorf("/version: X-Version %q, body %s", resp.Header.Get("X-Version"), body)
+	}
+
+	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := servicetest.WithTimeout(t, 5*time.Second)
+	v, err := exampleservicev1.NewGreeterClient(conn).GetVersion(ctx, &exampleservicev1.GetVersionRequest{})
+	if err != nil || v.GetVersion() != "v9.8.7" {
+		t.Errorf("GetVersion = %v, %v", v, err)
+	}
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("health check: %v", err)
+	}
+
+	resp, err = http.Get("http://" + p.HealthAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{
+		`example_service_build_info{goversion="go`,
+		`version="v9.8.7"} 1`,
+		`http_requests_total{code="200",handler="version",method="get"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetVersion",grpc_service="exampleservice.v1.Greeter",grpc_type="unary"} 1`,
+		"grpc_server_handling_seconds_bucket",
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	logs := p.Stderr()
+	if !strings.Contains(logs, "GetVersion") {
+		t.Errorf("the access log (-v=1) does not record GetVersion:\n%s", logs)
+	}
+	if strings.Contains(logs, "grpc.health.v1") {
+		t.Errorf("health checks reached the access log:\n%s", logs)
 	}
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerodrop/zerodrop/example-service/internal/loadgen"
+	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "example-service-load-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if binPath, err = servicetest.Build(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+func TestLoadAgainstARealServer(t *testing.T) {
+	p := servicetest.Start(t, binPath, servicetest.Options{Version: "v3"})
+	p.WaitReady(t, 10*time.Second)
+	var out bytes.Buffer
+	failed, err := run(context.Background(), []string{"-target", p.GRPCAddr, "-rate", "100", "-duration", "1s", "-json"}, &out)
+	if err != nil || failed {
+		t.Fatalf("run: failed %v, err %v\n%s", failed, err, out.String())
+	}
+	var r loadgen.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	t.Logf("%+v", r)
+	if r.Calls < 80 || r.Calls > 101 || r.Failed != 0 || r.Labels["v3"] != r.Calls || r.Codes["OK"] != r.Calls || r.Attempts != r.Calls {
+		t.Errorf("report = %+v, want about 100 calls, all OK from v3, no retries", r)
+	}
+	if r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 {
+		t.Errorf("latency percentiles out of order: %+v", r)
+	}
+}
+
+func TestLoadReportsFailures(t *testing.T) {
+	port := servicetest.FreePort(t, "127.0.0.1")
+	var out bytes.Buffer
+	failed, err := run(context.Background(), []string{"-target", fmt.Sprintf("127.0.0.1:%d", port), "-rate", "20", "-duration", "500ms", "-timeout", "2s"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !failed || !strings.Contains(out.String(), "Unavailable") {
+		t.Errorf("against nothing: failed %v, report:\n%s", failed, out.String())
+	}
+	if !strings.Contains(out.String(), "retries") {
+		t.Errorf("the report does not count retries:\n%s", out.String())
+	}
+}
+
+func TestLoadRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rate", "0"},
+		{"-duration", "2h"},
+		{"-method", "Delete"},
+		{"-bogus"},
+	} {
+		var out bytes.Buffer
+		if _, err := run(context.Background(), args, &out); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

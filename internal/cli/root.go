@@ -61,6 +61,6 @@ a retrying gRPC client, Kustomize manifests, a Dockerfile, a Makefile and tests.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newNewCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newNewCmd(stdout), newVersionCmd(stdout), newLintCmd(stdout))
 	return root
 }

@@ -229,6 +229,6 @@ func checkPreStopExecSleep(ix *index, e *emitter) {
 		}
 		e.addf(d.obj, containerPath(c)+".lifecycle.preStop.exec",
 			"use the native action, lifecycle.preStop.sleep.seconds (on by default since Kubernetes 1.30, GA in 1.34), which needs nothing in the image",
-			"container %s runs %q to sleep before SIGTERM: distroless and scratch images have no shell or sleep binary, so the hook fails and the drain is skipped", c.Name, h.command)
+			"container %s runs %q in its preStop hook to wait before SIGTERM: distroless and scratch images have no shell or sleep binary, so the hook fails and the drain is skipped", c.Name, h.command)
 	})
 }

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 )
@@ -46,6 +47,18 @@ func checkIngressBackend(ix *index, e *emitter) {
 func checkBackend(ix *index, e *emitter, o *Object, field string, b *networkingv1.IngressServiceBackend) {
 	svc, ok := ix.service(o, b.Name)
 	if !ok {
+		var elsewhere []string
+		for _, s := range ix.services {
+			if s.obj.Name == b.Name {
+				elsewhere = append(elsewhere, namespaceName(s.obj))
+			}
+		}
+		if len(elsewhere) > 0 {
+			e.addf(o, "metadata.namespace", "put the Ingress in the Service's namespace",
+				"the Ingress is in %s but Service %s is in %s: backends resolve in the Ingress's own namespace, so this path answers 503",
+				namespaceName(o), b.Name, strings.Join(elsewhere, ", "))
+			return
+		}
 		e.addf(o, field+".name", "name a Service of the same namespace (check name prefixes and suffixes added by kustomize)",
 			"Service %s is not in the input: the Ingress answers 503 for this path", b.Name)
 		return

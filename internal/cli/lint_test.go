@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zerodrop/zerodrop/internal/lint"
+)
+
+// overlays are the kustomize directories every service ships, relative to
+// its deploy/kustomize.
+func overlays() []string { return []string{"base", "overlays/dev", "overlays/prod"} }
+
+// knownManifestBug is a finding on the generated manifests that is reported
+// to the owners of templates/ (this test may not edit them). It is tolerated,
+// and logged, until the templates are fixed; any other error fails.
+type knownManifestBug struct {
+	overlay, rule, field, why string
+}
+
+func knownManifestBugs() []knownManifestBug {
+	return []knownManifestBug{{
+		overlay: "overlays/prod", rule: "hpa-target", field: "metadata.namespace",
+		why: "overlays/prod adds hpa.yaml but sets no namespace, so the HPA lands in kubectl's current namespace while the Deployment is in the base's; " +
+			"fix: add `namespace: NAME` to templates/service/deploy/kustomize/overlays/prod/kustomization.yaml (and dev, for symmetry)",
+	}}
+}
+
+func known(overlay string, f lint.Finding) (string, bool) {
+	for _, k := range knownManifestBugs() {
+		if k.overlay == overlay && k.rule == f.Rule && k.field == f.Field {
+			return k.why, true
+		}
+	}
+	return "", false
+}
+
+// checkServiceManifests renders every overlay of the service in svcDir with
+// kubectl and with the kustomize library, requires identical output and
+// objects that all decode strictly into k8s.io/api types, and requires
+// `scaffold lint` to find no error.
+func checkServiceManifests(t *testing.T, svcDir string) {
+	kubectl, kerr := exec.LookPath("kubectl")
+	for _, overlay := range overlays() {
+		t.Run(overlay, func(t *testing.T) {
+			dir := filepath.Join(svcDir, "deploy", "kustomize", filepath.FromSlash(overlay))
+			lib, err := lint.Render(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kerr != nil {
+				t.Log("kubectl is not on PATH: not comparing with kubectl kustomize")
+			} else {
+				var stderr bytes.Buffer
+				cmd := exec.CommandContext(context.Background(), kubectl, "kustomize", dir)
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+				}
+				if !bytes.Equal(out, lib) {
+					t.Errorf("kubectl kustomize and the kustomize library disagree on %s:\n%s", dir, firstDiff(out, lib))
+				}
+			}
+
+			in, err := lint.LoadKustomize(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(in.Objects) == 0 {
+				t.Fatal("the overlay renders no objects")
+			}
+			for _, o := range in.Objects {
+				if o.Typed == nil {
+					t.Errorf("%s %s/%s has no k8s.io/api type to decode into", o.APIVersion, o.Kind, o.Name)
+				}
+			}
+
+			stdout, stderr, code := runCLI(t, "lint", "-o", "json", dir)
+			var r lint.Report
+			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+				t.Fatalf("lint -o json printed no report (exit %d): %v\n%s%s", code, err, stdout, stderr)
+			}
+			if want := map[bool]int{true: ExitError, false: ExitOK}[r.Errors > 0]; code != want {
+				t.Errorf("exit %d with %d errors, want %d", code, r.Errors, want)
+			}
+			if r.Objects != len(in.Objects) {
+				t.Errorf("the CLI linted %d objects, the library loaded %d", r.Objects, len(in.Objects))
+			}
+			for _, f := range r.Findings {
+				if f.Severity != lint.Error {
+					continue
+				}
+				if why, ok := known(overlay, f); ok {
+					t.Logf("KNOWN MANIFEST BUG, tolerated until the templates are fixed: %s: %s: %s (%s)", f.Object(), f.Rule, f.Message, why)
+					continue
+				}
+				t.Errorf("%s: %s at %s: %s\n  fix: %s", f.Object(), f.Rule, f.Field, f.Message, f.Fix)
+			}
+		})
+	}
+}
+
+func TestLintExampleServiceOverlays(t *testing.T) {
+	checkServiceManifests(t, goldenDir)
+}
+
+// TestLintGeneratedServiceOverlays lints a service generated now, with every
+// value that reaches the manifests changed from its default, so that names,
+// ports and namespaces are proven to stay wired together.
+func TestLintGeneratedServiceOverlays(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "payments-api")
+	_, stderr, code := runCLI(t, "new", "payments-api", "--module", "example.com/acme/payments-api",
+		"-o", dir, "--http-port", "18080", "--grpc-port", "19090", "--health-port", "18081",
+		"--image", "registry.example.com/acme/payments", "--host", "pay.example.org", "--namespace", "payments")
+	if code != ExitOK {
+		t.Fatalf("scaffold new: exit %d\n%s", code, stderr)
+	}
+	checkServiceManifests(t, dir)
+}
+
+// TestLintRecommendedFixes applies the changes this test suite recommends for
+// the known manifest bugs to a copy of example-service's manifests, and
+// requires lint to find no error at all: the recommendation is enough.
+func TestLintRecommendedFixes(t *testing.T) {
+	tree := filepath.Join(t.TempDir(), "kustomize")
+	if err := os.CopyFS(tree, os.DirFS(filepath.Join(goldenDir, "deploy", "kustomize"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, overlay := range []string{"overlays/dev", "overlays/prod"} {
+		k := filepath.Join(tree, filepath.FromSlash(overlay), "kustomization.yaml")
+		b, err := os.ReadFile(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("\nnamespace:")) {
+			b = bytes.Replace(b, []byte("\nresources:\n"), []byte("\nnamespace: example-service\n\nresources:\n"), 1)
+			mustWrite(t, k, string(b))
+		}
+	}
+	for _, overlay := range overlays() {
+		stdout, stderr, code := runCLI(t, "lint", filepath.Join(tree, filepath.FromSlash(overlay)))
+		if code != ExitOK || !strings.Contains(stdout, " 0 errors") {
+			t.Errorf("%s with the recommended fixes: exit %d\n%s%s", overlay, code, stdout, stderr)
+		}
+	}
+}
+
+// corpusBase is a clean rendered service, kept by the lint package's tests.
+const corpusBase = "../lint/testdata/corpus/base"
+
+func TestLintExitCodesAndOutput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	mustWrite(t, bad, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: web:1.0
+        ports:
+        - containerPort: 8080
+`)
+	notADir := filepath.Join(dir, "plain")
+	if err := os.Mkdir(notADir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    int
+		stdout  []string // substrings of stdout
+		wantErr string   // substring of stderr
+	}{
+		{name: "clean kustomize dir", args: []string{"lint", corpusBase}, want: ExitOK, stdout: []string{"8 objects: 0 errors, 0 warnings"}},
+		{name: "errors exit 1", args: []string{"lint", bad}, want: ExitError,
+			stdout:  []string{"Deployment/web (" + bad + "#1)", "error   readiness-probe-missing at spec.template.spec.containers[name=web].readinessProbe", "fix: add a readinessProbe"},
+			wantErr: "lint found"},
+		{name: "skip turns rules off", args: []string{"lint", bad, "--skip", "readiness-probe-missing,drain-missing,pss-restricted"}, want: ExitOK},
+		{name: "several paths are linted together", args: []string{"lint", bad, filepath.Join(corpusBase, "manifests.yaml")}, want: ExitError, stdout: []string{"9 objects"}},
+		{name: "unknown output", args: []string{"lint", bad, "-o", "yaml"}, want: ExitUsage, wantErr: `-o "yaml": use text or json`},
+		{name: "unknown rule", args: []string{"lint", bad, "--skip", "no-such-rule"}, want: ExitUsage, wantErr: `unknown rule "no-such-rule"`},
+		{name: "missing path", args: []string{"lint", filepath.Join(dir, "nope.yaml")}, want: ExitUsage, wantErr: "does not exist"},
+		{name: "directory without kustomization", args: []string{"lint", notADir}, want: ExitUsage, wantErr: "without a kustomization.yaml"},
+		{name: "stdin twice", args: []string{"lint", "-", "-"}, want: ExitUsage, wantErr: "more than once"},
+		{name: "unknown flag", args: []string{"lint", "--strict"}, want: ExitUsage, wantErr: "unknown flag: --strict"},
+		{name: "help lists the rules", args: []string{"lint", "--help"}, want: ExitOK, stdout: []string{"grace-budget", "anti-affinity-deadlock", "scaffold lint deploy/kustomize/overlays/prod"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, tt.args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.want, stdout, stderr)
+			}
+			for _, s := range tt.stdout {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout)
+				}
+			}
+			if !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantErr, stderr)
+			}
+		})
+	}
+}
+
+func TestLintReadsStdin(t *testing.T) {
+	manifests, err := os.ReadFile(filepath.Join(corpusBase, "manifests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"lint", "-o", "json"}, {"lint", "-", "-o", "json"}} {
+		var out, errb bytes.Buffer
+		cmd := NewRootCmd(&out, &errb)
+		cmd.SetIn(bytes.NewReader(manifests))
+		cmd.SetArgs(args)
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errb.String())
+		}
+		var r lint.Report
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		if r.Objects != 8 || r.Errors != 0 || r.Findings == nil {
+			t.Errorf("%v: report %+v, want 8 objects, no errors, an empty findings list", args, r)
+		}
+	}
+}

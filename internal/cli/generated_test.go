@@ -76,13 +76,23 @@ func TestTwoServicesAreIndependent(t *testing.T) {
 		})
 		t.Run(s.name+"/builds and passes its tests", func(t *testing.T) {
 			t.Parallel()
-			for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}} {
-				cmd := exec.Command("go", args...)
+			// The service's own Makefile: lint regenerates the protobuf code
+			// with the pinned tools and fails if it differs from what scaffold
+			// wrote; kustomize renders every overlay.
+			steps := [][]string{{"go", "vet", "./..."}, {"go", "test", "-count=1", "./..."}, {"make", "lint", "build", "help"}}
+			if _, err := exec.LookPath("kubectl"); err == nil {
+				steps = append(steps, []string{"make", "kustomize"})
+			}
+			for _, args := range steps {
+				cmd := exec.Command(args[0], args[1:]...)
 				cmd.Dir = dir
 				cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
 				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), s.name, err, out)
+					t.Fatalf("%s in %s: %v\n%s", strings.Join(args, " "), s.name, err, out)
 				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "bin", s.name+"-load")); err != nil {
+				t.Errorf("make build did not build the load command: %v", err)
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/proto"
@@ -30,7 +31,7 @@ import (
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
-// plugins run in this order; each is a tool directive of this module.
+// plugins are the code generators, each a tool directive of this module.
 var plugins = []string{"protoc-gen-go", "protoc-gen-go-grpc"}
 
 func main() {
@@ -64,12 +65,19 @@ func run(ctx context.Context, root string) error {
 	for _, f := range compiled {
 		req.ProtoFile = appendWithDeps(req.ProtoFile, f, seen)
 	}
-	for _, plugin := range plugins {
-		if err := runPlugin(ctx, plugin, req, root); err != nil {
-			return err
-		}
+	// The plugins are independent; running them together halves the wait on
+	// the go command that starts each one.
+	errs := make([]error, len(plugins))
+	var wg sync.WaitGroup
+	for i, plugin := range plugins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = runPlugin(ctx, plugin, req, root)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // findProtos lists the .proto files under root, relative to it and sorted, so

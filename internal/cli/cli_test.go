@@ -49,6 +49,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{name: "underscore in name", args: []string{"new", "pay_ments", "--module", "x.org/p"}, wantErr: `is not a DNS label`, want: ExitUsage},
 		{name: "trailing dash", args: []string{"new", "payments-", "--module", "x.org/p"}, wantErr: `is not a DNS label`, want: ExitUsage},
 		{name: "double dash", args: []string{"new", "pay--ments", "--module", "x.org/p"}, wantErr: `consecutive dashes`, want: ExitUsage},
+		{name: "name the go command ignores", args: []string{"new", "testdata", "--module", "x.org/p"}, wantErr: `is a directory name that the go command ignores`, want: ExitUsage},
 		{name: "missing module", args: []string{"new", "payments"}, wantErr: `module path is empty: pass --module`, want: ExitUsage},
 		{name: "invalid module path", args: []string{"new", "payments", "--module", "github.com/acme/pay ments"}, wantErr: `module path "github.com/acme/pay ments" is invalid`, want: ExitUsage},
 		{name: "module path with bad version suffix", args: []string{"new", "payments", "--module", "github.com/acme/p/v1"}, wantErr: `is invalid`, want: ExitUsage},

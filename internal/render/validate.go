@@ -43,6 +43,8 @@ func ValidateName(name string) error {
 		return inputErrorf("service name %q has consecutive dashes: use single dashes between words", name)
 	case !nameRE.MatchString(name):
 		return inputErrorf("service name %q is not a DNS label: use lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit", name)
+	case name == "vendor" || name == "testdata":
+		return inputErrorf("service name %q is a directory name that the go command ignores, and the service's main package lives in cmd/NAME: choose another name, e.g. %q", name, name+"-svc")
 	}
 	return nil
 }

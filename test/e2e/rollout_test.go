@@ -77,7 +77,8 @@ func TestRollingUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close()
+	// Registered first, so it runs after the teardown that still logs.
+	t.Cleanup(func() { logFile.Close() })
 	logw := io.MultiWriter(os.Stderr, logFile)
 
 	run := &report.Run{StartedAt: time.Now(), Kubernetes: "v1.33.13", Go: runtime.Version(), Timings: map[string]float64{}}
@@ -104,7 +105,8 @@ func TestRollingUpdates(t *testing.T) {
 	if dir == "" {
 		dir = "/tmp/zerodrop-e2e"
 	}
-	timed("build images", func() error { return buildImages(ctx, repo, dir) })
+	timed("tear down a leftover cluster", func() error { return cluster.Reset(ctx, scripts, dir, kbin, logw) })
+	timed("build images", func() error { return buildImages(ctx, repo, t.TempDir(), dir) })
 
 	var c *cluster.Cluster
 	timed("cluster up", func() (err error) {
@@ -152,8 +154,7 @@ func TestRollingUpdates(t *testing.T) {
 // writes their images into the cluster's image directory, where up.sh
 // imports them. example-service gets two tags so that `kubectl set image`
 // has somewhere to go.
-func buildImages(ctx context.Context, repo, dir string) error {
-	bin := filepath.Join(dir+"-build", "bin")
+func buildImages(ctx context.Context, repo, bin, dir string) error {
 	images := cluster.ImagesDir(dir)
 	for _, d := range []string{bin, images} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -203,6 +204,10 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 		return nil, err
 	}
 	overlay := filepath.Join(tree, sc.overlay)
+	// A server-side dry run of namespaced objects needs their namespace.
+	if _, err := k.Run(ctx, "create", "namespace", sc.namespace); err != nil {
+		return nil, err
+	}
 	if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", overlay); err != nil {
 		return nil, fmt.Errorf("server dry run: %w", err)
 	}

@@ -67,16 +67,23 @@ func BuildKbin(ctx context.Context, scripts string, log io.Writer) (string, erro
 	return lines[len(lines)-1], nil
 }
 
+// Reset tears down a cluster that an earlier, interrupted run left in dir,
+// so that a run always starts from a clean host.
+func Reset(ctx context.Context, scripts, dir, kbin string, log io.Writer) error {
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	c := &Cluster{Dir: dir, Kbin: kbin, scripts: scripts, log: log}
+	if err := c.Down(ctx); err != nil {
+		return fmt.Errorf("tear down the cluster left in %s: %w", dir, err)
+	}
+	return nil
+}
+
 // Up starts a cluster under dir. The image tarballs must already be in
-// dir/images. A cluster left by an earlier, interrupted run in the same dir
-// is torn down first.
+// dir/images; call Reset before writing them.
 func Up(ctx context.Context, scripts, dir, kbin string, log io.Writer) (*Cluster, error) {
 	c := &Cluster{Dir: dir, Kbin: kbin, Kubeconfig: filepath.Join(dir, "kubeconfig"), scripts: scripts, log: log}
-	if _, err := os.Stat(filepath.Join(dir, "pids")); err == nil {
-		if err := c.Down(ctx); err != nil {
-			return nil, fmt.Errorf("tear down the cluster left in %s: %w", dir, err)
-		}
-	}
 	if _, err := run(ctx, log, filepath.Join(scripts, "up.sh"), dir, kbin); err != nil {
 		return c, err
 	}

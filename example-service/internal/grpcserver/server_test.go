@@ -1,0 +1,141 @@
+package grpcserver
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
+	"github.com/zerodrop/zerodrop/example-service/internal/version"
+)
+
+func TestMain(m *testing.M) {
+	// glog flushes its buffers from a goroutine that lives as long as the process.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon"))
+}
+
+// serve runs greeter on a loopback listener and returns a client connection.
+func serve(t *testing.T, greeter exampleservicev1.GreeterServer) *grpc.ClientConn {
+	t.Helper()
+	info := version.Info{Version: "v1"}
+	srv := New(Config{MaxConnectionAge: time.Minute, MaxConnectionAgeGrace: time.Second, Health: health.NewServer(), Metrics: metrics.New(info)}, greeter)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func TestGreeter(t *testing.T) {
+	stopping := make(chan struct{})
+	c := exampleservicev1.NewGreeterClient(serve(t, NewGreeter(version.Info{Version: "v1"}, "pod-a", stopping)))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	hello, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{Name: "Ada", WorkMs: 10})
+	if err != nil || hello.GetMessage() != "Hello, Ada!" || hello.GetVersion() != "v1" || hello.GetHostname() != "pod-a" {
+		t.Errorf("SayHello = %v, %v", hello, err)
+	}
+	if _, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{WorkMs: 60000}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("SayHello with too much work: %v, want InvalidArgument", err)
+	}
+	for want := int64(1); want <= 2; want++ {
+		if n, err := c.Count(ctx, &exampleservicev1.CountRequest{}); err != nil || n.GetValue() != want {
+			t.Errorf("Count = %v, %v; want %d", n, err, want)
+		}
+	}
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.Count(short, &exampleservicev1.CountRequest{WorkMs: 5000}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Count past its deadline: %v", err)
+	}
+
+	stream, err := c.Watch(ctx, &exampleservicev1.WatchRequest{IntervalMs: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		msg, err := stream.Recv()
+		if err != nil || msg.GetSequence() != seq {
+			t.Fatalf("Watch message %d = %v, %v", seq, msg, err)
+		}
+	}
+	close(stopping)
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if err != io.EOF {
+				t.Errorf("Watch ended with %v, want io.EOF once the server is stopping", err)
+			}
+			break
+		}
+	}
+}
+
+// panicky fails the way a buggy handler would.
+type panicky struct {
+	exampleservicev1.UnimplementedGreeterServer
+}
+
+func (panicky) SayHello(context.Context, *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+	panic("bug")
+}
+
+func TestPanicsBecomeInternalErrors(t *testing.T) {
+	conn := serve(t, panicky{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := exampleservicev1.NewGreeterClient(conn).SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+	if status.Code(err) != codes.Internal {
+		t.Errorf("a panicking handler returned %v, want Internal", err)
+	}
+	// The server survived it.
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("health check after the panic: %v", err)
+	}
+}
+
+func TestReflection(t *testing.T) {
+	conn := serve(t, panicky{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		found[s.GetName()] = true
+	}
+	for _, want := range []string{ServiceName, "grpc.health.v1.Health"} {
+		if !found[want] {
+			t.Errorf("reflection does not list %s: %v", want, found)
+		}
+	}
+	_ = stream.CloseSend()
+}

@@ -111,7 +111,7 @@ func checkReplicasMin(ix *index, e *emitter) {
 		}
 		if r := deref(d.v.Spec.Replicas, 1); r < 2 {
 			e.addf(d.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
-				"the Deployment runs %d replica: a node loss or an eviction takes the service down (a rollout still surges)", r)
+				"the Deployment runs %s: a node loss or an eviction takes the service down (a rollout still surges)", plural(int(r), "replica"))
 		}
 	}
 }

@@ -1,0 +1,101 @@
+package lint
+
+import (
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+func loadString(t *testing.T, yaml string) *Input {
+	t.Helper()
+	in, err := LoadReader(strings.NewReader(yaml), "in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		objects   int
+		typed     int
+		problem   string // substring of the one schema-strict finding; "" for none
+		problemOn string // its object
+	}{
+		{name: "empty and comment-only documents", yaml: "---\n# nothing\n---\n\n", objects: 0},
+		{name: "typed object", yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n", objects: 1, typed: 1},
+		{name: "custom resources are kept untyped", yaml: "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\nspec: {anything: goes}\n", objects: 1},
+		{name: "unknown field", yaml: "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selectr: {app: a}}\n",
+			objects: 1, problem: `unknown field "spec.selectr"`, problemOn: "Service/s"},
+		{name: "field names are case-sensitive", yaml: "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {Selector: {app: a}}\n",
+			objects: 1, problem: `unknown field "spec.Selector"`, problemOn: "Service/s"},
+		{name: "duplicate field", yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\ndata: {k: w}\n",
+			objects: 1, problem: `"data" already set`, problemOn: "ConfigMap/a"},
+		{name: "wrong type", yaml: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: three}\n",
+			objects: 1, problem: "replicas", problemOn: "Deployment/d"},
+		{name: "removed apiVersion", yaml: "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\n",
+			objects: 1, problem: "removed in Kubernetes 1.25", problemOn: "PodDisruptionBudget/p"},
+		{name: "no kind", yaml: "apiVersion: v1\nmetadata: {name: x}\n", problem: "no apiVersion or kind", problemOn: "Object/x"},
+		{name: "List is unpacked", yaml: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n",
+			objects: 2, typed: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := loadString(t, tt.yaml)
+			typed := 0
+			for _, o := range in.Objects {
+				if o.Typed != nil {
+					typed++
+				}
+			}
+			if len(in.Objects) != tt.objects || typed != tt.typed {
+				t.Errorf("%d objects, %d typed; want %d, %d", len(in.Objects), typed, tt.objects, tt.typed)
+			}
+			switch {
+			case tt.problem == "" && len(in.problems) > 0:
+				t.Errorf("unexpected problems: %+v", in.problems)
+			case tt.problem != "" && (len(in.problems) != 1 || !strings.Contains(in.problems[0].Message, tt.problem) ||
+				in.problems[0].Object() != tt.problemOn || in.problems[0].Rule != RuleSchema):
+				t.Errorf("problems %+v, want one schema-strict on %s containing %q", in.problems, tt.problemOn, tt.problem)
+			}
+		})
+	}
+}
+
+func TestDecodeYAMLSyntaxError(t *testing.T) {
+	_, err := LoadReader(strings.NewReader("a: [unclosed\n"), "in.yaml")
+	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\na: b: c\n")
+	if err == nil && len(in.problems) == 0 {
+		t.Error("broken YAML went unreported")
+	}
+}
+
+func TestDecodeKeepsDocumentNumbers(t *testing.T) {
+	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
+	if got := in.Objects[1].Source; got != "in.yaml#2" {
+		t.Errorf("source %q, want in.yaml#2", got)
+	}
+	if _, ok := in.Objects[1].Typed.(*appsv1.Deployment); !ok {
+		t.Errorf("typed as %T", in.Objects[1].Typed)
+	}
+}
+
+// FuzzLoadReader: whatever the input, loading and linting report problems
+// instead of panicking.
+func FuzzLoadReader(f *testing.F) {
+	f.Add("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  strategy: {rollingUpdate: {maxSurge: 50%, maxUnavailable: \"x\"}}\n")
+	f.Add("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Service, metadata: {name: s}, spec: {clusterIP: None, publishNotReadyAddresses: true}}]\n")
+	f.Add("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 200%, selector: {matchExpressions: [{key: a, operator: Bad}]}}\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		in, err := LoadReader(strings.NewReader(s), "fuzz")
+		if err != nil {
+			return
+		}
+		if _, err := Lint(in, Options{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -110,8 +110,12 @@ func checkReplicasMin(ix *index, e *emitter) {
 			continue
 		}
 		if r := deref(d.v.Spec.Replicas, 1); r < 2 {
+			unset := ""
+			if d.v.Spec.Replicas == nil {
+				unset = " (spec.replicas is unset, and no autoscaler in the input targets it)"
+			}
 			e.addf(d.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
-				"the Deployment runs %s: a node loss or an eviction takes the service down (a rollout still surges)", plural(int(r), "replica"))
+				"the Deployment runs %s%s: a node loss or an eviction takes the service down (a rollout still surges)", plural(int(r), "replica"), unset)
 		}
 	}
 }

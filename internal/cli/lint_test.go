@@ -17,30 +17,6 @@ import (
 // its deploy/kustomize.
 func overlays() []string { return []string{"base", "overlays/dev", "overlays/prod"} }
 
-// knownManifestBug is a finding on the generated manifests that is reported
-// to the owners of templates/ (this test may not edit them). It is tolerated,
-// and logged, until the templates are fixed; any other error fails.
-type knownManifestBug struct {
-	overlay, rule, field, why string
-}
-
-func knownManifestBugs() []knownManifestBug {
-	return []knownManifestBug{{
-		overlay: "overlays/prod", rule: "hpa-target", field: "metadata.namespace",
-		why: "overlays/prod adds hpa.yaml but sets no namespace, so the HPA lands in kubectl's current namespace while the Deployment is in the base's; " +
-			"fix: add `namespace: NAME` to templates/service/deploy/kustomize/overlays/prod/kustomization.yaml (and dev, for symmetry)",
-	}}
-}
-
-func known(overlay string, f lint.Finding) (string, bool) {
-	for _, k := range knownManifestBugs() {
-		if k.overlay == overlay && k.rule == f.Rule && k.field == f.Field {
-			return k.why, true
-		}
-	}
-	return "", false
-}
-
 // checkServiceManifests renders every overlay of the service in svcDir with
 // kubectl and with the kustomize library, requires identical output and
 // objects that all decode strictly into k8s.io/api types, and requires
@@ -97,10 +73,6 @@ func checkServiceManifests(t *testing.T, svcDir string) {
 				if f.Severity != lint.Error {
 					continue
 				}
-				if why, ok := known(overlay, f); ok {
-					t.Logf("KNOWN MANIFEST BUG, tolerated until the templates are fixed: %s: %s: %s (%s)", f.Object(), f.Rule, f.Message, why)
-					continue
-				}
 				t.Errorf("%s: %s at %s: %s\n  fix: %s", f.Object(), f.Rule, f.Field, f.Message, f.Fix)
 			}
 		})
@@ -123,33 +95,6 @@ func TestLintGeneratedServiceOverlays(t *testing.T) {
 		t.Fatalf("scaffold new: exit %d\n%s", code, stderr)
 	}
 	checkServiceManifests(t, dir)
-}
-
-// TestLintRecommendedFixes applies the changes this test suite recommends for
-// the known manifest bugs to a copy of example-service's manifests, and
-// requires lint to find no error at all: the recommendation is enough.
-func TestLintRecommendedFixes(t *testing.T) {
-	tree := filepath.Join(t.TempDir(), "kustomize")
-	if err := os.CopyFS(tree, os.DirFS(filepath.Join(goldenDir, "deploy", "kustomize"))); err != nil {
-		t.Fatal(err)
-	}
-	for _, overlay := range []string{"overlays/dev", "overlays/prod"} {
-		k := filepath.Join(tree, filepath.FromSlash(overlay), "kustomization.yaml")
-		b, err := os.ReadFile(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Contains(b, []byte("\nnamespace:")) {
-			b = bytes.Replace(b, []byte("\nresources:\n"), []byte("\nnamespace: example-service\n\nresources:\n"), 1)
-			mustWrite(t, k, string(b))
-		}
-	}
-	for _, overlay := range overlays() {
-		stdout, stderr, code := runCLI(t, "lint", filepath.Join(tree, filepath.FromSlash(overlay)))
-		if code != ExitOK || !strings.Contains(stdout, " 0 errors") {
-			t.Errorf("%s with the recommended fixes: exit %d\n%s%s", overlay, code, stdout, stderr)
-		}
-	}
 }
 
 // corpusBase is a clean rendered service, kept by the lint package's tests.

@@ -1,0 +1,209 @@
+// Command bench measures what the zerodrop template costs: it builds the
+// generated example-service (A) and the bare baseline in cmd/bare (B) the
+// same way, runs every figure for both in one run, interleaved A B A B so
+// that a noisy neighbour hurts both alike, and reports medians with their
+// range and the ratio A/B. Run it from the bench directory (make bench does).
+//
+// Usage:
+//
+//	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-doc ../BENCHMARKS.md]
+//	bench -profile   # CPU profiles of A and B under load, into results/
+//	bench -patch patches/x.patch -vs-shipped -doc ''   # what a template change gains
+//
+// The load generators run in this process, pinned to one set of CPUs; the
+// server under test is pinned to the others (see -server-cpus).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zerodrop/zerodrop/bench/internal/proc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line settings.
+type options struct {
+	repo, out, doc       string
+	rounds, scaffoldRuns int
+	httpDur, grpcDur     time.Duration
+	conns                int
+	grpcConc, grpcConns  int
+	stopRate             int
+	stopLoad, stopAfter  time.Duration
+	serverCPUs, loadCPUs []int
+	profile              bool
+	profileSeconds       int
+	idleSettle           time.Duration
+	skipScaffold         bool
+	// patch, when set, is applied to a copy of example-service to build A.
+	patch string
+	// vsShipped makes B the example-service as shipped, so that A/B is the
+	// patch's own effect.
+	vsShipped bool
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&o.repo, "repo", "..", "root of the zerodrop repository")
+	fs.StringVar(&o.out, "out", "results", "directory for the chart, the raw results and profiles")
+	fs.StringVar(&o.doc, "doc", "", "Markdown file whose bench block gets the results (e.g. ../BENCHMARKS.md)")
+	fs.IntVar(&o.rounds, "rounds", 5, "interleaved A B rounds")
+	fs.IntVar(&o.scaffoldRuns, "scaffold-runs", 7, "timed runs of scaffold new")
+	fs.DurationVar(&o.httpDur, "http-duration", 5*time.Second, "HTTP load per round")
+	fs.DurationVar(&o.grpcDur, "grpc-duration", 5*time.Second, "gRPC load per round")
+	fs.IntVar(&o.conns, "connections", 50, "HTTP connections (and workers)")
+	fs.IntVar(&o.grpcConc, "grpc-concurrency", 50, "concurrent gRPC calls")
+	fs.IntVar(&o.grpcConns, "grpc-connections", 1, "gRPC connections the calls share")
+	fs.IntVar(&o.stopRate, "shutdown-rate", 1000, "HTTP requests/s, and as many gRPC calls/s, while SIGTERM arrives")
+	fs.DurationVar(&o.stopLoad, "shutdown-load", 2500*time.Millisecond, "length of the load around SIGTERM")
+	fs.DurationVar(&o.stopAfter, "shutdown-after", time.Second, "SIGTERM this long into that load")
+	fs.DurationVar(&o.idleSettle, "idle-settle", 500*time.Millisecond, "wait after ready before reading idle RSS")
+	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles under load instead of the benchmark")
+	fs.IntVar(&o.profileSeconds, "profile-seconds", 8, "length of each CPU profile")
+	fs.BoolVar(&o.skipScaffold, "skip-scaffold", false, "do not time scaffold new")
+	fs.StringVar(&o.patch, "patch", "", "build A from a copy of example-service with this patch applied (patch -p1), e.g. patches/x.patch")
+	fs.BoolVar(&o.vsShipped, "vs-shipped", false, "make B the unpatched example-service instead of the bare baseline (with -patch)")
+	serverCPUs := fs.String("server-cpus", "", "CPUs for the server under test, e.g. 1 (default: the last CPU, if there are two or more)")
+	loadCPUs := fs.String("load-cpus", "", "CPUs for the load generators (default: all the others)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.rounds < 1 || o.scaffoldRuns < 1 {
+		return o, errors.New("-rounds and -scaffold-runs must be at least 1")
+	}
+	if o.vsShipped && o.patch == "" {
+		return o, errors.New("-vs-shipped needs -patch")
+	}
+	if o.patch != "" {
+		abs, err := filepath.Abs(o.patch)
+		if err != nil {
+			return o, fmt.Errorf("patch path: %w", err)
+		}
+		o.patch = abs
+	}
+	var err error
+	if o.serverCPUs, o.loadCPUs, err = cpuSplit(*serverCPUs, *loadCPUs); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// cpuSplit decides where servers and load generators run. With one CPU
+// there is nothing to split and neither is pinned.
+func cpuSplit(server, load string) (srv, ld []int, err error) {
+	n := runtime.NumCPU()
+	if srv, err = parseCPUs(server); err != nil {
+		return nil, nil, err
+	}
+	if ld, err = parseCPUs(load); err != nil {
+		return nil, nil, err
+	}
+	if srv == nil && n >= 2 {
+		srv = []int{n - 1}
+	}
+	if ld == nil && srv != nil {
+		for c := range n {
+			if !containsInt(srv, c) {
+				ld = append(ld, c)
+			}
+		}
+	}
+	return srv, ld, nil
+}
+
+func parseCPUs(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var cpus []int
+	for _, f := range strings.Split(s, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 0 {
+			return nil, fmt.Errorf("bad CPU list %q", s)
+		}
+		cpus = append(cpus, c)
+	}
+	return cpus, nil
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func run(ctx context.Context, args []string) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if o.repo, err = filepath.Abs(o.repo); err != nil {
+		return fmt.Errorf("repository path: %w", err)
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", o.out, err)
+	}
+	if len(o.loadCPUs) > 0 {
+		if err := proc.PinSelf(o.loadCPUs); err != nil {
+			return err
+		}
+	}
+	work, err := os.MkdirTemp("", "zerodrop-bench-")
+	if err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	if o.profile {
+		return profile(ctx, o, work)
+	}
+	return benchmark(ctx, o, work)
+}
+
+// build compiles pkg in dir into out, stripped and static, the way a release
+// image would be built, and returns the binary's size.
+func build(ctx context.Context, dir, pkg, out string, tags ...string) (int64, error) {
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if outb, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build %s: %w\n%s", pkg, err, outb)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %w", out, err)
+	}
+	return st.Size(), nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

@@ -1,0 +1,158 @@
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/zerodrop/zerodrop/bench/internal/stats"
+)
+
+// Panel is one chart of the figure: A and B bars side by side for each of
+// its figures, which must share a unit.
+type Panel struct {
+	Title, YLabel string
+	Figures       []*Figure
+	// Labels name the figures under their bars.
+	Labels []string
+	// Legend shows which colour is which side.
+	Legend bool
+}
+
+// Colours that stay apart in grey print and for the common colour-vision
+// deficiencies (blue and orange).
+var (
+	colourA = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	colourB = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
+)
+
+// Chart draws the panels in a grid of cols columns and writes it as a PNG:
+// bars are medians, whiskers span min to max.
+func Chart(path, title, nameA, nameB string, panels []Panel, cols int) error {
+	rows := (len(panels) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+		for j := range grid[i] {
+			grid[i][j] = plot.New()
+			grid[i][j].HideAxes()
+		}
+	}
+	for i, pn := range panels {
+		p, err := panelPlot(pn, nameA, nameB)
+		if err != nil {
+			return fmt.Errorf("chart %q: %w", pn.Title, err)
+		}
+		grid[i/cols][i%cols] = p
+	}
+	const titleH = 0.45 * vg.Inch
+	img := vgimg.NewWith(vgimg.UseWH(vg.Length(cols)*4*vg.Inch, 4*vg.Inch*vg.Length(rows)+titleH), vgimg.UseDPI(110))
+	dc := draw.New(img)
+	// Leave room for the title above the grid.
+	top := dc
+	top.Min.Y = dc.Max.Y - titleH
+	body := dc
+	body.Max.Y = top.Min.Y
+	sty := plot.New().Title.TextStyle
+	sty.Font.Size = vg.Points(14)
+	sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
+	top.FillText(sty, vg.Point{X: (top.Min.X + top.Max.X) / 2, Y: (top.Min.Y + top.Max.Y) / 2}, title)
+
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Inch / 3, PadY: vg.Inch / 4, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 4, PadBottom: vg.Inch / 8}
+	canvases := plot.Align(grid, tiles, body)
+	for i := range grid {
+		for j := range grid[i] {
+			grid[i][j].Draw(canvases[i][j])
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create chart: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write chart: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write chart: %w", err)
+	}
+	return nil
+}
+
+// panelPlot draws each figure as two bars, A left and B right, centred on
+// the figure's index, with min–max whiskers and the median written on top.
+func panelPlot(pn Panel, nameA, nameB string) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = pn.Title
+	p.Y.Label.Text = pn.YLabel
+	p.Y.Min = 0
+	p.Legend.Top = true
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = nil
+	p.Add(grid)
+	const half = 0.18
+	var labels plotter.XYLabels
+	for i, f := range pn.Figures {
+		a, b := f.Summaries()
+		for k, side := range []struct {
+			s      stats.Summary
+			colour color.Color
+			name   string
+		}{{a, colourA, nameA}, {b, colourB, nameB}} {
+			if side.s.N == 0 {
+				continue
+			}
+			x := float64(i) + (float64(k)*2-1)*(half+0.01)
+			bar, err := plotter.NewPolygon(plotter.XYs{
+				{X: x - half, Y: 0}, {X: x + half, Y: 0},
+				{X: x + half, Y: side.s.Median}, {X: x - half, Y: side.s.Median},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("bar: %w", err)
+			}
+			bar.Color = side.colour
+			bar.LineStyle.Width = 0
+			whisker, err := plotter.NewYErrorBars(errBar{x: x, s: side.s})
+			if err != nil {
+				return nil, fmt.Errorf("whisker: %w", err)
+			}
+			p.Add(bar, whisker)
+			if i == 0 && pn.Legend {
+				p.Legend.Add(side.name, bar)
+			}
+			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: side.s.Max})
+			labels.Labels = append(labels.Labels, fmt.Sprintf("%.*f", f.Digits, side.s.Median))
+		}
+	}
+	l, err := plotter.NewLabels(labels)
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].XAlign = draw.XCenter
+		l.TextStyle[i].YAlign = draw.YBottom
+		l.Offset = vg.Point{Y: vg.Points(3)}
+	}
+	p.Add(l)
+	p.NominalX(pn.Labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(pn.Figures))-0.4
+	// Head room for the value labels and the legend.
+	p.Y.Max *= 1.25
+	return p, nil
+}
+
+// errBar is one whisker from min to max, drawn at the median.
+type errBar struct {
+	x float64
+	s stats.Summary
+}
+
+func (e errBar) Len() int                      { return 1 }
+func (e errBar) XY(int) (float64, float64)     { return e.x, e.s.Median }
+func (e errBar) YError(int) (float64, float64) { return e.s.Median - e.s.Min, e.s.Max - e.s.Median }

@@ -40,19 +40,7 @@ func TestMain(m *testing.M) {
 	// rollout into seconds, so they compress this interval too. It is a
 	// process-wide setting that must be made before any client exists.
 	grpcdns.SetMinResolutionInterval(50 * time.Millisecond)
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "example-service-client-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if binPath, err = servicetest.Build(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}())
+	os.Exit(servicetest.Main(m, &binPath))
 }
 
 // headlessDNS serves the A records of the headless Service.

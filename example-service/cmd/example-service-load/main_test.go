@@ -16,21 +16,7 @@ import (
 
 var binPath string
 
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "example-service-load-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if binPath, err = servicetest.Build(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}())
-}
+func TestMain(m *testing.M) { os.Exit(servicetest.Main(m, &binPath)) }
 
 func TestLoadAgainstARealServer(t *testing.T) {
 	p := servicetest.Start(t, binPath, servicetest.Options{Version: "v3"})

@@ -32,6 +32,24 @@ func Build(dir string) (string, error) {
 	return bin, nil
 }
 
+// Main builds the service once for a package's tests, points *bin at it, runs
+// them and removes the build. Use it as TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(servicetest.Main(m, &binPath)) }
+func Main(m *testing.M, bin *string) int {
+	dir, err := os.MkdirTemp("", "example-service-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
 // Options configure one process.
 type Options struct {
 	// Host is the loopback address to listen on; default 127.0.0.1. Several

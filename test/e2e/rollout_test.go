@@ -34,13 +34,22 @@ const (
 	settle = 2 * time.Second
 )
 
-// clients is the load, about 250 req/s in all: on 2 cores that leaves room
-// for the pods, the control plane and the surge pod of a rollout.
-var clients = []load.HTTPClient{
-	{Name: "newconn-a", Rate: 100, Timeout: 2 * time.Second, MaxInFlight: 200},
-	{Name: "newconn-b", Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
-	{Name: "keepalive-8", Rate: 75, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
-	{Name: "keepalive-2", Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50},
+// loadFor is the load on one Service, 350 requests and calls a second in
+// all: on 2 cores that leaves room for the pods, the control plane
+// and the surge pod of a rollout.
+func loadFor(clusterIP, namespace string) []load.Client {
+	url := "http://" + clusterIP + "/"
+	grpcTarget := clusterIP + ":9090"
+	headless := "dns://" + cluster.DNSServer + "/example-service-headless." + namespace + ".svc.cluster.local:9090"
+	return []load.Client{
+		load.HTTPClient{Name: "http-newconn-a", URL: url, Rate: 100, Timeout: 2 * time.Second, MaxInFlight: 200},
+		load.HTTPClient{Name: "http-newconn-b", URL: url, Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
+		load.HTTPClient{Name: "http-keepalive-8", URL: url, Rate: 75, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
+		load.HTTPClient{Name: "http-keepalive-2", URL: url, Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
+		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
+			Dial: load.HeadlessDial, Mode: "headless Service via CoreDNS, round_robin + health checks + retryPolicy (4 attempts), 2 channels"},
+	}
 }
 
 // scenario is one overlay of deploy/kustomize run through every rollout.
@@ -100,6 +109,8 @@ func TestRollingUpdates(t *testing.T) {
 	timed("install Debian packages", func() error { return cluster.InstallDeps(ctx, scripts, logw) })
 	var kbin string
 	timed("build or reuse kbin", func() (err error) { kbin, err = cluster.BuildKbin(ctx, scripts, logw); return err })
+	var coredns string
+	timed("build or reuse CoreDNS", func() (err error) { coredns, err = cluster.BuildCoreDNS(ctx, scripts, logw); return err })
 
 	dir := os.Getenv("ZERODROP_E2E_DIR")
 	if dir == "" {
@@ -110,7 +121,7 @@ func TestRollingUpdates(t *testing.T) {
 
 	var c *cluster.Cluster
 	timed("cluster up", func() (err error) {
-		c, err = cluster.Up(ctx, scripts, dir, kbin, logw)
+		c, err = cluster.Up(ctx, scripts, dir, kbin, coredns, logw)
 		if c != nil {
 			t.Cleanup(func() {
 				if err := c.Down(ctx); err != nil {
@@ -134,7 +145,7 @@ func TestRollingUpdates(t *testing.T) {
 	}()
 	for _, sc := range scenarios {
 		start := time.Now()
-		rep, err := runScenario(ctx, t, k, repo, sc)
+		rep, err := runScenario(ctx, t, k, repo, sc, runDir)
 		run.Timings["scenario "+sc.name] = time.Since(start).Seconds()
 		if rep != nil {
 			run.Scenarios = append(run.Scenarios, rep)
@@ -197,7 +208,7 @@ type step struct {
 	do         func(ctx context.Context) error
 }
 
-func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string, sc scenario) (*report.Scenario, error) {
+func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string, sc scenario, runDir string) (*report.Scenario, error) {
 	t.Logf("%s: applying %s", sc.name, sc.overlay)
 	tree, err := copyManifests(repo, t.TempDir())
 	if err != nil {
@@ -254,19 +265,21 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 		{"rollout undo", "undo", version0, kubectl("rollout", "undo", deploy)},
 	}
 
-	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Clients: clients, Target: url, Expect: "no failures"}
+	clients := loadFor(ip, sc.namespace)
+	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures"}
 	if sc.wantFailures {
 		rep.Expect = "failures"
 	}
 	var maxRate int
 	for _, c := range clients {
-		maxRate += c.Rate
+		rep.Clients = append(rep.Clients, c.Describe())
+		maxRate += c.Describe().Rate
 	}
 	// Bounds: 12 minutes and as many requests as the rates allow in that
 	// time; the scenario stops the load much earlier.
 	const maxLoad = 12 * time.Minute
 	loadCtx, stopLoad := context.WithCancel(ctx)
-	rec, wait := load.RunHTTP(loadCtx, url, clients, maxLoad, maxRate*int(maxLoad/time.Second))
+	rec, wait := load.Run(loadCtx, clients, maxLoad, maxRate*int(maxLoad/time.Second))
 	stopped := false
 	stop := func() {
 		if !stopped {
@@ -304,7 +317,16 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 	}
 	stop()
 	rep.Duration = since()
-	report.Fill(rep, rec.Samples())
+	samples := rec.Samples()
+	report.Fill(rep, samples)
+	for _, d := range []string{runDir, filepath.Join("results", "latest")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return rep, fmt.Errorf("results: %w", err)
+		}
+		if err := report.Timeline(filepath.Join(d, "timeline-"+sc.name+".png"), rep, samples); err != nil {
+			return rep, err
+		}
+	}
 	rep.Problems = check(rep, sc.wantFailures)
 	return rep, stepErr
 }
@@ -360,7 +382,8 @@ func waitServing(ctx context.Context, k kube.Kubectl, ns, url string) error {
 	cluster.FlushConntrack(ctx)
 	ok := 0
 	for ok < 20 {
-		rec, wait := load.RunHTTP(ctx, url, []load.HTTPClient{{Name: "probe", Rate: 20, Timeout: time.Second, MaxInFlight: 1}}, 2*time.Second, 1)
+		probe := load.HTTPClient{Name: "probe", URL: url, Rate: 20, Timeout: time.Second, MaxInFlight: 1}
+		rec, wait := load.Run(ctx, []load.Client{probe}, 2*time.Second, 1)
 		wait()
 		s := rec.Samples()
 		if len(s) == 1 && s[0].OK {

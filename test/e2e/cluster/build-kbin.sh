@@ -6,30 +6,15 @@
 # script plus main.go, so a change to any of them builds a new kbin; an
 # existing one is reused (a cold build is 8-13 min of both cores).
 #
-# usage: build-kbin.sh [CACHE_DIR]   (default: $ZERODROP_E2E_CACHE or ~/.cache/zerodrop-e2e)
+# usage: build-kbin.sh   (cache: $ZERODROP_E2E_CACHE or ~/.cache/zerodrop-e2e)
 set -o errexit -o pipefail -o nounset
 
 K8S_VERSION=v1.33.13
 STAGING_VERSION=v0.33.13
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${1:-${ZERODROP_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zerodrop-e2e}}
-
-key=$( { echo "$K8S_VERSION"; go env GOVERSION; cat "$here/build-kbin.sh" "$here/kbin/main.go"; } | sha256sum | cut -c1-16)
-out=$cache/kbin-$key
-if [[ -x $out/kbin ]]; then
-  echo "$out/kbin"
-  exit 0
-fi
-
-# Only one build at a time: the machine has 2 cores, and a second build
-# started by a concurrent run would just wait for the same result.
-mkdir -p "$cache"
-exec 9>"$cache/build.lock"
-flock 9
-if [[ -x $out/kbin ]]; then
-  echo "$out/kbin"
-  exit 0
-fi
+# shellcheck source=cache.sh
+source "$here/cache.sh"
+cached_or_lock kbin "$(echo "$K8S_VERSION" | key - "$here/cache.sh" "$here/build-kbin.sh" "$here/kbin/main.go")"
 
 src=$out/src
 rm -rf "$src"

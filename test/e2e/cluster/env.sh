@@ -19,6 +19,8 @@ GUARD_CIDR=10.216.0.0/13
 NODE_NAME=zerodrop-e2e
 ETCD_CLIENT_PORT=23790
 ETCD_PEER_PORT=23800
+# CoreDNS, when up.sh is given one, on 127.0.0.1 (UDP and TCP).
+DNS_PORT=10053
 KUBE_VERSION=v1.33.13
 PAUSE_IMAGE=zerodrop.local/pause:e2e
 CNI_BIN_DIR=/usr/lib/cni

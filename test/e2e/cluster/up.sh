@@ -6,12 +6,17 @@
 # Image tarballs in DIR/images/*.tar are imported before the kubelet starts
 # (the pause image among them: nothing is pulled from a registry).
 #
-# usage: up.sh DIR KBIN
+# With COREDNS, CoreDNS runs on the host as the cluster's DNS for clients
+# outside the pods (the harness's gRPC load on the headless Service), on
+# 127.0.0.1:$DNS_PORT (see env.sh); pods get no cluster DNS.
+#
+# usage: up.sh DIR KBIN [COREDNS]
 # On success DIR/kubeconfig is an admin kubeconfig. On failure run down.sh DIR.
 set -o errexit -o pipefail -o nounset
 
 dir=$1
 kbin=$2
+coredns=${3:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=env.sh
 source "$here/env.sh"
@@ -301,4 +306,21 @@ wait_for "node $NODE_NAME" 90 node_ready
 proxy_synced() { [[ $(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/healthz) == 200 ]]; }
 wait_for kube-proxy 60 proxy_synced
 wait_for "default service account" 60 kubectl_ -n default get serviceaccount default
+
+# --- CoreDNS on loopback, answering for cluster.local only (no forward) ---
+if [[ -n $coredns ]]; then
+  cat > "$dir/Corefile" <<COREFILE
+cluster.local:$DNS_PORT {
+    bind 127.0.0.1
+    errors
+    kubernetes cluster.local {
+        kubeconfig $dir/admin.kubeconfig e2e
+        ttl 5
+    }
+}
+COREFILE
+  start coredns "$coredns" -conf "$dir/Corefile"
+  dns_up() { bash -c "exec 3<>/dev/tcp/127.0.0.1/$DNS_PORT"; }
+  wait_for coredns 30 dns_up
+fi
 log "cluster up"

@@ -59,13 +59,27 @@ func InstallDeps(ctx context.Context, scripts string, log io.Writer) error {
 // BuildKbin returns the path of kbin, building it first if the cache has
 // none for this Kubernetes version, Go version and build script.
 func BuildKbin(ctx context.Context, scripts string, log io.Writer) (string, error) {
-	out, err := run(ctx, log, filepath.Join(scripts, "build-kbin.sh"))
+	return cachedBinary(ctx, scripts, "build-kbin.sh", log)
+}
+
+// BuildCoreDNS returns the path of the CoreDNS binary, building it first if
+// the cache has none for this CoreDNS version, Go version and build script.
+func BuildCoreDNS(ctx context.Context, scripts string, log io.Writer) (string, error) {
+	return cachedBinary(ctx, scripts, "build-coredns.sh", log)
+}
+
+// cachedBinary runs a build script that prints the binary's path last.
+func cachedBinary(ctx context.Context, scripts, script string, log io.Writer) (string, error) {
+	out, err := run(ctx, log, filepath.Join(scripts, script))
 	if err != nil {
 		return "", err
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return lines[len(lines)-1], nil
 }
+
+// DNSServer is where Up's CoreDNS answers for cluster.local.
+const DNSServer = "127.0.0.1:10053"
 
 // Reset tears down a cluster that an earlier, interrupted run left in dir,
 // so that a run always starts from a clean host.
@@ -81,10 +95,15 @@ func Reset(ctx context.Context, scripts, dir, kbin string, log io.Writer) error 
 }
 
 // Up starts a cluster under dir. The image tarballs must already be in
-// dir/images; call Reset before writing them.
-func Up(ctx context.Context, scripts, dir, kbin string, log io.Writer) (*Cluster, error) {
+// dir/images; call Reset before writing them. With coredns non-empty,
+// CoreDNS answers for cluster.local on DNSServer.
+func Up(ctx context.Context, scripts, dir, kbin, coredns string, log io.Writer) (*Cluster, error) {
 	c := &Cluster{Dir: dir, Kbin: kbin, Kubeconfig: filepath.Join(dir, "kubeconfig"), scripts: scripts, log: log}
-	if _, err := run(ctx, log, filepath.Join(scripts, "up.sh"), dir, kbin); err != nil {
+	args := []string{dir, kbin}
+	if coredns != "" {
+		args = append(args, coredns)
+	}
+	if _, err := run(ctx, log, filepath.Join(scripts, "up.sh"), args...); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -23,9 +23,28 @@ import (
 	"time"
 )
 
-// HTTPClient is one simulated client population.
+// Info describes a client population in reports.
+type Info struct {
+	Name     string        `json:"name"`
+	Protocol string        `json:"protocol"` // http or grpc
+	Rate     int           `json:"rate"`     // requests or calls per second
+	Mode     string        `json:"mode"`     // how it holds connections
+	Timeout  time.Duration `json:"timeout"`
+}
+
+// Client is one population of the load. RunHTTP's clients and the gRPC
+// ones share the pacing, the budget and the Recorder, so a run can mix
+// them and the report counts them alike.
+type Client interface {
+	Describe() Info
+	// run sends until ctx is done or take refuses, recording as client idx.
+	run(ctx context.Context, rec *Recorder, idx int, take func() bool)
+}
+
+// HTTPClient is one simulated HTTP client population.
 type HTTPClient struct {
 	Name string
+	URL  string
 	// Rate is requests per second.
 	Rate int
 	// KeepAlive reuses connections from a pool of Conns; without it every
@@ -41,18 +60,31 @@ type HTTPClient struct {
 	MaxInFlight int
 }
 
+// Describe implements Client.
+func (c HTTPClient) Describe() Info {
+	mode := "new connection per request"
+	if c.KeepAlive {
+		mode = fmt.Sprintf("keep-alive pool of %d", c.Conns)
+	}
+	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout}
+}
+
 // Sample is one request.
 type Sample struct {
 	Client  int           `json:"c"`   // index into the clients
 	At      time.Duration `json:"at"`  // start, since the load started
 	Latency time.Duration `json:"lat"` // until the body was read
-	OK      bool          `json:"ok"`  // 200 with a consistent version
+	OK      bool          `json:"ok"`  // success with a consistent version
 	Error   string        `json:"err,omitempty"`
-	Version string        `json:"v,omitempty"` // X-Version of a successful response
-	// Conns is how many connections the request used; more than one means
-	// Go's transport retried it on a fresh connection after a kept-alive one
-	// failed (it does so only for idempotent requests that sent nothing).
+	Version string        `json:"v,omitempty"` // version a successful response reported
+	// Conns is how many attempts the request took. For HTTP, more than one
+	// means Go's transport retried it on a fresh connection after a
+	// kept-alive one failed (only for idempotent requests that sent
+	// nothing); for gRPC, transparent retries and retryPolicy attempts.
 	Conns int `json:"n,omitempty"`
+	// FailedAttempts counts gRPC attempts that failed, whether or not a
+	// later attempt succeeded.
+	FailedAttempts int `json:"fa,omitempty"`
 }
 
 // Recorder collects samples from concurrent requests.
@@ -78,11 +110,11 @@ func (r *Recorder) add(s Sample) {
 	r.mu.Unlock()
 }
 
-// RunHTTP sends GET url from every client until ctx is done, maxDuration has
-// passed or maxRequests have been sent in total, whichever comes first, and
-// waits for the requests in flight. It returns at once; Wait on the returned
-// func to block until all clients are finished.
-func RunHTTP(ctx context.Context, url string, clients []HTTPClient, maxDuration time.Duration, maxRequests int) (*Recorder, func()) {
+// Run sends from every client until ctx is done, maxDuration has passed or
+// maxRequests have been sent in total, whichever comes first. It returns at
+// once; the returned func blocks until every client has stopped and every
+// request in flight has ended.
+func Run(ctx context.Context, clients []Client, maxDuration time.Duration, maxRequests int) (*Recorder, func()) {
 	rec := &Recorder{start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, maxDuration)
 	var budget sync.Mutex
@@ -101,25 +133,18 @@ func RunHTTP(ctx context.Context, url string, clients []HTTPClient, maxDuration 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runClient(ctx, rec, i, c, url, take)
+			c.run(ctx, rec, i, take)
 		}()
 	}
 	return rec, func() { wg.Wait(); cancel() }
 }
 
-func runClient(ctx context.Context, rec *Recorder, idx int, c HTTPClient, url string, take func() bool) {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: c.Timeout}).DialContext,
-		DisableKeepAlives:   !c.KeepAlive,
-		MaxIdleConnsPerHost: c.Conns,
-		MaxConnsPerHost:     c.Conns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: c.Timeout}
-	sem := make(chan struct{}, c.MaxInFlight)
-	tick := time.NewTicker(time.Second / time.Duration(c.Rate))
+// pace calls send rate times a second, at most maxInFlight at once, and
+// records what it returns. Requests are not tied to ctx: one already sent
+// runs to its own timeout, so stopping the load never fails a request.
+func pace(ctx context.Context, rec *Recorder, idx, rate, maxInFlight int, take func() bool, send func(at time.Duration) Sample) {
+	sem := make(chan struct{}, maxInFlight)
+	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -143,11 +168,25 @@ func runClient(ctx context.Context, rec *Recorder, idx int, c HTTPClient, url st
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			// Requests are not tied to ctx: one already sent runs to its
-			// own timeout, so stopping the load never fails a request.
-			rec.add(get(hc, idx, at, url))
+			s := send(at)
+			s.Client, s.At = idx, at
+			rec.add(s)
 		}()
 	}
+}
+
+func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func() bool) {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: c.Timeout}).DialContext,
+		DisableKeepAlives:   !c.KeepAlive,
+		MaxIdleConnsPerHost: c.Conns,
+		MaxConnsPerHost:     c.Conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: c.Timeout}
+	pace(ctx, rec, idx, c.Rate, c.MaxInFlight, take, func(time.Duration) Sample { return get(hc, c.URL) })
 }
 
 // hello is the part of example-service's GET / body that is checked.
@@ -155,8 +194,8 @@ type hello struct {
 	Version string `json:"version"`
 }
 
-func get(hc *http.Client, idx int, at time.Duration, url string) Sample {
-	s := Sample{Client: idx, At: at}
+func get(hc *http.Client, url string) Sample {
+	var s Sample
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { s.Conns++ }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
 	if err != nil {

@@ -27,33 +27,42 @@ type Phase struct {
 	FromVersion string        `json:"from_version,omitempty"`
 	ToVersion   string        `json:"to_version,omitempty"`
 
-	Requests      int            `json:"requests"`
-	Failed        int            `json:"failed"`
-	Retried       int            `json:"retried_on_new_conn"`
-	P50ms         float64        `json:"p50_ms"`
-	P99ms         float64        `json:"p99_ms"`
-	MaxMs         float64        `json:"max_ms"`
-	Errors        map[string]int `json:"errors,omitempty"`
-	FailedBy      map[string]int `json:"failed_by_client,omitempty"`
-	VersionsSeen  map[string]int `json:"versions_seen,omitempty"`
-	FinalVersions map[string]int `json:"final_versions,omitempty"` // in the last second of the phase
+	Requests       int            `json:"requests"`
+	Failed         int            `json:"failed"`
+	Retried        int            `json:"retried"`         // requests that took more than one attempt
+	FailedAttempts int            `json:"failed_attempts"` // gRPC attempts that failed, retried or not
+	P50ms          float64        `json:"p50_ms"`
+	P99ms          float64        `json:"p99_ms"`
+	MaxMs          float64        `json:"max_ms"`
+	Errors         map[string]int `json:"errors,omitempty"`
+	FailedBy       map[string]int `json:"failed_by_client,omitempty"`
+	VersionsSeen   map[string]int `json:"versions_seen,omitempty"`
+	FinalVersions  map[string]int `json:"final_versions,omitempty"` // in the last second of the phase
 }
 
 // Scenario is one overlay's run through every phase.
 type Scenario struct {
-	Name      string            `json:"name"`
-	Overlay   string            `json:"overlay"`
-	Expect    string            `json:"expect"` // "no failures" or "failures"
-	Clients   []load.HTTPClient `json:"clients"`
-	Target    string            `json:"target"`
-	Phases    []Phase           `json:"phases"`
-	Requests  int               `json:"requests"`
-	Failed    int               `json:"failed"`
-	SteadyP99 float64           `json:"steady_p99_ms"`
+	Name     string      `json:"name"`
+	Overlay  string      `json:"overlay"`
+	Expect   string      `json:"expect"` // "no failures" or "failures"
+	Clients  []load.Info `json:"clients"`
+	Target   string      `json:"target"`
+	Phases   []Phase     `json:"phases"`
+	Requests int         `json:"requests"`
+	Failed   int         `json:"failed"`
+	// ByProtocol splits Requests and Failed into http and grpc.
+	ByProtocol map[string]*Totals `json:"by_protocol"`
+	SteadyP99  float64            `json:"steady_p99_ms"`
 	// RolloutP99 is the p99 of every request sent during a rollout phase.
 	RolloutP99 float64       `json:"rollout_p99_ms"`
 	Duration   time.Duration `json:"duration"`
 	Problems   []string      `json:"problems,omitempty"`
+}
+
+// Totals counts requests and failures.
+type Totals struct {
+	Requests int `json:"requests"`
+	Failed   int `json:"failed"`
 }
 
 // Run is one `make e2e`.
@@ -72,16 +81,26 @@ type Run struct {
 func Fill(sc *Scenario, samples []load.Sample) {
 	var steady, rolling []time.Duration
 	sc.Requests, sc.Failed = 0, 0
+	sc.ByProtocol = map[string]*Totals{}
+	for _, c := range sc.Clients {
+		sc.ByProtocol[c.Protocol] = &Totals{}
+	}
 	for i := range sc.Phases {
 		p := &sc.Phases[i]
 		var lat []time.Duration
 		p.Errors, p.FailedBy, p.VersionsSeen, p.FinalVersions = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
-		p.Requests, p.Failed, p.Retried = 0, 0, 0
+		p.Requests, p.Failed, p.Retried, p.FailedAttempts = 0, 0, 0, 0
 		for _, s := range samples {
 			if s.At < p.Start || s.At >= p.End {
 				continue
 			}
 			p.Requests++
+			tot := sc.ByProtocol[sc.Clients[s.Client].Protocol]
+			tot.Requests++
+			if !s.OK {
+				tot.Failed++
+			}
+			p.FailedAttempts += s.FailedAttempts
 			if s.Conns > 1 {
 				p.Retried++
 			}
@@ -160,24 +179,24 @@ func Markdown(r *Run) string {
 	}
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(&b, "## %s (`%s`, expected: %s)\n\n", sc.Name, sc.Overlay, sc.Expect)
-		fmt.Fprintf(&b, "Load to `%s`: ", sc.Target)
-		var cs []string
+		fmt.Fprintf(&b, "![timeline of %s](timeline-%s.png)\n\n", sc.Name, sc.Name)
+		fmt.Fprintf(&b, "Load to `%s`:\n\n", sc.Target)
 		for _, c := range sc.Clients {
-			mode := "new connection per request"
-			if c.KeepAlive {
-				mode = fmt.Sprintf("keep-alive pool of %d", c.Conns)
-			}
-			cs = append(cs, fmt.Sprintf("%s %d req/s (%s)", c.Name, c.Rate, mode))
+			fmt.Fprintf(&b, "- %s: %s, %d/s, %s, timeout %v\n", c.Name, c.Protocol, c.Rate, c.Mode, c.Timeout)
 		}
-		fmt.Fprintf(&b, "%s; timeout %v.\n\n", strings.Join(cs, ", "), sc.Clients[0].Timeout)
-		b.WriteString("| phase | duration s | requests | failed | retried | p50 ms | p99 ms | max ms | versions seen | errors |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		b.WriteString("\n")
+		b.WriteString("| phase | duration s | requests | failed | retried | failed gRPC attempts | p50 ms | p99 ms | max ms | versions seen | errors |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, p := range sc.Phases {
-			fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %d | %.1f | %.1f | %.1f | %s | %s |\n",
-				p.Name, (p.End - p.Start).Seconds(), p.Requests, p.Failed, p.Retried, p.P50ms, p.P99ms, p.MaxMs,
+			fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %d | %d | %.1f | %.1f | %.1f | %s | %s |\n",
+				p.Name, (p.End - p.Start).Seconds(), p.Requests, p.Failed, p.Retried, p.FailedAttempts, p.P50ms, p.P99ms, p.MaxMs,
 				counts(p.VersionsSeen), counts(p.Errors))
 		}
-		fmt.Fprintf(&b, "| **total** | %.1f | **%d** | **%d** | | | | | | |\n\n", sc.Duration.Seconds(), sc.Requests, sc.Failed)
+		fmt.Fprintf(&b, "| **total** | %.1f | **%d** | **%d** | | | | | | | |\n\n", sc.Duration.Seconds(), sc.Requests, sc.Failed)
+		for _, proto := range slices.Sorted(maps.Keys(sc.ByProtocol)) {
+			t := sc.ByProtocol[proto]
+			fmt.Fprintf(&b, "%s: %d failed of %d. ", proto, t.Failed, t.Requests)
+		}
 		fmt.Fprintf(&b, "p99 steady %.1f ms, during rollouts %.1f ms", sc.SteadyP99, sc.RolloutP99)
 		if sc.SteadyP99 > 0 {
 			fmt.Fprintf(&b, " (%.2f×)", sc.RolloutP99/sc.SteadyP99)

@@ -1,0 +1,187 @@
+package load
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checking for healthCheckConfig
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
+
+	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+)
+
+// GRPCClient calls Greeter.SayHello at a constant rate over Conns
+// long-lived client connections, round robin between them.
+//
+// With Dial nil it is the plain client of the issue: grpc.NewClient on the
+// Service's ClusterIP, pick_first, no retry policy and no health checking.
+// Each connection sticks to one pod chosen by kube-proxy, so only the
+// server's GOAWAY (GracefulStop, MaxConnectionAge) moves it; this is the
+// client that shows whether draining and MaxConnectionAge are enough.
+// Dial plugs in another client, such as HeadlessDial or the service's
+// generated retrying client.
+type GRPCClient struct {
+	Name        string
+	Target      string
+	Rate        int
+	Conns       int
+	Timeout     time.Duration
+	MaxInFlight int
+	// Dial opens one connection with opts added; nil means the plain client.
+	Dial func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error)
+	// Mode describes Dial in reports.
+	Mode string
+}
+
+// Describe implements Client.
+func (c GRPCClient) Describe() Info {
+	mode := c.Mode
+	if mode == "" {
+		mode = fmt.Sprintf("plain client, %d long-lived connections", c.Conns)
+	}
+	return Info{Name: c.Name, Protocol: "grpc", Rate: c.Rate, Mode: mode, Timeout: c.Timeout}
+}
+
+func plainDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
+	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient("passthrough:///"+target, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("grpc client %s: %w", target, err)
+	}
+	return cc, cc.Close, nil
+}
+
+// headlessServiceConfig is what a well-behaved client does on a headless
+// Service: balance per call over every resolved pod, skip pods whose
+// grpc.health.v1 says NOT_SERVING, and retry UNAVAILABLE (SayHello is
+// declared free of side effects) a bounded number of times.
+const headlessServiceConfig = `{
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
+  "methodConfig": [{
+    "name": [{"service": "exampleservice.v1.Greeter"}],
+    "retryPolicy": {
+      "maxAttempts": 4,
+      "initialBackoff": "0.05s",
+      "maxBackoff": "0.5s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+}`
+
+// HeadlessDial resolves target (dns://server/name:port) through DNS and
+// balances over the pods it returns. It stands in for example-service's
+// generated client package, which is not in the golden example yet; when it
+// is, Dial should call it instead, so that the proof tests what users get.
+func HeadlessDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
+	opts = append(opts,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(headlessServiceConfig))
+	cc, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("grpc client %s: %w", target, err)
+	}
+	return cc, cc.Close, nil
+}
+
+// attempts counts the attempts of one call: grpc-go retries below the
+// interceptors (transparent retries, retryPolicy), so only a stats handler
+// sees each one.
+type attempts struct{ n, failed atomic.Int32 }
+
+type attemptsKey struct{}
+
+// attemptCounter is a stats.Handler that counts attempts into the call's
+// *attempts, found in the context the call was made with.
+type attemptCounter struct{}
+
+func (attemptCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (attemptCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (attemptCounter) HandleConn(context.Context, stats.ConnStats) {}
+func (attemptCounter) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	a, _ := ctx.Value(attemptsKey{}).(*attempts)
+	if a == nil {
+		return
+	}
+	switch ev := s.(type) {
+	case *stats.Begin:
+		a.n.Add(1)
+	case *stats.End:
+		if ev.Error != nil {
+			a.failed.Add(1)
+		}
+	}
+}
+
+func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func() bool) {
+	dial := c.Dial
+	if dial == nil {
+		dial = plainDial
+	}
+	var greeters []exampleservicev1.GreeterClient
+	for range c.Conns {
+		cc, closeFn, err := dial(c.Target, grpc.WithStatsHandler(attemptCounter{}))
+		if err != nil {
+			rec.add(Sample{Client: idx, At: time.Since(rec.start), Error: err.Error()})
+			return
+		}
+		defer closeFn()
+		greeters = append(greeters, exampleservicev1.NewGreeterClient(cc))
+	}
+	var next atomic.Uint64
+	pace(ctx, rec, idx, c.Rate, c.MaxInFlight, take, func(time.Duration) Sample {
+		g := greeters[next.Add(1)%uint64(len(greeters))]
+		var a attempts
+		cctx, cancel := context.WithTimeout(context.WithValue(context.Background(), attemptsKey{}, &a), c.Timeout)
+		defer cancel()
+		t0 := time.Now()
+		resp, err := g.SayHello(cctx, &exampleservicev1.SayHelloRequest{Name: "e2e"})
+		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load())}
+		if err != nil {
+			s.Error = grpcError(err)
+			return s
+		}
+		s.OK, s.Version = true, resp.GetVersion()
+		return s
+	})
+}
+
+// grpcError classifies a failed call by status code and a short cause, so
+// that failures group into a few countable classes (no addresses).
+func grpcError(err error) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return Classify(err)
+	}
+	msg := st.Message()
+	cause := ""
+	for _, c := range []string{"connection refused", "connection reset", "EOF", "GOAWAY", "no such host", "deadline exceeded", "error reading from server"} {
+		if strings.Contains(msg, c) {
+			cause = c
+			break
+		}
+	}
+	if strings.Contains(msg, "max retries exhausted") {
+		cause = "retries exhausted, last: " + cmp.Or(cause, "other")
+	}
+	if cause == "" {
+		cause = addr.ReplaceAllString(msg, "ADDR")
+		if len(cause) > 60 {
+			cause = cause[:60]
+		}
+	}
+	return fmt.Sprintf("grpc %s: %s", st.Code(), cause)
+}
+
+var addr = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+(:\d+)?`)

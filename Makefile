@@ -58,6 +58,12 @@ tidy-templates: ## Tidy the templates' go.mod/go.sum through the golden example,
 e2e: ## Roll example-service under load on a real one-node Kubernetes (root; test/e2e/README.md)
 	cd test/e2e && ZERODROP_E2E=1 go test -count=1 -v -timeout 75m -run TestRollingUpdates .
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## Measure example-service against bare net/http + grpc-go, A B interleaved (~5 min); updates BENCHMARKS.md and bench/results/chart.png
+	cd bench && go run ./cmd/bench -rounds 7 -http-duration 5s -grpc-duration 5s -scaffold-runs 7 -doc ../BENCHMARKS.md
+
 ##@ Help
 
 .PHONY: help

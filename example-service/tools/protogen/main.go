@@ -6,7 +6,11 @@
 //
 // Usage, from the tools directory (make generate does this):
 //
-//	go tool protogen [-root ../api]
+//	go tool protogen [-root ../api] [-protoc-gen-go PATH] [-protoc-gen-go-grpc PATH]
+//
+// By default each plugin runs as `go tool NAME`. A caller that has already
+// resolved the pinned binaries (scaffold does, with go tool -n) passes their
+// paths instead, which saves starting the go command once per plugin.
 package main
 
 import (
@@ -36,14 +40,25 @@ var plugins = []string{"protoc-gen-go", "protoc-gen-go-grpc"}
 
 func main() {
 	root := flag.String("root", "../api", "directory that holds the .proto files; import paths are relative to it, and generated files are written next to their sources")
+	paths := map[string]*string{}
+	for _, p := range plugins {
+		paths[p] = flag.String(p, "", "path of the pinned "+p+" binary (default: go tool "+p+")")
+	}
 	flag.Parse()
-	if err := run(context.Background(), *root); err != nil {
+	commands := map[string][]string{}
+	for p, path := range paths {
+		commands[p] = []string{"go", "tool", p}
+		if *path != "" {
+			commands[p] = []string{*path}
+		}
+	}
+	if err := run(context.Background(), *root, commands); err != nil {
 		fmt.Fprintln(os.Stderr, "protogen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, root string) error {
+func run(ctx context.Context, root string, commands map[string][]string) error {
 	sources, err := findProtos(root)
 	if err != nil {
 		return err
@@ -73,7 +88,7 @@ func run(ctx context.Context, root string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = runPlugin(ctx, plugin, req, root)
+			errs[i] = runPlugin(ctx, plugin, commands[plugin], req, root)
 		}()
 	}
 	wg.Wait()
@@ -116,13 +131,13 @@ func appendWithDeps(out []*descriptorpb.FileDescriptorProto, f protoreflect.File
 	return append(out, protodesc.ToFileDescriptorProto(f))
 }
 
-func runPlugin(ctx context.Context, plugin string, req *pluginpb.CodeGeneratorRequest, root string) error {
+func runPlugin(ctx context.Context, plugin string, command []string, req *pluginpb.CodeGeneratorRequest, root string) error {
 	in, err := proto.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("%s: encode request: %w", plugin, err)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "tool", plugin)
+	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w: %s", plugin, err, strings.TrimSpace(stderr.String()))

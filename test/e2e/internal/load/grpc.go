@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // client-side health checking for healthCheckConfig
+	"google.golang.org/grpc/resolver/dns"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
@@ -77,6 +78,20 @@ const headlessServiceConfig = `{
     }
   }]
 }`
+
+// minResolutionInterval replaces grpc-go's default of 30 s between DNS
+// re-resolutions. With client health checking, a draining pod turns
+// NOT_SERVING at once and the balancer asks the resolver for fresh
+// addresses; at 30 s the client could be left knowing only pods that were
+// all draining or gone, and calls failed with UNAVAILABLE after every retry
+// (711 of 23,142 calls in one run of the prod-like overlay). One second is
+// still far below what a 3-pod headless Service can cost CoreDNS.
+const minResolutionInterval = time.Second
+
+func init() {
+	// grpc-go allows this only before any channel is made.
+	dns.SetMinResolutionInterval(minResolutionInterval)
+}
 
 // HeadlessDial resolves target (dns://server/name:port) through DNS and
 // balances over the pods it returns. It stands in for example-service's

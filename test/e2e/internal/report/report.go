@@ -59,6 +59,11 @@ type Scenario struct {
 	Problems   []string      `json:"problems,omitempty"`
 }
 
+// P99Factor is issue 6's latency target: the p99 during rollouts at most
+// this many times the steady-state p99. It is reported, not asserted, while
+// the 2-core machine cannot meet it (see test/e2e/README.md).
+const P99Factor = 2.0
+
 // Totals counts requests and failures.
 type Totals struct {
 	Requests int `json:"requests"`
@@ -199,7 +204,12 @@ func Markdown(r *Run) string {
 		}
 		fmt.Fprintf(&b, "p99 steady %.1f ms, during rollouts %.1f ms", sc.SteadyP99, sc.RolloutP99)
 		if sc.SteadyP99 > 0 {
-			fmt.Fprintf(&b, " (%.2f×)", sc.RolloutP99/sc.SteadyP99)
+			ratio := sc.RolloutP99 / sc.SteadyP99
+			verdict := "met"
+			if ratio > P99Factor {
+				verdict = "**not met**"
+			}
+			fmt.Fprintf(&b, " (%.2f×; target ≤ %g×: %s)", ratio, P99Factor, verdict)
 		}
 		b.WriteString(".\n\n")
 		for _, p := range sc.Problems {

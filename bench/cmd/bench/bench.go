@@ -90,13 +90,17 @@ func (f *figures) list() []*report.Figure {
 // Figure names, in table order.
 const (
 	figHTTPRate   = "HTTP requests/s on `/`"
-	figHTTPP50    = "HTTP p50 latency"
-	figHTTPP99    = "HTTP p99 latency"
+	figHTTPP50    = "HTTP p50 latency at full load"
+	figHTTPP99    = "HTTP p99 latency at full load"
+	figHTTPFixP50 = "HTTP p50 latency at a fixed rate"
+	figHTTPFixP99 = "HTTP p99 latency at a fixed rate"
 	figHTTPCPU    = "HTTP server CPU per request"
 	figHTTPCap    = "HTTP capacity of one server core (1 s ÷ CPU per request)"
 	figGRPCRate   = "gRPC SayHello calls/s"
-	figGRPCP50    = "gRPC p50 latency"
-	figGRPCP99    = "gRPC p99 latency"
+	figGRPCP50    = "gRPC p50 latency at full load"
+	figGRPCP99    = "gRPC p99 latency at full load"
+	figGRPCFixP50 = "gRPC p50 latency at a fixed rate"
+	figGRPCFixP99 = "gRPC p99 latency at a fixed rate"
 	figGRPCCPU    = "gRPC server CPU per call"
 	figGRPCCap    = "gRPC capacity of one server core (1 s ÷ CPU per call)"
 	figReady      = "start to ready"
@@ -114,11 +118,15 @@ func newFigures() *figures {
 		{Name: figHTTPRate, Unit: "req/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figHTTPP50, Unit: "ms", Digits: 2},
 		{Name: figHTTPP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
+		{Name: figHTTPFixP50, Unit: "ms", Digits: 2},
+		{Name: figHTTPFixP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
 		{Name: figHTTPCPU, Unit: "µs", Digits: 1},
 		{Name: figHTTPCap, Unit: "req/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figGRPCRate, Unit: "calls/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figGRPCP50, Unit: "ms", Digits: 2},
 		{Name: figGRPCP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
+		{Name: figGRPCFixP50, Unit: "ms", Digits: 2},
+		{Name: figGRPCFixP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
 		{Name: figGRPCCPU, Unit: "µs", Digits: 1},
 		{Name: figGRPCCap, Unit: "calls/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figReady, Unit: "ms", Digits: 1, Target: report.AtMost(50, "≤ 50 ms")},
@@ -211,7 +219,7 @@ func benchmark(ctx context.Context, o options, work string) error {
 		return err
 	}
 	chart := filepath.Join(o.out, "chart.png")
-	if err := drawChart(chart, figs, nameA, nameB); err != nil {
+	if err := drawChart(chart, figs, nameA, nameB, o.fixedHTTPRate, o.fixedGRPCRate); err != nil {
 		return err
 	}
 	logf("wrote %s", chart)
@@ -246,6 +254,15 @@ func (lf loadFigs) record(figs *figures, side string, r load.Result, cpu time.Du
 		figs.add(lf.capacity, side, 1e6/per)
 	}
 	logf("  %s %.0f/s p50 %.2f ms p99 %.2f ms, server CPU %.1f µs each", lf.proto, r.Rate, ms(r.P50), ms(r.P99), per)
+}
+
+func fixedLatency(figs *figures, side, proto string, r load.Result, p50, p99 string) {
+	if r.Failed > 0 {
+		logf("  %s %s at a fixed rate: %d of %d failed: %v", side, proto, r.Failed, r.Requests, r.Errors)
+	}
+	figs.add(p50, side, ms(r.P50))
+	figs.add(p99, side, ms(r.P99))
+	logf("  %s at %.0f/s: p50 %.2f ms p99 %.2f ms", proto, r.Rate, ms(r.P50), ms(r.P99))
 }
 
 // startReady starts s on fresh loopback ports, pinned to the server CPUs,
@@ -309,6 +326,18 @@ func measureLoad(ctx context.Context, o options, s server, proto, work string, f
 		return err
 	}
 	grpcFigs.record(figs, s.label, g, cpu2-cpu1)
+
+	// Latency below saturation, where queueing in the load generator no
+	// longer dominates it.
+	hf := load.HTTP{URL: "http://" + a.http + "/", Connections: o.conns, Rate: o.fixedHTTPRate, Duration: o.fixedDur}.Run()
+	fixedLatency(figs, s.label, "HTTP", hf, figHTTPFixP50, figHTTPFixP99)
+	gf, err := load.GRPC{
+		Addr: a.grpc, Proto: proto, Concurrency: o.grpcConc, Connections: o.grpcConns, Rate: o.fixedGRPCRate, Duration: o.fixedDur,
+	}.Run()
+	if err != nil {
+		return err
+	}
+	fixedLatency(figs, s.label, "gRPC", gf, figGRPCFixP50, figGRPCFixP99)
 
 	if mem, err = p.Memory(); err != nil {
 		return err
@@ -416,18 +445,20 @@ func measureScaffold(ctx context.Context, o options, work string, figs *figures)
 }
 
 // drawChart plots throughput and latency, A against B.
-func drawChart(path string, figs *figures, nameA, nameB string) error {
+func drawChart(path string, figs *figures, nameA, nameB string, fixedHTTP, fixedGRPC int) error {
 	f := figs.byName
 	panels := []report.Panel{
 		{Title: "Throughput, measured", Legend: true, YLabel: "per second", Figures: []*report.Figure{f[figHTTPRate], f[figGRPCRate]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
-		{Title: "HTTP latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figHTTPP50], f[figHTTPP99]}, Labels: []string{"p50", "p99"}},
-		{Title: "gRPC latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figGRPCP50], f[figGRPCP99]}, Labels: []string{"p50", "p99"}},
-		{Title: "Server CPU per request", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU]}, Labels: []string{"HTTP", "gRPC"}},
 		{Title: "Capacity of one server core", YLabel: "per second", Figures: []*report.Figure{f[figHTTPCap], f[figGRPCCap]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
+		{Title: "Server CPU per request", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU]}, Labels: []string{"HTTP", "gRPC"}},
 		{Title: "Memory", YLabel: "MiB", Figures: []*report.Figure{f[figIdleRSS], f[figPeakRSS]}, Labels: []string{"idle RSS", "peak RSS"}},
+		{Title: "HTTP latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figHTTPP50], f[figHTTPP99]}, Labels: []string{"p50", "p99"}},
+		{Title: fmt.Sprintf("HTTP latency at %d req/s", fixedHTTP), YLabel: "ms", Figures: []*report.Figure{f[figHTTPFixP50], f[figHTTPFixP99]}, Labels: []string{"p50", "p99"}},
+		{Title: "gRPC latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figGRPCP50], f[figGRPCP99]}, Labels: []string{"p50", "p99"}},
+		{Title: fmt.Sprintf("gRPC latency at %d calls/s", fixedGRPC), YLabel: "ms", Figures: []*report.Figure{f[figGRPCFixP50], f[figGRPCFixP99]}, Labels: []string{"p50", "p99"}},
 	}
 	title := nameA + " vs " + nameB + ": bars are medians, whiskers min–max"
-	return report.Chart(path, title, nameA, nameB, panels, 3)
+	return report.Chart(path, title, nameA, nameB, panels, 4)
 }
 
 // writeRaw keeps every sample, for anyone who wants more than medians.

@@ -32,6 +32,7 @@ func describeMachine(o options, began time.Time, loadBefore, loadAfter string, t
 	fmt.Fprintf(&sb, "- rounds: %d, interleaved A B; HTTP: vegeta, max rate, %d workers on %d keep-alive connections, %v a round; "+
 		"gRPC: ghz, %d concurrent calls on %d connection(s), %v a round, from the .proto file\n",
 		o.rounds, o.conns, o.conns, o.httpDur, o.grpcConc, o.grpcConns, o.grpcDur)
+	fmt.Fprintf(&sb, "- latency at a fixed rate: %d HTTP req/s, %d gRPC calls/s, %v each, same connections\n", o.fixedHTTPRate, o.fixedGRPCRate, o.fixedDur)
 	fmt.Fprintf(&sb, "- shutdown under load: %d HTTP req/s and %d gRPC calls/s, SIGTERM %v in; A runs with `-shutdown-delay=0`\n",
 		o.stopRate, o.stopRate, o.stopAfter)
 	fmt.Fprintf(&sb, "- binaries: `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'`; `scaffold new`: median of %d runs after one untimed run\n", o.scaffoldRuns)

@@ -50,11 +50,14 @@ type options struct {
 	grpcConc, grpcConns  int
 	stopRate             int
 	stopLoad, stopAfter  time.Duration
-	serverCPUs, loadCPUs []int
-	profile              bool
-	profileSeconds       int
-	idleSettle           time.Duration
-	skipScaffold         bool
+	// The fixed-rate loads measure latency below saturation.
+	fixedHTTPRate, fixedGRPCRate int
+	fixedDur                     time.Duration
+	serverCPUs, loadCPUs         []int
+	profile                      bool
+	profileSeconds               int
+	idleSettle                   time.Duration
+	skipScaffold                 bool
 	// patch, when set, is applied to a copy of example-service to build A.
 	patch string
 	// vsShipped makes B the example-service as shipped, so that A/B is the
@@ -75,6 +78,9 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.conns, "connections", 50, "HTTP connections (and workers)")
 	fs.IntVar(&o.grpcConc, "grpc-concurrency", 50, "concurrent gRPC calls")
 	fs.IntVar(&o.grpcConns, "grpc-connections", 1, "gRPC connections the calls share")
+	fs.IntVar(&o.fixedHTTPRate, "fixed-http-rate", 10000, "HTTP requests/s for the latency below saturation")
+	fs.IntVar(&o.fixedGRPCRate, "fixed-grpc-rate", 3000, "gRPC calls/s for the latency below saturation")
+	fs.DurationVar(&o.fixedDur, "fixed-duration", 3*time.Second, "length of each fixed-rate load")
 	fs.IntVar(&o.stopRate, "shutdown-rate", 1000, "HTTP requests/s, and as many gRPC calls/s, while SIGTERM arrives")
 	fs.DurationVar(&o.stopLoad, "shutdown-load", 2500*time.Millisecond, "length of the load around SIGTERM")
 	fs.DurationVar(&o.stopAfter, "shutdown-after", time.Second, "SIGTERM this long into that load")

@@ -15,14 +15,20 @@ import (
 )
 
 // profile builds A and B with the pprof hook in cmd/bare/pprof.go (A from a
-// temporary copy of example-service, which stays untouched), then takes a
+// temporary copy of example-service, which stays untouched, with -patch
+// applied if given), then takes a
 // CPU profile of each under the HTTP load and under the gRPC load, and a heap
 // profile when idle. Profiles go to o.out; a text summary of each is printed
 // and saved beside it.
 func profile(ctx context.Context, o options, work string) error {
 	hook := filepath.Join(o.repo, "bench", "cmd", "bare", "pprof.go")
 	copyA := filepath.Join(work, "example-service")
-	if err := os.CopyFS(copyA, os.DirFS(filepath.Join(o.repo, "example-service"))); err != nil {
+	if o.patch != "" {
+		var err error
+		if copyA, err = patchedCopy(ctx, filepath.Join(o.repo, "example-service"), o.patch, work); err != nil {
+			return err
+		}
+	} else if err := os.CopyFS(copyA, os.DirFS(filepath.Join(o.repo, "example-service"))); err != nil {
 		return fmt.Errorf("copy example-service: %w", err)
 	}
 	if err := copyFile(hook, filepath.Join(copyA, "cmd", "example-service", "zz_bench_pprof.go")); err != nil {

@@ -159,9 +159,9 @@ func benchmark(ctx context.Context, o options, work string) error {
 	binA, binB := filepath.Join(work, "example-service"), filepath.Join(work, "bare")
 	shipped := filepath.Join(o.repo, "example-service")
 	srcA := shipped
-	if o.patch != "" {
-		var err error
-		if srcA, err = patchedCopy(ctx, shipped, o.patch, work); err != nil {
+	if len(o.patches) > 0 {
+		srcA = filepath.Join(work, "example-service-a")
+		if err := patchedCopy(ctx, shipped, o.patches, srcA); err != nil {
 			return err
 		}
 	}
@@ -173,8 +173,16 @@ func benchmark(ctx context.Context, o options, work string) error {
 	sideB := bare(binB)
 	var sizeB int64
 	if o.vsShipped {
-		nameA, nameB = "patched: "+filepath.Base(o.patch)+" (A)", "example-service as shipped (B)"
-		sizeB, err = build(ctx, shipped, "./cmd/example-service", binB)
+		nameA, nameB = "patched: "+patchNames(o.patches)+" (A)", "example-service as shipped (B)"
+		srcB := shipped
+		if len(o.bPatches) > 0 {
+			nameB = "patched: " + patchNames(o.bPatches) + " (B)"
+			srcB = filepath.Join(work, "example-service-b")
+			if err := patchedCopy(ctx, shipped, o.bPatches, srcB); err != nil {
+				return err
+			}
+		}
+		sizeB, err = build(ctx, srcB, "./cmd/example-service", binB)
 		sideB = generated(binB)
 		sideB.label = "B"
 	} else {
@@ -462,14 +470,16 @@ func drawChart(path string, figs *figures, nameA, nameB string, fixedHTTP, fixed
 }
 
 // writeRaw keeps every sample, for anyone who wants more than medians.
+// rawFigure is one figure's samples as results.json keeps them.
+type rawFigure struct {
+	Name, Unit string
+	A, B       []float64
+}
+
 func writeRaw(path string, figs []*report.Figure) error {
-	type raw struct {
-		Name, Unit string
-		A, B       []float64
-	}
-	var rs []raw
+	var rs []rawFigure
 	for _, f := range figs {
-		rs = append(rs, raw{f.Name, f.Unit, f.A, f.B})
+		rs = append(rs, rawFigure{f.Name, f.Unit, f.A, f.B})
 	}
 	data, err := json.MarshalIndent(rs, "", "  ")
 	if err != nil {
@@ -478,6 +488,32 @@ func writeRaw(path string, figs []*report.Figure) error {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("write results: %w", err)
 	}
+	return nil
+}
+
+// redraw draws the chart again from the samples of an earlier run, so that
+// a change to the chart does not need a new run.
+func redraw(o options) error {
+	path := filepath.Join(o.out, "results.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	var rs []rawFigure
+	if err := json.Unmarshal(data, &rs); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	figs := newFigures()
+	for _, r := range rs {
+		if f := figs.byName[r.Name]; f != nil {
+			f.A, f.B = r.A, r.B
+		}
+	}
+	chart := filepath.Join(o.out, "chart.png")
+	if err := drawChart(chart, figs, "generated service (A)", "bare baseline (B)", o.fixedHTTPRate, o.fixedGRPCRate); err != nil {
+		return err
+	}
+	logf("wrote %s from %s", chart, path)
 	return nil
 }
 
@@ -504,16 +540,25 @@ func copyFile(from, to string) error {
 	return nil
 }
 
-// patchedCopy copies the example-service at src into work and applies the
-// patch to the copy; the original is never touched.
-func patchedCopy(ctx context.Context, src, patch, work string) (string, error) {
-	dst := filepath.Join(work, "example-service-patched")
+// patchedCopy copies the example-service at src to dst and applies the
+// patches to the copy in order; the original is never touched.
+func patchedCopy(ctx context.Context, src string, patches []string, dst string) error {
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		return "", fmt.Errorf("copy example-service: %w", err)
+		return fmt.Errorf("copy example-service: %w", err)
 	}
-	out, err := exec.CommandContext(ctx, "patch", "-p1", "-d", dst, "-i", patch).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("apply %s: %w\n%s", patch, err, out)
+	for _, p := range patches {
+		out, err := exec.CommandContext(ctx, "patch", "-p1", "-d", dst, "-i", p).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("apply %s: %w\n%s", p, err, out)
+		}
 	}
-	return dst, nil
+	return nil
+}
+
+func patchNames(patches []string) string {
+	names := make([]string, len(patches))
+	for i, p := range patches {
+		names[i] = filepath.Base(p)
+	}
+	return strings.Join(names, " + ")
 }

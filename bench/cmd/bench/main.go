@@ -8,6 +8,7 @@
 //
 //	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-doc ../BENCHMARKS.md]
 //	bench -profile   # CPU profiles of A and B under load, into results/
+//	bench -redraw    # the chart again, from results/results.json
 //	bench -patch patches/x.patch -vs-shipped -doc ''   # what a template change gains
 //
 // The load generators run in this process, pinned to one set of CPUs; the
@@ -54,15 +55,18 @@ type options struct {
 	fixedHTTPRate, fixedGRPCRate int
 	fixedDur                     time.Duration
 	serverCPUs, loadCPUs         []int
-	profile                      bool
+	profile, redraw              bool
 	profileSeconds               int
 	idleSettle                   time.Duration
 	skipScaffold                 bool
-	// patch, when set, is applied to a copy of example-service to build A.
-	patch string
+	// patches, when set, are applied in order to a copy of example-service
+	// to build A.
+	patches []string
 	// vsShipped makes B the example-service as shipped, so that A/B is the
-	// patch's own effect.
+	// patches' own effect; bPatches, when set, are applied to B's copy, so
+	// that A/B is the effect of what A has on top of them.
 	vsShipped bool
+	bPatches  []string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -86,10 +90,12 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.stopAfter, "shutdown-after", time.Second, "SIGTERM this long into that load")
 	fs.DurationVar(&o.idleSettle, "idle-settle", 500*time.Millisecond, "wait after ready before reading idle RSS")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles under load instead of the benchmark")
+	fs.BoolVar(&o.redraw, "redraw", false, "only draw the chart again from the results.json of an earlier run in -out")
 	fs.IntVar(&o.profileSeconds, "profile-seconds", 8, "length of each CPU profile")
 	fs.BoolVar(&o.skipScaffold, "skip-scaffold", false, "do not time scaffold new")
-	fs.StringVar(&o.patch, "patch", "", "build A from a copy of example-service with this patch applied (patch -p1), e.g. patches/x.patch")
+	patch := fs.String("patch", "", "build A from a copy of example-service with these comma-separated patches applied (patch -p1), e.g. patches/x.patch")
 	fs.BoolVar(&o.vsShipped, "vs-shipped", false, "make B the unpatched example-service instead of the bare baseline (with -patch)")
+	bPatch := fs.String("b-patch", "", "make B a copy of example-service with these patches applied (implies -vs-shipped)")
 	serverCPUs := fs.String("server-cpus", "", "CPUs for the server under test, e.g. 1 (default: the last CPU, if there are two or more)")
 	loadCPUs := fs.String("load-cpus", "", "CPUs for the load generators (default: all the others)")
 	if err := fs.Parse(args); err != nil {
@@ -98,21 +104,38 @@ func parseFlags(args []string) (options, error) {
 	if o.rounds < 1 || o.scaffoldRuns < 1 {
 		return o, errors.New("-rounds and -scaffold-runs must be at least 1")
 	}
-	if o.vsShipped && o.patch == "" {
-		return o, errors.New("-vs-shipped needs -patch")
-	}
-	if o.patch != "" {
-		abs, err := filepath.Abs(o.patch)
-		if err != nil {
-			return o, fmt.Errorf("patch path: %w", err)
-		}
-		o.patch = abs
-	}
 	var err error
+	if o.patches, err = absList(*patch); err != nil {
+		return o, err
+	}
+	if o.bPatches, err = absList(*bPatch); err != nil {
+		return o, err
+	}
+	o.vsShipped = o.vsShipped || len(o.bPatches) > 0
+	if o.vsShipped && len(o.patches) == 0 {
+		return o, errors.New("-vs-shipped and -b-patch need -patch")
+	}
 	if o.serverCPUs, o.loadCPUs, err = cpuSplit(*serverCPUs, *loadCPUs); err != nil {
 		return o, err
 	}
 	return o, nil
+}
+
+// absList splits a comma-separated list of paths and makes each absolute,
+// since the patches are applied from another directory.
+func absList(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		abs, err := filepath.Abs(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("patch path %q: %w", p, err)
+		}
+		out = append(out, abs)
+	}
+	return out, nil
 }
 
 // cpuSplit decides where servers and load generators run. With one CPU
@@ -172,6 +195,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", o.out, err)
+	}
+	if o.redraw {
+		return redraw(o)
 	}
 	if len(o.loadCPUs) > 0 {
 		if err := proc.PinSelf(o.loadCPUs); err != nil {

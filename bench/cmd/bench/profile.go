@@ -23,13 +23,8 @@ import (
 func profile(ctx context.Context, o options, work string) error {
 	hook := filepath.Join(o.repo, "bench", "cmd", "bare", "pprof.go")
 	copyA := filepath.Join(work, "example-service")
-	if o.patch != "" {
-		var err error
-		if copyA, err = patchedCopy(ctx, filepath.Join(o.repo, "example-service"), o.patch, work); err != nil {
-			return err
-		}
-	} else if err := os.CopyFS(copyA, os.DirFS(filepath.Join(o.repo, "example-service"))); err != nil {
-		return fmt.Errorf("copy example-service: %w", err)
+	if err := patchedCopy(ctx, filepath.Join(o.repo, "example-service"), o.patches, copyA); err != nil {
+		return err
 	}
 	if err := copyFile(hook, filepath.Join(copyA, "cmd", "example-service", "zz_bench_pprof.go")); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"os"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -91,6 +92,7 @@ func panelPlot(pn Panel, nameA, nameB string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = pn.Title
 	p.Y.Label.Text = pn.YLabel
+	p.Y.Tick.Marker = plainTicks{}
 	p.Y.Min = 0
 	p.Legend.Top = true
 	grid := plotter.NewGrid()
@@ -156,3 +158,17 @@ type errBar struct {
 func (e errBar) Len() int                      { return 1 }
 func (e errBar) XY(int) (float64, float64)     { return e.x, e.s.Median }
 func (e errBar) YError(int) (float64, float64) { return e.s.Median - e.s.Min, e.s.Max - e.s.Median }
+
+// plainTicks are gonum's default ticks labelled without trailing zeros, so
+// that 50000 does not read 50000.00.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
+}

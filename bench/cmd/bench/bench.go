@@ -206,10 +206,11 @@ func benchmark(ctx context.Context, o options, work string) error {
 				return err
 			}
 			logf("round %d/%d: %s", round, o.rounds, s.label)
-			if err := measureLoad(ctx, o, s, proto, work, figs); err != nil {
+			logs := filepath.Join(work, fmt.Sprintf("%s-%d", s.label, round))
+			if err := measureLoad(ctx, o, s, proto, logs, figs); err != nil {
 				return fmt.Errorf("round %d, %s: %w", round, s.label, err)
 			}
-			if err := measureShutdown(ctx, o, s, proto, work, figs); err != nil {
+			if err := measureShutdown(ctx, o, s, proto, logs, figs); err != nil {
 				return fmt.Errorf("round %d, %s shutdown: %w", round, s.label, err)
 			}
 		}
@@ -297,8 +298,9 @@ func startReady(ctx context.Context, o options, s server, logPath string, env []
 
 // measureLoad starts s, times its start, reads idle memory, runs the HTTP and
 // gRPC loads at full speed, reads peak memory, then stops it while idle.
-func measureLoad(ctx context.Context, o options, s server, proto, work string, figs *figures) error {
-	p, a, ready, err := startReady(ctx, o, s, filepath.Join(work, s.label+"-load.log"), nil)
+// Its server's log goes to logs + "-load.log".
+func measureLoad(ctx context.Context, o options, s server, proto, logs string, figs *figures) error {
+	p, a, ready, err := startReady(ctx, o, s, logs+"-load.log", nil)
 	if err != nil {
 		return err
 	}
@@ -366,8 +368,9 @@ func measureLoad(ctx context.Context, o options, s server, proto, work string, f
 // sends SIGTERM part-way through, and counts the requests sent before the
 // process was gone that failed. Requests sent after it was gone fail too,
 // since nothing here routes them elsewhere; they are not counted.
-func measureShutdown(ctx context.Context, o options, s server, proto, work string, figs *figures) error {
-	p, a, _, err := startReady(ctx, o, s, filepath.Join(work, s.label+"-shutdown.log"), nil)
+// Its server's log goes to logs + "-shutdown.log".
+func measureShutdown(ctx context.Context, o options, s server, proto, logs string, figs *figures) error {
+	p, a, _, err := startReady(ctx, o, s, logs+"-shutdown.log", nil)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ type options struct {
 	fixedDur                     time.Duration
 	serverCPUs, loadCPUs         []int
 	profile, redraw              bool
+	keepWork                     bool
 	profileSeconds               int
 	idleSettle                   time.Duration
 	skipScaffold                 bool
@@ -90,6 +91,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.stopAfter, "shutdown-after", time.Second, "SIGTERM this long into that load")
 	fs.DurationVar(&o.idleSettle, "idle-settle", 500*time.Millisecond, "wait after ready before reading idle RSS")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles under load instead of the benchmark")
+	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the work directory (binaries, each server's log) for a post-mortem")
 	fs.BoolVar(&o.redraw, "redraw", false, "only draw the chart again from the results.json of an earlier run in -out")
 	fs.IntVar(&o.profileSeconds, "profile-seconds", 8, "length of each CPU profile")
 	fs.BoolVar(&o.skipScaffold, "skip-scaffold", false, "do not time scaffold new")
@@ -208,7 +210,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
-	defer os.RemoveAll(work)
+	if o.keepWork {
+		logf("keeping binaries and server logs in %s", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 
 	if o.profile {
 		return profile(ctx, o, work)

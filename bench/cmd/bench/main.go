@@ -9,7 +9,7 @@
 //	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-doc ../BENCHMARKS.md]
 //	bench -profile   # CPU profiles of A and B under load, into results/
 //	bench -redraw    # the chart again, from results/results.json
-//	bench -patch patches/x.patch -vs-shipped -doc ''   # what a template change gains
+//	bench -patch patches/x.patch -vs-shipped   # what a template change gains, into results/patched/
 //
 // The load generators run in this process, pinned to one set of CPUs; the
 // server under test is pinned to the others (see -server-cpus).
@@ -114,6 +114,10 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	o.vsShipped = o.vsShipped || len(o.bPatches) > 0
+	// A patched run must not overwrite the committed chart of the shipped one.
+	if len(o.patches) > 0 && o.out == "results" {
+		o.out = filepath.Join("results", "patched")
+	}
 	if o.vsShipped && len(o.patches) == 0 {
 		return o, errors.New("-vs-shipped and -b-patch need -patch")
 	}

@@ -84,6 +84,8 @@ done
 # directories are removed only if empty, in case anything else uses them.
 rm -f /var/lib/cni/results/zerodrop-e2e-* 2>/dev/null
 rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null
+# Likewise the shim socket and netns directories containerd 1.6 created.
+rmdir /run/containerd/s /run/containerd /run/netns 2>/dev/null
 ip link del cni0 2>/dev/null
 ip route del "$SERVICE_CIDR" 2>/dev/null
 ip addr del "$NODE_IP/32" dev lo 2>/dev/null

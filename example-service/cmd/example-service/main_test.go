@@ -343,6 +343,12 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 		t.Errorf("/version: X-Version %q, body %s", resp.Header.Get("X-Version"), body)
 	}
 
+	resp, err = http.Get("http://" + p.HTTPAddr + "/?sleep=never")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+
 	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -367,6 +373,8 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 		`example_service_build_info{goversion="go`,
 		`version="v9.8.7"} 1`,
 		`http_requests_total{code="200",handler="version",method="get"} 1`,
+		`http_requests_total{code="400",handler="hello",method="get"} 1`,
+		`http_request_duration_seconds_count{handler="version",method="get"} 1`,
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetVersion",grpc_service="exampleservice.v1.Greeter",grpc_type="unary"} 1`,
 		"grpc_server_handling_seconds_bucket",
 		"go_goroutines",
@@ -382,5 +390,37 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 	}
 	if strings.Contains(logs, "grpc.health.v1") {
 		t.Errorf("health checks reached the access log:\n%s", logs)
+	}
+}
+
+// TestFailuresAreLoggedByDefault checks that, with the access log off (the
+// default verbosity), failed calls are still logged and successful ones cost
+// no log line.
+func TestFailuresAreLoggedByDefault(t *testing.T) {
+	p := servicetest.Start(t, binary(t), servicetest.Options{})
+	p.WaitReady(t, 10*time.Second)
+	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := servicetest.WithTimeout(t, 5*time.Second)
+	c := exampleservicev1.NewGreeterClient(conn)
+	if _, err := c.GetVersion(ctx, &exampleservicev1.GetVersionRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{WorkMs: 600000}); err == nil {
+		t.Fatal("SayHello with too much work succeeded")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(p.Stderr(), "InvalidArgument") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs := p.Stderr()
+	if !strings.Contains(logs, "SayHello") || !strings.Contains(logs, "InvalidArgument") {
+		t.Errorf("the failed call was not logged at the default verbosity:\n%s", logs)
+	}
+	if strings.Contains(logs, "GetVersion") {
+		t.Errorf("a successful call was logged at the default verbosity:\n%s", logs)
 	}
 }

@@ -5,6 +5,8 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,9 +65,73 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// InstrumentHTTP counts and times the requests that h serves, labelled name.
+// InstrumentHTTP counts and times the requests that h serves, labelled name,
+// with the label values promhttp uses (lower-case method, numeric code). It is
+// one wrapper where promhttp's InstrumentHandlerCounter and
+// InstrumentHandlerDuration are two, each building a label map a request;
+// under load that was half of the HTTP middleware's CPU time.
 func (m *Metrics) InstrumentHTTP(name string, h http.Handler) http.Handler {
-	labels := prometheus.Labels{"handler": name}
-	return promhttp.InstrumentHandlerCounter(m.httpRequests.MustCurryWith(labels),
-		promhttp.InstrumentHandlerDuration(m.httpDuration.MustCurryWith(labels), h))
+	requests := m.httpRequests.MustCurryWith(prometheus.Labels{"handler": name})
+	duration := m.httpDuration.MustCurryWith(prometheus.Labels{"handler": name})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		method := methodLabel(r.Method)
+		duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		requests.WithLabelValues(method, strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+// statusWriter remembers the status code written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.code, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implies a 200 when no status was written, as net/http does.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// methodLabel is promhttp's method label: the common methods lower-cased
+// without allocating, anything else as "unknown", which bounds the label's
+// cardinality.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet:
+		return "get"
+	case http.MethodHead:
+		return "head"
+	case http.MethodPost:
+		return "post"
+	case http.MethodPut:
+		return "put"
+	case http.MethodDelete:
+		return "delete"
+	case http.MethodPatch:
+		return "patch"
+	case http.MethodOptions:
+		return "options"
+	case http.MethodConnect:
+		return "connect"
+	case http.MethodTrace:
+		return "trace"
+	case "NOTIFY":
+		return "notify"
+	default:
+		return "unknown"
+	}
 }

@@ -15,20 +15,25 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 ##@ Start here
 
 .PHONY: demo
-demo: ## Generate a service into $(DEMO_DIR) and run it (Ctrl-C drains and stops it)
+demo: ## Generate a service into DEMO_DIR (a temp dir) and run it (Ctrl-C drains and stops it)
 	rm -rf $(DEMO_DIR)
 	go run ./cmd/scaffold new demo-service --module example.com/demo-service -o $(DEMO_DIR)
 	cd $(DEMO_DIR) && go build -o bin/demo-service ./cmd/demo-service && exec bin/demo-service -shutdown-delay=1s -v=1
 
 .PHONY: test
-test: ## Run every test: generator, golden example, generated services
+test: check e2e ## Run every test: everything in check, then the real-cluster proof (root)
+
+##@ Develop
+
+.PHONY: check
+check: ## Every test but the cluster proof: generator, lint, golden example, generated services (~2 min warm)
 	go vet ./...
 	go test -count=1 ./...
 	$(MAKE) verify-golden
 	@# -v: the rollout, drain and client tests print their request counts.
 	cd $(GOLDEN_NAME) && go vet ./... && go test -race -count=1 -v ./...
-
-##@ Develop
+	cd test/e2e && go vet ./... && go test -count=1 ./...
+	cd bench && go vet ./...
 
 .PHONY: build
 build: ## Build scaffold into ./bin
@@ -49,7 +54,7 @@ tidy-templates: ## Tidy the templates' go.mod/go.sum through the golden example,
 	sed 's#^module .*#module {{.Module}}#' $(GOLDEN_NAME)/go.mod > templates/service/go.mod.tmpl
 	cp $(GOLDEN_NAME)/go.sum templates/service/go.sum.tmpl
 	cd $(GOLDEN_NAME)/tools && go mod tidy
-	sed -e 's#^module .*#module {{.Module}}/tools#' -e 's#$(GOLDEN_NAME)#{{.Name}}#g' $(GOLDEN_NAME)/tools/go.mod > templates/service/tools/go.mod.tmpl
+	sed -e 's#^module .*#module {{.Module}}/tools#' -e 's#$(GOLDEN_MODULE)/tools/protogen#{{.Module}}/tools/protogen#' $(GOLDEN_NAME)/tools/go.mod > templates/service/tools/go.mod.tmpl
 	cp $(GOLDEN_NAME)/tools/go.sum templates/service/tools/go.sum.tmpl
 	$(MAKE) generate
 
@@ -70,5 +75,5 @@ bench: ## Measure example-service against bare net/http + grpc-go, A B interleav
 .PHONY: help
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
-	  /^[a-zA-Z_-]+:.*?##/ { printf "  %-15s %s\n", $$1, $$2 } \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  %-15s %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

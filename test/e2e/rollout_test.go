@@ -48,7 +48,7 @@ func loadFor(clusterIP, namespace string) []load.Client {
 		load.HTTPClient{Name: "http-keepalive-2", URL: url, Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50},
 		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
-			Dial: load.HeadlessDial, Mode: "headless Service via CoreDNS, round_robin + health checks + retryPolicy (4 attempts), 2 channels"},
+			Dial: load.HeadlessDial, Mode: "example-service/client on the headless Service via CoreDNS: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
 	}
 }
 

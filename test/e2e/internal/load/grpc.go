@@ -11,12 +11,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	_ "google.golang.org/grpc/health" // client-side health checking for healthCheckConfig
-	"google.golang.org/grpc/resolver/dns"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"github.com/zerodrop/zerodrop/example-service/client"
 )
 
 // GRPCClient calls Greeter.SayHello at a constant rate over Conns
@@ -27,7 +26,7 @@ import (
 // Each connection sticks to one pod chosen by kube-proxy, so only the
 // server's GOAWAY (GracefulStop, MaxConnectionAge) moves it; this is the
 // client that shows whether draining and MaxConnectionAge are enough.
-// Dial plugs in another client, such as HeadlessDial or the service's
+// Dial plugs in another client, such as HeadlessDial, the service's
 // generated retrying client.
 type GRPCClient struct {
 	Name        string
@@ -60,52 +59,16 @@ func plainDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface
 	return cc, cc.Close, nil
 }
 
-// headlessServiceConfig is what a well-behaved client does on a headless
-// Service: balance per call over every resolved pod, skip pods whose
-// grpc.health.v1 says NOT_SERVING, and retry UNAVAILABLE (SayHello is
-// declared free of side effects) a bounded number of times.
-const headlessServiceConfig = `{
-  "loadBalancingConfig": [{"round_robin": {}}],
-  "healthCheckConfig": {"serviceName": ""},
-  "methodConfig": [{
-    "name": [{"service": "exampleservice.v1.Greeter"}],
-    "retryPolicy": {
-      "maxAttempts": 4,
-      "initialBackoff": "0.05s",
-      "maxBackoff": "0.5s",
-      "backoffMultiplier": 2,
-      "retryableStatusCodes": ["UNAVAILABLE"]
-    }
-  }]
-}`
-
-// minResolutionInterval replaces grpc-go's default of 30 s between DNS
-// re-resolutions. With client health checking, a draining pod turns
-// NOT_SERVING at once and the balancer asks the resolver for fresh
-// addresses; at 30 s the client could be left knowing only pods that were
-// all draining or gone, and calls failed with UNAVAILABLE after every retry
-// (711 of 23,142 calls in one run of the prod-like overlay). One second is
-// still far below what a 3-pod headless Service can cost CoreDNS.
-const minResolutionInterval = time.Second
-
-func init() {
-	// grpc-go allows this only before any channel is made.
-	dns.SetMinResolutionInterval(minResolutionInterval)
-}
-
-// HeadlessDial resolves target (dns://server/name:port) through DNS and
-// balances over the pods it returns. It stands in for example-service's
-// generated client package, which is not in the golden example yet; when it
-// is, Dial should call it instead, so that the proof tests what users get.
+// HeadlessDial is example-service's own generated client
+// (example-service/client): DNS through the headless Service, round_robin,
+// client-side health checking, and retries of idempotent calls with backoff,
+// so that the proof tests what users get.
 func HeadlessDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
-	opts = append(opts,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(headlessServiceConfig))
-	cc, err := grpc.NewClient(target, opts...)
+	c, err := client.New(context.Background(), target, client.WithDialOptions(opts...))
 	if err != nil {
-		return nil, nil, fmt.Errorf("grpc client %s: %w", target, err)
+		return nil, nil, fmt.Errorf("generated client %s: %w", target, err)
 	}
-	return cc, cc.Close, nil
+	return c.Conn(), c.Close, nil
 }
 
 // attempts counts the attempts of one call: grpc-go retries below the

@@ -1,4 +1,4 @@
-// Code-generation tools of example-service. They live in their own module so that
+// The service's code-generation tools. They live in their own module so that
 // they never change the service's runtime dependency graph. Run them with
 // `make generate`.
 module github.com/zerodrop/zerodrop/example-service/tools

@@ -235,3 +235,40 @@ func snapshot(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestNewBuildsProtoToolsOnce starts from an empty cache: two services
+// generated at the same time must both succeed and share one build of the
+// protobuf tools, with no half-built directory left behind.
+func TestNewBuildsProtoToolsOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the protobuf tools")
+	}
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	dir := t.TempDir()
+	errs := make(chan string, 2)
+	for _, name := range []string{"first", "second"} {
+		go func() {
+			_, stderr, code := runCLI(t, "new", name, "--module", "example.com/"+name, "-o", filepath.Join(dir, name))
+			if code != ExitOK {
+				errs <- name + ": " + stderr
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range 2 {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+	builds := dirEntries(t, filepath.Join(cache, "zerodrop", "prototools"))
+	if len(builds) != 1 || strings.Contains(builds[0], ".build-") {
+		t.Errorf("tools cache holds %v, want exactly one finished build", builds)
+	}
+	for _, name := range []string{"first", "second"} {
+		if _, err := os.Stat(filepath.Join(dir, name, "api", name, "v1", name+"_grpc.pb.go")); err != nil {
+			t.Error(err)
+		}
+	}
+}

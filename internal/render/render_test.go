@@ -98,3 +98,29 @@ func TestDerivedNames(t *testing.T) {
 		t.Errorf("GracePeriod = %d, want D + S + F + M = 30", d.GracePeriod())
 	}
 }
+
+// TestToolsCacheKeyIsSharedByServices checks that every service maps to the
+// same cached protobuf tools, whatever its name and module, so that scaffold
+// builds them once and not once per service.
+func TestToolsCacheKeyIsSharedByServices(t *testing.T) {
+	var keys []string
+	for _, d := range []Data{validData("orders", "example.com/orders"), validData("pay2-api", "github.com/acme/pay/v2")} {
+		files, err := Render(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, key, err := toolsSource(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range src {
+			if strings.Contains(string(b), d.Module) || strings.Contains(string(b), d.Name) {
+				t.Errorf("%s: cached tools/%s still names the service", d.Name, name)
+			}
+		}
+		keys = append(keys, key)
+	}
+	if keys[0] != keys[1] {
+		t.Errorf("two services key different tool builds: %v", keys)
+	}
+}

@@ -1,16 +1,12 @@
 package render
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 )
 
 // GeneratedFiles are the files that the real protobuf generators produce from
@@ -76,7 +72,7 @@ func Write(ctx context.Context, d Data, files []File, dir string) (err error) {
 	if err := os.Chmod(stage, dirMode); err != nil {
 		return fmt.Errorf("set mode of %s: %w", stage, err)
 	}
-	if err := generateProto(ctx, stage); err != nil {
+	if err := generateProto(ctx, stage, files); err != nil {
 		return err
 	}
 	for _, g := range GeneratedFiles(d) {
@@ -93,60 +89,4 @@ func Write(ctx context.Context, d Data, files []File, dir string) (err error) {
 		return fmt.Errorf("move generated tree into %s: %w", dir, err)
 	}
 	return nil
-}
-
-// protoTools are the generated service's pinned code generators: its
-// protogen driver and the plugins it feeds.
-var protoTools = []string{"protogen", "protoc-gen-go", "protoc-gen-go-grpc"}
-
-// generateProto runs the generated service's pinned protobuf tooling in its
-// tools module: the real protoc-gen-go and protoc-gen-go-grpc plugins, fed by
-// an in-process compiler, with no protoc and no network beyond modules. It
-// produces exactly what the service's `make generate` does.
-//
-// Starting the go command is most of the cost, so the three tool binaries are
-// resolved at once with `go tool -n` and then run directly, instead of
-// starting the go command again for each plugin.
-func generateProto(ctx context.Context, root string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return errors.New("the go command is not on PATH: scaffold runs the generated service's pinned protobuf generators with it; install Go 1.26 or later")
-	}
-	dir := filepath.Join(root, "tools")
-	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
-	paths := make([]string, len(protoTools))
-	errs := make([]error, len(protoTools))
-	var wg sync.WaitGroup
-	for i, tool := range protoTools {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out, err := command(ctx, dir, env, goBin, "tool", "-n", tool)
-			if err != nil {
-				errs[i] = fmt.Errorf("build the service's pinned %s (go tool -n %s in tools/): %w", tool, tool, err)
-			}
-			paths[i] = strings.TrimSpace(out)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if _, err := command(ctx, dir, env, paths[0], "-"+protoTools[1], paths[1], "-"+protoTools[2], paths[2]); err != nil {
-		return fmt.Errorf("generate protobuf code (protogen in tools/): %w", err)
-	}
-	return nil
-}
-
-// command runs name in dir and returns its standard output; a failure carries
-// everything it printed.
-func command(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, strings.TrimSpace(stdout.String()+stderr.String()))
-	}
-	return stdout.String(), nil
 }

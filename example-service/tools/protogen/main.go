@@ -1,4 +1,4 @@
-// Command protogen regenerates example-service's protobuf and gRPC Go code without
+// Command protogen regenerates the service's protobuf and gRPC Go code without
 // protoc or buf. It compiles every .proto under the API root in process with
 // protocompile and feeds the result to the real protoc-gen-go and
 // protoc-gen-go-grpc plugins, whose versions this module pins with tool

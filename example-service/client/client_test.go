@@ -127,6 +127,17 @@ func (c *cluster) start(version string) *servicetest.Process {
 	return p
 }
 
+// serve starts n backends of version and publishes them in DNS.
+func (c *cluster) serve(n int, version string) []*servicetest.Process {
+	var ps []*servicetest.Process
+	for range n {
+		p := c.start(version)
+		c.dns.add(host(p))
+		ps = append(ps, p)
+	}
+	return ps
+}
+
 func host(p *servicetest.Process) string {
 	h, _, _ := net.SplitHostPort(p.GRPCAddr)
 	return h
@@ -171,12 +182,7 @@ func logReport(t *testing.T, name string, r loadgen.Report) {
 // it is ready, and an old pod's address disappears as it is told to stop.
 func TestRollingRestart(t *testing.T) {
 	c := newCluster(t)
-	var old []*servicetest.Process
-	for range 3 {
-		p := c.start("v1")
-		c.dns.add(host(p))
-		old = append(old, p)
-	}
+	old := c.serve(3, "v1")
 	report := c.load("SayHello", 200, 7*time.Second, 20)
 	time.Sleep(time.Second)
 	for _, o := range old {
@@ -207,12 +213,7 @@ func TestRollingRestart(t *testing.T) {
 // succeed; the non-idempotent ones must fail rather than be retried.
 func TestSIGKILL(t *testing.T) {
 	c := newCluster(t)
-	var backends []*servicetest.Process
-	for range 3 {
-		p := c.start("v1")
-		c.dns.add(host(p))
-		backends = append(backends, p)
-	}
+	backends := c.serve(3, "v1")
 	idempotent := c.load("SayHello", 200, 4*time.Second, 100)
 	counting := c.load("Count", 200, 4*time.Second, 100)
 	time.Sleep(time.Second)
@@ -246,9 +247,7 @@ func TestSIGKILL(t *testing.T) {
 func TestScaleUp(t *testing.T) {
 	const maxAge = 2 * time.Second
 	c := newCluster(t, "-grpc-max-connection-age="+maxAge.String())
-	for range 2 {
-		c.dns.add(host(c.start("old")))
-	}
+	c.serve(2, "old")
 	cl, err := client.New(context.Background(), c.target())
 	if err != nil {
 		t.Fatal(err)
@@ -281,12 +280,7 @@ func TestScaleUp(t *testing.T) {
 // TestAllBackendsDown fails fast and clearly, within the deadline.
 func TestAllBackendsDown(t *testing.T) {
 	c := newCluster(t)
-	var backends []*servicetest.Process
-	for range 2 {
-		p := c.start("v1")
-		c.dns.add(host(p))
-		backends = append(backends, p)
-	}
+	backends := c.serve(2, "v1")
 	cl, err := client.New(context.Background(), c.target())
 	if err != nil {
 		t.Fatal(err)

@@ -90,8 +90,11 @@ func (l *Load) Start() *Run {
 	ctx, cancel := context.WithTimeout(context.Background(), l.MaxDuration)
 	r := &Run{cancel: cancel, counts: map[Kind]*Counts{}}
 	interval := time.Duration(float64(time.Second) * float64(l.Lanes) / float64(l.Rate))
+	// Every kind's counts exist before any lane runs: lanes read the map.
 	for _, kind := range l.Kinds {
 		r.counts[kind] = &Counts{Versions: map[string]int64{}, Errors: map[string]int64{}}
+	}
+	for _, kind := range l.Kinds {
 		for range l.Lanes {
 			lane := l.newLane(kind)
 			r.wg.Add(1)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -102,19 +103,29 @@ func TestDrainUnderLoad(t *testing.T) {
 }
 
 // liveUntilExit polls /livez until the process exits, and reports whether it
-// answered 200 every time until the listeners began to close.
+// answered 200 for as long as the process served traffic. The health server
+// stops only after the traffic listeners have closed, so a failed /livez while
+// the HTTP port still accepts connections breaks the contract.
 func liveUntilExit(p *servicetest.Process) bool {
 	for {
-		live := p.Live()
+		if !p.Live() {
+			select {
+			case <-p.Exited():
+				return true
+			default:
+			}
+			conn, err := net.DialTimeout("tcp", p.HTTPAddr, time.Second)
+			if err != nil {
+				return true // the traffic listener had already closed
+			}
+			_ = conn.Close()
+			return false
+		}
 		select {
 		case <-p.Exited():
 			return true
-		default:
+		case <-time.After(20 * time.Millisecond):
 		}
-		if !live && !strings.Contains(p.Stderr(), "shutdown: servers stopped") {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -109,10 +109,14 @@ func (l *Load) Start() *Run {
 						return
 					case <-ticker.C:
 					}
-					if l.Balancer.Pick() == nil {
+					// Route now, as kube-proxy does when the request's
+					// connection is made; a connection this request must
+					// open goes to this backend.
+					backend := l.Balancer.Pick()
+					if backend == nil {
 						continue
 					}
-					rctx, cancel := context.WithTimeout(context.Background(), l.Timeout)
+					rctx, cancel := context.WithTimeout(context.WithValue(context.Background(), routedKey{}, backend), l.Timeout)
 					version, retried, err := lane.do(rctx)
 					cancel()
 					r.record(kind, version, retried, err)
@@ -166,9 +170,17 @@ type lane struct {
 	close func()
 }
 
-// dialRouted dials whichever backend the balancer routes to now.
+// routedKey carries the backend that the balancer picked for a request.
+type routedKey struct{}
+
+// dialRouted dials the backend picked for the request being sent, or, for a
+// connection opened on its own (a gRPC reconnect), whichever backend the
+// balancer routes to now.
 func (l *Load) dialRouted(ctx context.Context, addr func(*Process) string) (net.Conn, error) {
-	p := l.Balancer.Pick()
+	p, _ := ctx.Value(routedKey{}).(*Process)
+	if p == nil {
+		p = l.Balancer.Pick()
+	}
 	if p == nil {
 		return nil, errors.New("no routable backend")
 	}

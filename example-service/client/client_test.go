@@ -1,7 +1,8 @@
 package client_test
 
-// These tests run real example-service processes on loopback addresses 127.0.0.2 and
-// up, all on one gRPC port, and a real DNS server on loopback that serves the
+// These tests run real example-service processes on loopback addresses of a random
+// 127.x.y.0/24 of their own (so that test runs side by side never collide),
+// all on one gRPC port, and a real DNS server on loopback that serves the
 // headless Service's A records. The client resolves through grpc-go's own DNS
 // resolver, and the tests change the records the way a headless Service's DNS
 // changes during a rollout.
@@ -9,9 +10,11 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -106,18 +109,21 @@ type cluster struct {
 	t        *testing.T
 	dns      *headlessDNS
 	port     int
+	subnet   string // "127.x.y."
 	nextHost int
 	extra    []string
 }
 
 func newCluster(t *testing.T, extraArgs ...string) *cluster {
-	return &cluster{t: t, dns: startDNS(t), port: servicetest.FreePort(t, "127.0.0.1"), nextHost: 2, extra: extraArgs}
+	// Linux routes all of 127.0.0.0/8 to the loopback interface.
+	subnet := fmt.Sprintf("127.%d.%d.", 1+rand.IntN(254), rand.IntN(256))
+	return &cluster{t: t, dns: startDNS(t), subnet: subnet, port: servicetest.FreePort(t, subnet+"2"), nextHost: 2, extra: extraArgs}
 }
 
 // start runs a backend on the next loopback address and waits until it is
 // ready; it is not yet in DNS.
 func (c *cluster) start(version string) *servicetest.Process {
-	host := fmt.Sprintf("127.0.0.%d", c.nextHost)
+	host := c.subnet + strconv.Itoa(c.nextHost)
 	c.nextHost++
 	p := servicetest.Start(c.t, binPath, servicetest.Options{
 		Host: host, GRPCPort: c.port, Version: version,

@@ -319,6 +319,9 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 	rep.Duration = since()
 	samples := rec.Samples()
 	report.Fill(rep, samples)
+	if err := report.WriteSamples(filepath.Join(runDir, "samples-"+sc.name+".jsonl.gz"), samples); err != nil {
+		return rep, err
+	}
 	for _, d := range []string{runDir, filepath.Join("results", "latest")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return rep, fmt.Errorf("results: %w", err)

@@ -3,10 +3,12 @@
 // rate whatever the latency, as users do, so a slow or refusing backend
 // shows up as failures and latency instead of as a lower request rate.
 //
-// Vegeta, the obvious library, is not served by the module proxy here, and
-// what the harness needs is small: a ticker, a bounded number of requests in
-// flight, two connection policies, and per-request records with the version
-// the server reported.
+// It is not vegeta (which bench/ uses for throughput) because the proof
+// needs one pacer for HTTP and gRPC clients alike, and per-request records
+// that vegeta's results do not carry: the version the server reported, how
+// many connections an HTTP request took, and every failed gRPC attempt.
+// What it takes is small: a ticker, a bounded number of requests in flight,
+// two connection policies and those records.
 package load
 
 import (

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -52,7 +53,10 @@ type Scenario struct {
 	Failed   int         `json:"failed"`
 	// ByProtocol splits Requests and Failed into http and grpc.
 	ByProtocol map[string]*Totals `json:"by_protocol"`
-	SteadyP99  float64            `json:"steady_p99_ms"`
+	// ByClient has each client's figures, in the order of Clients: which
+	// connection policy a rollout slows down, or fails, shows only here.
+	ByClient  []ClientFigures `json:"by_client"`
+	SteadyP99 float64         `json:"steady_p99_ms"`
 	// RolloutP99 is the p99 of every request sent during a rollout phase.
 	RolloutP99 float64       `json:"rollout_p99_ms"`
 	Duration   time.Duration `json:"duration"`
@@ -63,6 +67,16 @@ type Scenario struct {
 // this many times the steady-state p99. It is reported, not asserted, while
 // the 2-core machine cannot meet it (see test/e2e/README.md).
 const P99Factor = 2.0
+
+// ClientFigures are one client's requests, failures and latency in the
+// steady phase and across the rollouts.
+type ClientFigures struct {
+	Name       string  `json:"name"`
+	Requests   int     `json:"requests"`
+	Failed     int     `json:"failed"`
+	SteadyP99  float64 `json:"steady_p99_ms"`
+	RolloutP99 float64 `json:"rollout_p99_ms"`
+}
 
 // Totals counts requests and failures.
 type Totals struct {
@@ -85,6 +99,12 @@ type Run struct {
 // Fill computes the figures of sc's phases from samples.
 func Fill(sc *Scenario, samples []load.Sample) {
 	var steady, rolling []time.Duration
+	clientSteady := make([][]time.Duration, len(sc.Clients))
+	clientRolling := make([][]time.Duration, len(sc.Clients))
+	sc.ByClient = make([]ClientFigures, len(sc.Clients))
+	for i, c := range sc.Clients {
+		sc.ByClient[i].Name = c.Name
+	}
 	sc.Requests, sc.Failed = 0, 0
 	sc.ByProtocol = map[string]*Totals{}
 	for _, c := range sc.Clients {
@@ -100,6 +120,8 @@ func Fill(sc *Scenario, samples []load.Sample) {
 				continue
 			}
 			p.Requests++
+			cf := &sc.ByClient[s.Client]
+			cf.Requests++
 			tot := sc.ByProtocol[sc.Clients[s.Client].Protocol]
 			tot.Requests++
 			if !s.OK {
@@ -113,9 +135,15 @@ func Fill(sc *Scenario, samples []load.Sample) {
 				p.Failed++
 				p.Errors[s.Error]++
 				p.FailedBy[sc.Clients[s.Client].Name]++
+				cf.Failed++
 				continue
 			}
 			lat = append(lat, s.Latency)
+			if p.Kind == "steady" {
+				clientSteady[s.Client] = append(clientSteady[s.Client], s.Latency)
+			} else {
+				clientRolling[s.Client] = append(clientRolling[s.Client], s.Latency)
+			}
 			p.VersionsSeen[s.Version]++
 			if s.At >= p.End-time.Second {
 				p.FinalVersions[s.Version]++
@@ -131,6 +159,9 @@ func Fill(sc *Scenario, samples []load.Sample) {
 		}
 	}
 	sc.SteadyP99, sc.RolloutP99 = ms(quantile(steady, 0.99)), ms(quantile(rolling, 0.99))
+	for i := range sc.ByClient {
+		sc.ByClient[i].SteadyP99, sc.ByClient[i].RolloutP99 = ms(quantile(clientSteady[i], 0.99)), ms(quantile(clientRolling[i], 0.99))
+	}
 }
 
 func quantile(d []time.Duration, q float64) time.Duration {
@@ -212,6 +243,17 @@ func Markdown(r *Run) string {
 			fmt.Fprintf(&b, " (%.2f×; target ≤ %g×: %s)", ratio, P99Factor, verdict)
 		}
 		b.WriteString(".\n\n")
+		if len(sc.ByClient) > 0 {
+			b.WriteString("| client | requests | failed | p99 steady ms | p99 rollouts ms | ratio |\n|---|---:|---:|---:|---:|---:|\n")
+			for _, c := range sc.ByClient {
+				ratio := "-"
+				if c.SteadyP99 > 0 {
+					ratio = fmt.Sprintf("%.2f×", c.RolloutP99/c.SteadyP99)
+				}
+				fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %s |\n", c.Name, c.Requests, c.Failed, c.SteadyP99, c.RolloutP99, ratio)
+			}
+			b.WriteString("\n")
+		}
 		for _, p := range sc.Problems {
 			fmt.Fprintf(&b, "- **problem:** %s\n", p)
 		}
@@ -233,4 +275,30 @@ func counts(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// WriteSamples writes every request of a scenario to path as gzipped JSON
+// lines, for questions the tables do not answer (which client was slow, and
+// when). Runs keep it in their own git-ignored directory: it is megabytes.
+func WriteSamples(path string, samples []load.Sample) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("samples: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("samples: %w", cerr)
+		}
+	}()
+	zw := gzip.NewWriter(f)
+	enc := json.NewEncoder(zw)
+	for i := range samples {
+		if err := enc.Encode(&samples[i]); err != nil {
+			return fmt.Errorf("samples: %w", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("samples: %w", err)
+	}
+	return nil
 }

@@ -1,9 +1,12 @@
 package report
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"image/png"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +57,12 @@ func TestFill(t *testing.T) {
 	if len(v.FinalVersions) != 1 || v.FinalVersions["0.2.0"] == 0 {
 		t.Errorf("final versions %v, want only 0.2.0", v.FinalVersions)
 	}
+	if h := sc.ByClient[0]; h.Name != "h" || h.Requests != 1000 || h.Failed != 3 || h.SteadyP99 != 1 || h.RolloutP99 != 1 {
+		t.Errorf("client h: %+v", h)
+	}
+	if g := sc.ByClient[1]; g.Requests != 1000 || g.Failed != 0 {
+		t.Errorf("client g: %+v", g)
+	}
 	if sc.Phases[0].P99ms != 1 {
 		t.Errorf("steady p99 %v ms, want 1", sc.Phases[0].P99ms)
 	}
@@ -70,7 +79,7 @@ func TestWriteAndTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PASSED", "| version |", "connection refused: 3", "http: 3 failed of 1000"} {
+	for _, want := range []string{"PASSED", "| version |", "connection refused: 3", "http: 3 failed of 1000", "| h | 1000 | 3 | 1.0 | 1.0 | 1.00× |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("run.md lacks %q:\n%s", want, md)
 		}
@@ -90,5 +99,34 @@ func TestWriteAndTimeline(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != 1200 {
 		t.Errorf("width %d", b.Dx())
+	}
+}
+
+func TestWriteSamples(t *testing.T) {
+	_, samples := synthetic()
+	p := filepath.Join(t.TempDir(), "s.jsonl.gz")
+	if err := WriteSamples(p, samples); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(zr)
+	var got []load.Sample
+	for dec.More() {
+		var s load.Sample
+		if err := dec.Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if !reflect.DeepEqual(got, samples) {
+		t.Fatalf("read back %d samples, not the %d written", len(got), len(samples))
 	}
 }

@@ -83,6 +83,36 @@ func TestLintExampleServiceOverlays(t *testing.T) {
 	checkServiceManifests(t, goldenDir)
 }
 
+// TestLintClusterProofOverlays lints the project's own overlays that the
+// cluster proof (test/e2e) applies: the linter must pass the one that drops
+// nothing and name the defects of the seeds' naive one, which the cluster
+// shows as failed requests.
+func TestLintClusterProofOverlays(t *testing.T) {
+	for _, tc := range []struct {
+		dir        string
+		code       int
+		errorRules []string
+	}{
+		{"../../deploy/kustomize/prod-like", ExitOK, nil},
+		{"../../deploy/kustomize/naive", ExitError, []string{"drain-missing", "readiness-probe-missing"}},
+	} {
+		stdout, stderr, code := runCLI(t, "lint", "-o", "json", tc.dir)
+		var r lint.Report
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("%s: no report (exit %d): %v\n%s", tc.dir, code, err, stderr)
+		}
+		var rules []string
+		for _, f := range r.Findings {
+			if f.Severity == lint.Error {
+				rules = append(rules, f.Rule)
+			}
+		}
+		if code != tc.code || strings.Join(rules, " ") != strings.Join(tc.errorRules, " ") {
+			t.Errorf("%s: exit %d with error rules %v, want exit %d with %v", tc.dir, code, rules, tc.code, tc.errorRules)
+		}
+	}
+}
+
 // TestLintGeneratedServiceOverlays lints a service generated now, with every
 // value that reaches the manifests changed from its default, so that names,
 // ports and namespaces are proven to stay wired together.

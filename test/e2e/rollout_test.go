@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodrop/zerodrop/test/e2e/internal/certs"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/kube"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/load"
@@ -27,25 +31,39 @@ const (
 	// harness rolls out through the ConfigMap generator.
 	version0 = "0.1.0"
 	version1 = "0.2.0"
-	// steadyFor is the load before the first rollout: the baseline p99.
+	// steadyFor is the load before the first rollout and again after the
+	// last one: the baseline p99 is taken from both, so one noisy stretch
+	// of the shared machine weighs less, and a service that comes out of six
+	// rollouts slower than it went in shows.
 	steadyFor = 20 * time.Second
 	// settle keeps a phase open after its last old pod is gone, so that the
 	// version clients see at the end of a phase is measured on new pods only.
 	settle = 2 * time.Second
+	// ingressHost and ingressSecret are the prod overlay's Ingress host and
+	// TLS Secret; the harness issues the certificate (there is no
+	// cert-manager here) and sends by that name to Traefik.
+	ingressHost   = "example-service.example.com"
+	ingressSecret = "example-service-tls"
 )
 
 // loadFor is the load on one Service, 350 requests and calls a second in
-// all: on 2 cores that leaves room for the pods, the control plane
+// all: on 2 cores that leaves room for the pods, the control plane, Traefik
 // and the surge pod of a rollout.
-func loadFor(clusterIP, namespace string) []load.Client {
+func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 	url := "http://" + clusterIP + "/"
+	ingress := "https://" + ingressHost + "/"
+	via := "through the Ingress (Traefik, TLS)"
 	grpcTarget := clusterIP + ":9090"
 	headless := "dns://" + cluster.DNSServer + "/example-service-headless." + namespace + ".svc.cluster.local:9090"
 	return []load.Client{
-		load.HTTPClient{Name: "http-newconn-a", URL: url, Rate: 100, Timeout: 2 * time.Second, MaxInFlight: 200},
+		load.HTTPClient{Name: "http-newconn-a", URL: url, Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.HTTPClient{Name: "http-newconn-b", URL: url, Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.HTTPClient{Name: "http-keepalive-8", URL: url, Rate: 75, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
+		load.HTTPClient{Name: "http-keepalive-8", URL: url, Rate: 50, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.HTTPClient{Name: "http-keepalive-2", URL: url, Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "ingress-newconn", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
+			Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
+		load.HTTPClient{Name: "ingress-keepalive-4", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
+			Rate: 25, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 50},
 		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
 			Dial: load.HeadlessDial, Mode: "example-service/client on the headless Service via CoreDNS: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
@@ -111,17 +129,24 @@ func TestRollingUpdates(t *testing.T) {
 	timed("build or reuse kbin", func() (err error) { kbin, err = cluster.BuildKbin(ctx, scripts, logw); return err })
 	var coredns string
 	timed("build or reuse CoreDNS", func() (err error) { coredns, err = cluster.BuildCoreDNS(ctx, scripts, logw); return err })
+	var traefik string
+	timed("build or reuse Traefik", func() (err error) { traefik, err = cluster.BuildTraefik(ctx, scripts, logw); return err })
+	tlsPair, err := certs.Issue(ingressHost)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	dir := os.Getenv("ZERODROP_E2E_DIR")
 	if dir == "" {
 		dir = "/tmp/zerodrop-e2e"
 	}
 	timed("tear down a leftover cluster", func() error { return cluster.Reset(ctx, scripts, dir, kbin, logw) })
-	timed("build images", func() error { return buildImages(ctx, repo, t.TempDir(), dir) })
+	bin := t.TempDir()
+	timed("build images", func() error { return buildImages(ctx, repo, bin, dir) })
 
 	var c *cluster.Cluster
 	timed("cluster up", func() (err error) {
-		c, err = cluster.Up(ctx, scripts, dir, kbin, coredns, logw)
+		c, err = cluster.Up(ctx, scripts, dir, kbin, coredns, traefik, logw)
 		if c != nil {
 			t.Cleanup(func() {
 				if err := c.Down(ctx); err != nil {
@@ -145,7 +170,7 @@ func TestRollingUpdates(t *testing.T) {
 	}()
 	for _, sc := range scenarios {
 		start := time.Now()
-		rep, err := runScenario(ctx, t, k, repo, sc, runDir)
+		rep, err := runScenario(ctx, t, k, repo, sc, runDir, tlsPair, filepath.Join(bin, "scaffold"))
 		run.Timings["scenario "+sc.name] = time.Since(start).Seconds()
 		if rep != nil {
 			run.Scenarios = append(run.Scenarios, rep)
@@ -164,7 +189,7 @@ func TestRollingUpdates(t *testing.T) {
 // buildImages builds example-service and pause as static binaries and
 // writes their images into the cluster's image directory, where up.sh
 // imports them. example-service gets two tags so that `kubectl set image`
-// has somewhere to go.
+// has somewhere to go. scaffold is built into bin too, to lint the overlays.
 func buildImages(ctx context.Context, repo, bin, dir string) error {
 	images := cluster.ImagesDir(dir)
 	for _, d := range []string{bin, images} {
@@ -173,6 +198,7 @@ func buildImages(ctx context.Context, repo, bin, dir string) error {
 		}
 	}
 	builds := []struct{ dir, pkg, out string }{
+		{repo, "./cmd/scaffold", filepath.Join(bin, "scaffold")},
 		{filepath.Join(repo, "example-service"), "./cmd/example-service", filepath.Join(bin, "example-service")},
 		{".", "./cmd/pause", filepath.Join(bin, "pause")},
 	}
@@ -208,15 +234,22 @@ type step struct {
 	do         func(ctx context.Context) error
 }
 
-func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string, sc scenario, runDir string) (*report.Scenario, error) {
+func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string, sc scenario, runDir string, tlsPair *certs.Pair, scaffold string) (*report.Scenario, error) {
 	t.Logf("%s: applying %s", sc.name, sc.overlay)
 	tree, err := copyManifests(repo, t.TempDir())
 	if err != nil {
 		return nil, err
 	}
 	overlay := filepath.Join(tree, sc.overlay)
+	lintRep, err := lintOverlay(ctx, scaffold, overlay)
+	if err != nil {
+		return nil, err
+	}
 	// A server-side dry run of namespaced objects needs their namespace.
 	if _, err := k.Run(ctx, "create", "namespace", sc.namespace); err != nil {
+		return nil, err
+	}
+	if err := createTLSSecret(ctx, k, sc.namespace, tlsPair, t.TempDir()); err != nil {
 		return nil, err
 	}
 	if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", overlay); err != nil {
@@ -238,8 +271,7 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 	if err != nil {
 		return nil, err
 	}
-	url := "http://" + ip + "/"
-	if err := waitServing(ctx, k, sc.namespace, url); err != nil {
+	if err := waitServing(ctx, k, sc.namespace, ip, tlsPair.Roots); err != nil {
 		return nil, err
 	}
 
@@ -265,8 +297,8 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 		{"rollout undo", "undo", version0, kubectl("rollout", "undo", deploy)},
 	}
 
-	clients := loadFor(ip, sc.namespace)
-	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures"}
+	clients := loadFor(ip, sc.namespace, tlsPair.Roots)
+	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures", Lint: lintRep}
 	if sc.wantFailures {
 		rep.Expect = "failures"
 	}
@@ -315,6 +347,16 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 			break
 		}
 	}
+	if stepErr == nil {
+		p := report.Phase{Name: "steady after", Kind: "steady", Start: since(), FromVersion: cur, ToVersion: cur}
+		select {
+		case <-time.After(steadyFor):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		p.End = since()
+		rep.Phases = append(rep.Phases, p)
+	}
 	stop()
 	rep.Duration = since()
 	samples := rec.Samples()
@@ -343,6 +385,19 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 	case !wantFailures && rep.Failed > 0:
 		problems = append(problems, fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests))
 	}
+	// The linter must agree with the cluster before a pod starts.
+	switch {
+	case wantFailures && rep.Lint.Errors == 0:
+		problems = append(problems, "scaffold lint found no error in an overlay that drops requests")
+	case !wantFailures && rep.Lint.Errors > 0:
+		problems = append(problems, fmt.Sprintf("scaffold lint found %d error(s): %s", rep.Lint.Errors, strings.Join(rep.Lint.ErrorRules(), ", ")))
+	}
+	// The latency target holds for the overlay that claims zero downtime:
+	// a rollout that drops nothing but stalls requests is not free.
+	if !wantFailures && rep.RolloutP99 > report.P99Factor*rep.SteadyP99 {
+		problems = append(problems, fmt.Sprintf("p99 during rollouts %.1f ms is more than %g× the steady p99 %.1f ms",
+			rep.RolloutP99, report.P99Factor, rep.SteadyP99))
+	}
 	for _, p := range rep.Phases {
 		if p.Requests == 0 {
 			problems = append(problems, p.Name+": no requests")
@@ -365,10 +420,11 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 	return problems
 }
 
-// waitServing waits until every replica is a ready endpoint and kube-proxy
-// has programmed the Service: traffic sent before its next sync is
-// rejected (EPERM). All bounded.
-func waitServing(ctx context.Context, k kube.Kubectl, ns, url string) error {
+// waitServing waits until every replica is a ready endpoint, kube-proxy
+// has programmed the Service (traffic sent before its next sync is rejected
+// with EPERM) and Traefik routes the Ingress (it answers 404 before). All
+// bounded.
+func waitServing(ctx context.Context, k kube.Kubectl, ns, clusterIP string, roots *x509.CertPool) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
@@ -383,25 +439,66 @@ func waitServing(ctx context.Context, k kube.Kubectl, ns, url string) error {
 		}
 	}
 	cluster.FlushConntrack(ctx)
-	ok := 0
-	for ok < 20 {
-		probe := load.HTTPClient{Name: "probe", URL: url, Rate: 20, Timeout: time.Second, MaxInFlight: 1}
-		rec, wait := load.Run(ctx, []load.Client{probe}, 2*time.Second, 1)
-		wait()
-		s := rec.Samples()
-		if len(s) == 1 && s[0].OK {
-			ok++
-		} else {
-			ok = 0
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not serving: %w", url, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+	probes := []load.HTTPClient{
+		{Name: "probe", URL: "http://" + clusterIP + "/"},
+		{Name: "probe-ingress", URL: "https://" + ingressHost + "/", Addr: cluster.IngressAddr, RootCAs: roots},
+	}
+	for _, probe := range probes {
+		probe.Rate, probe.Timeout, probe.MaxInFlight = 20, time.Second, 1
+		var last load.Sample
+		for ok := 0; ok < 20; {
+			rec, wait := load.Run(ctx, []load.Client{probe}, 2*time.Second, 1)
+			wait()
+			s := rec.Samples()
+			if len(s) == 1 && s[0].OK {
+				ok++
+			} else {
+				ok = 0
+				if len(s) == 1 {
+					last = s[0]
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s not serving (last error: %s): %w", probe.URL, last.Error, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 	cluster.FlushConntrack(ctx)
 	return nil
+}
+
+// lintOverlay runs `scaffold lint` on an overlay, as a user would before
+// applying it, and returns what it found. Exit status 1 (errors found) is a
+// result here, not a failure: check decides what each scenario must get.
+func lintOverlay(ctx context.Context, scaffold, overlay string) (report.Lint, error) {
+	var r report.Lint
+	cmd := exec.CommandContext(ctx, scaffold, "lint", "-o", "json", overlay)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if ee := (*exec.ExitError)(nil); err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		return r, fmt.Errorf("scaffold lint %s: %w: %s", overlay, err, stderr.String())
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, fmt.Errorf("scaffold lint %s printed no report: %w", overlay, err)
+	}
+	return r, nil
+}
+
+// createTLSSecret stores the harness's certificate as the Ingress's TLS
+// Secret, the one cert-manager would make in a real cluster.
+func createTLSSecret(ctx context.Context, k kube.Kubectl, ns string, p *certs.Pair, tmp string) error {
+	crt, key := filepath.Join(tmp, "tls.crt"), filepath.Join(tmp, "tls.key")
+	if err := os.WriteFile(crt, p.CertPEM, 0o600); err != nil {
+		return fmt.Errorf("write certificate: %w", err)
+	}
+	if err := os.WriteFile(key, p.KeyPEM, 0o600); err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	_, err := k.Run(ctx, "-n", ns, "create", "secret", "tls", ingressSecret, "--cert", crt, "--key", key)
+	return err
 }
 
 // copyManifests copies the kustomize trees an overlay needs into dst with the

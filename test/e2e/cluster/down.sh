@@ -42,7 +42,7 @@ if [[ -S $sock ]] && [[ -f $dir/pids/containerd.pid ]]; then
   for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" > /dev/null 2>&1; done
   for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" > /dev/null 2>&1; done
 fi
-for c in coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do stop "$c"; done
+for c in traefik coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do stop "$c"; done
 
 # Shims outlive containerd; only those of this cluster's socket are ours.
 for pid in $(pgrep -f -- "-address $sock" 2>/dev/null); do

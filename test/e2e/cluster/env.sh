@@ -21,6 +21,9 @@ ETCD_CLIENT_PORT=23790
 ETCD_PEER_PORT=23800
 # CoreDNS, when up.sh is given one, on 127.0.0.1 (UDP and TCP).
 DNS_PORT=10053
+# Traefik, when up.sh is given one: HTTPS for Ingresses, and its ping.
+INGRESS_PORT=8443
+TRAEFIK_PORT=8082
 KUBE_VERSION=v1.33.13
 PAUSE_IMAGE=zerodrop.local/pause:e2e
 CNI_BIN_DIR=/usr/lib/cni

@@ -10,13 +10,19 @@
 # outside the pods (the harness's gRPC load on the headless Service), on
 # 127.0.0.1:$DNS_PORT (see env.sh); pods get no cluster DNS.
 #
-# usage: up.sh DIR KBIN [COREDNS]
+# With TRAEFIK, Traefik runs on the host as the cluster's ingress controller
+# for the IngressClass "traefik": HTTPS on 127.0.0.1:$INGRESS_PORT, straight
+# to the pods it reads from EndpointSlices, and its ping on
+# 127.0.0.1:$TRAEFIK_PORT.
+#
+# usage: up.sh DIR KBIN [COREDNS [TRAEFIK]]
 # On success DIR/kubeconfig is an admin kubeconfig. On failure run down.sh DIR.
 set -o errexit -o pipefail -o nounset
 
 dir=$1
 kbin=$2
 coredns=${3:-}
+traefik=${4:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=env.sh
 source "$here/env.sh"
@@ -322,5 +328,38 @@ COREFILE
   start coredns "$coredns" -conf "$dir/Corefile"
   dns_up() { bash -c "exec 3<>/dev/tcp/127.0.0.1/$DNS_PORT"; }
   wait_for coredns 30 dns_up
+fi
+
+# --- Traefik on loopback: the ingress controller (kubernetesIngress only) ---
+if [[ -n $traefik ]]; then
+  kubectl_ apply -f - > /dev/null <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: traefik
+spec:
+  controller: traefik.io/ingress-controller
+YAML
+  # Out of a cluster it reads KUBECONFIG (client certificates work; its
+  # endpoint/token options would not). Every Ingress router gets TLS from
+  # the entry point, with the certificate from the Ingress's secret, picked
+  # by SNI. The version check and usage report would reach the internet.
+  # providersThrottleDuration is the default, written out: an EndpointSlice
+  # change reaches routing within about 2 s, well inside the drain delay.
+  start traefik env -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT \
+    -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy \
+    KUBECONFIG="$dir/kubeconfig" \
+    "$traefik" \
+    --global.checkNewVersion=false --global.sendAnonymousUsage=false \
+    --entryPoints.websecure.address="127.0.0.1:$INGRESS_PORT" \
+    --entryPoints.websecure.http.tls=true \
+    --entryPoints.traefik.address="127.0.0.1:$TRAEFIK_PORT" \
+    --ping=true \
+    --providers.kubernetesIngress=true \
+    --providers.kubernetesIngress.ingressClass=traefik \
+    --providers.providersThrottleDuration=2s \
+    --log.level=INFO --log.noColor=true
+  traefik_up() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TRAEFIK_PORT/ping") == 200 ]]; }
+  wait_for traefik 30 traefik_up
 fi
 log "cluster up"

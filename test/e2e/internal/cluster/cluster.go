@@ -68,6 +68,12 @@ func BuildCoreDNS(ctx context.Context, scripts string, log io.Writer) (string, e
 	return cachedBinary(ctx, scripts, "build-coredns.sh", log)
 }
 
+// BuildTraefik returns the path of the Traefik binary, building it first if
+// the cache has none for this Traefik version, Go version and build script.
+func BuildTraefik(ctx context.Context, scripts string, log io.Writer) (string, error) {
+	return cachedBinary(ctx, scripts, "build-traefik.sh", log)
+}
+
 // cachedBinary runs a build script that prints the binary's path last.
 func cachedBinary(ctx context.Context, scripts, script string, log io.Writer) (string, error) {
 	out, err := run(ctx, log, filepath.Join(scripts, script))
@@ -80,6 +86,13 @@ func cachedBinary(ctx context.Context, scripts, script string, log io.Writer) (s
 
 // DNSServer is where Up's CoreDNS answers for cluster.local.
 const DNSServer = "127.0.0.1:10053"
+
+// IngressAddr is where Up's Traefik serves HTTPS for the Ingresses of class
+// IngressClass.
+const (
+	IngressAddr  = "127.0.0.1:8443"
+	IngressClass = "traefik"
+)
 
 // Reset tears down a cluster that an earlier, interrupted run left in dir,
 // so that a run always starts from a clean host.
@@ -95,14 +108,11 @@ func Reset(ctx context.Context, scripts, dir, kbin string, log io.Writer) error 
 }
 
 // Up starts a cluster under dir. The image tarballs must already be in
-// dir/images; call Reset before writing them. With coredns non-empty,
-// CoreDNS answers for cluster.local on DNSServer.
-func Up(ctx context.Context, scripts, dir, kbin, coredns string, log io.Writer) (*Cluster, error) {
+// dir/images; call Reset before writing them. CoreDNS answers for
+// cluster.local on DNSServer, and Traefik serves Ingresses on IngressAddr.
+func Up(ctx context.Context, scripts, dir, kbin, coredns, traefik string, log io.Writer) (*Cluster, error) {
 	c := &Cluster{Dir: dir, Kbin: kbin, Kubeconfig: filepath.Join(dir, "kubeconfig"), scripts: scripts, log: log}
-	args := []string{dir, kbin}
-	if coredns != "" {
-		args = append(args, coredns)
-	}
+	args := []string{dir, kbin, coredns, traefik}
 	if _, err := run(ctx, log, filepath.Join(scripts, "up.sh"), args...); err != nil {
 		return c, err
 	}

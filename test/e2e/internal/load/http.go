@@ -13,6 +13,8 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,14 @@ type HTTPClient struct {
 	Conns     int
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// Addr, if set, is dialled for every request whatever the URL's host:
+	// the Ingress's name in the URL gives the Host header and the TLS server
+	// name, and Addr is where the ingress controller listens.
+	Addr string
+	// RootCAs, if set, are the only CAs trusted for https URLs.
+	RootCAs *x509.CertPool
+	// Via, if set, is said in reports: what sits between client and pods.
+	Via string
 	// MaxInFlight bounds concurrent requests; a tick that finds the bound
 	// reached is recorded as a failure ("client saturated") rather than
 	// silently skipped, so the rate stays honest.
@@ -67,6 +77,9 @@ func (c HTTPClient) Describe() Info {
 	mode := "new connection per request"
 	if c.KeepAlive {
 		mode = fmt.Sprintf("keep-alive pool of %d", c.Conns)
+	}
+	if c.Via != "" {
+		mode += ", " + c.Via
 	}
 	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout}
 }
@@ -178,8 +191,15 @@ func pace(ctx context.Context, rec *Recorder, idx, rate, maxInFlight int, take f
 }
 
 func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func() bool) {
+	dial := (&net.Dialer{Timeout: c.Timeout}).DialContext
+	if c.Addr != "" {
+		dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{Timeout: c.Timeout}).DialContext(ctx, network, c.Addr)
+		}
+	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: c.Timeout}).DialContext,
+		DialContext:         dial,
+		TLSClientConfig:     &tls.Config{RootCAs: c.RootCAs},
 		DisableKeepAlives:   !c.KeepAlive,
 		MaxIdleConnsPerHost: c.Conns,
 		MaxConnsPerHost:     c.Conns,

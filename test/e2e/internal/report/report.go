@@ -55,8 +55,10 @@ type Scenario struct {
 	ByProtocol map[string]*Totals `json:"by_protocol"`
 	// ByClient has each client's figures, in the order of Clients: which
 	// connection policy a rollout slows down, or fails, shows only here.
-	ByClient  []ClientFigures `json:"by_client"`
-	SteadyP99 float64         `json:"steady_p99_ms"`
+	ByClient []ClientFigures `json:"by_client"`
+	// Lint is what `scaffold lint` said of the overlay before it was applied.
+	Lint      Lint    `json:"lint"`
+	SteadyP99 float64 `json:"steady_p99_ms"`
 	// RolloutP99 is the p99 of every request sent during a rollout phase.
 	RolloutP99 float64       `json:"rollout_p99_ms"`
 	Duration   time.Duration `json:"duration"`
@@ -64,9 +66,33 @@ type Scenario struct {
 }
 
 // P99Factor is issue 6's latency target: the p99 during rollouts at most
-// this many times the steady-state p99. It is reported, not asserted, while
-// the 2-core machine cannot meet it (see test/e2e/README.md).
+// this many times the steady-state p99. The harness asserts it for the
+// overlay that must not fail, and reports it for every scenario.
 const P99Factor = 2.0
+
+// Lint is the part of `scaffold lint -o json` the report keeps.
+type Lint struct {
+	Errors   int           `json:"errors"`
+	Warnings int           `json:"warnings"`
+	Findings []LintFinding `json:"findings"`
+}
+
+// LintFinding is one finding: which rule, and how bad.
+type LintFinding struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+}
+
+// ErrorRules lists the rules that found errors, in the linter's order.
+func (l Lint) ErrorRules() []string {
+	var rules []string
+	for _, f := range l.Findings {
+		if f.Severity == "error" {
+			rules = append(rules, f.Rule)
+		}
+	}
+	return rules
+}
 
 // ClientFigures are one client's requests, failures and latency in the
 // steady phase and across the rollouts.
@@ -216,6 +242,11 @@ func Markdown(r *Run) string {
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(&b, "## %s (`%s`, expected: %s)\n\n", sc.Name, sc.Overlay, sc.Expect)
 		fmt.Fprintf(&b, "![timeline of %s](timeline-%s.png)\n\n", sc.Name, sc.Name)
+		fmt.Fprintf(&b, "`scaffold lint %s`: %d errors, %d warnings", sc.Overlay, sc.Lint.Errors, sc.Lint.Warnings)
+		if rules := sc.Lint.ErrorRules(); len(rules) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(rules, ", "))
+		}
+		b.WriteString(".\n\n")
 		fmt.Fprintf(&b, "Load to `%s`:\n\n", sc.Target)
 		for _, c := range sc.Clients {
 			fmt.Fprintf(&b, "- %s: %s, %d/s, %s, timeout %v\n", c.Name, c.Protocol, c.Rate, c.Mode, c.Timeout)

@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
+)
+
+// TestCheck runs without a cluster: each rule of check must turn a bad
+// figure into a problem, and a good run must have none.
+func TestCheck(t *testing.T) {
+	good := func() *report.Scenario {
+		return &report.Scenario{
+			Requests: 1000, SteadyP99: 2, RolloutP99: 3,
+			Phases: []report.Phase{
+				{Name: "steady", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.1.0",
+					VersionsSeen: map[string]int{"0.1.0": 500}, FinalVersions: map[string]int{"0.1.0": 100}},
+				{Name: "version", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.2.0",
+					VersionsSeen: map[string]int{"0.1.0": 250, "0.2.0": 250}, FinalVersions: map[string]int{"0.2.0": 100}},
+			},
+		}
+	}
+	failing := func() *report.Scenario {
+		sc := good()
+		sc.Failed = 7
+		sc.Lint.Errors = 1
+		sc.Lint.Findings = []report.LintFinding{{Rule: "liveness-probe-missing", Severity: "warning"}, {Rule: "drain-missing", Severity: "error"}}
+		return sc
+	}
+	cases := []struct {
+		name         string
+		sc           *report.Scenario
+		wantFailures bool
+		want         string // "" for no problem
+	}{
+		{"good prod", good(), false, ""},
+		{"naive that fails", failing(), true, ""},
+		{"prod that failed requests", func() *report.Scenario { s := good(); s.Failed = 1; return s }(), false, "1 of 1000 requests failed"},
+		{"naive that failed nothing", func() *report.Scenario { s := failing(); s.Failed = 0; return s }(), true, "cannot see the defect"},
+		{"prod slow in rollouts", func() *report.Scenario { s := good(); s.RolloutP99 = 4.1; return s }(), false, "more than 2× the steady p99"},
+		{"naive slow in rollouts", func() *report.Scenario { s := failing(); s.RolloutP99 = 40; return s }(), true, ""},
+		{"lint errors on prod", func() *report.Scenario { s := failing(); s.Failed = 0; return s }(), false, "scaffold lint found 1 error(s): drain-missing"},
+		{"lint blind to naive", func() *report.Scenario { s := failing(); s.Lint = report.Lint{}; return s }(), true, "scaffold lint found no error"},
+		{"unexpected version", func() *report.Scenario { s := good(); s.Phases[0].VersionsSeen["9.9.9"] = 1; return s }(), false, `saw version "9.9.9"`},
+		{"old version at the end", func() *report.Scenario { s := good(); s.Phases[1].FinalVersions["0.1.0"] = 1; return s }(), false, `still saw "0.1.0"`},
+		{"new version never seen", func() *report.Scenario { s := good(); delete(s.Phases[1].VersionsSeen, "0.2.0"); return s }(), false, "no client saw version 0.2.0"},
+		{"a phase without load", func() *report.Scenario { s := good(); s.Phases[1].Requests = 0; return s }(), false, "version: no requests"},
+	}
+	for _, c := range cases {
+		problems := check(c.sc, c.wantFailures)
+		got := strings.Join(problems, "; ")
+		switch {
+		case c.want == "" && len(problems) > 0:
+			t.Errorf("%s: unexpected problems: %s", c.name, got)
+		case c.want != "" && !strings.Contains(got, c.want):
+			t.Errorf("%s: problems %q, want one containing %q", c.name, got, c.want)
+		}
+	}
+}

@@ -26,7 +26,7 @@ func Rules() []Rule {
 	for _, group := range [][]Rule{
 		graceRules(), probeRules(), rolloutRules(), placementRules(),
 		pdbRules(), serviceRules(), ingressRules(), hpaRules(),
-		configRules(), labelRules(), pssRules(),
+		configRules(), labelRules(), pssRules(), resourceRules(),
 	} {
 		rules = append(rules, group...)
 	}

@@ -160,14 +160,11 @@ func (k Kubectl) WaitRollout(ctx context.Context, ns, name, selector string, tim
 	}()
 	byName.Start(stop)
 	byLabel.Start(stop)
-	for typ, ok := range byName.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return RolloutState{}, fmt.Errorf("list %v in %s: %w", typ, ns, ctx.Err())
-		}
-	}
-	for typ, ok := range byLabel.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return RolloutState{}, fmt.Errorf("list %v in %s: %w", typ, ns, ctx.Err())
+	for _, f := range []informers.SharedInformerFactory{byName, byLabel} {
+		for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return RolloutState{}, fmt.Errorf("list %v in %s: %w", typ, ns, ctx.Err())
+			}
 		}
 	}
 

@@ -12,7 +12,7 @@ import (
 func TestCheck(t *testing.T) {
 	good := func() *report.Scenario {
 		return &report.Scenario{
-			Requests: 1000, SteadyP99: 2, RolloutP99: 3,
+			Requests: minRequests, SteadyP99: 2, RolloutP99: 3,
 			Phases: []report.Phase{
 				{Name: "steady", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.1.0",
 					VersionsSeen: map[string]int{"0.1.0": 500}, FinalVersions: map[string]int{"0.1.0": 100}},
@@ -36,7 +36,9 @@ func TestCheck(t *testing.T) {
 	}{
 		{"good prod", good(), false, ""},
 		{"naive that fails", failing(), true, ""},
-		{"prod that failed requests", func() *report.Scenario { s := good(); s.Failed = 1; return s }(), false, "1 of 1000 requests failed"},
+		{"prod that failed requests", func() *report.Scenario { s := good(); s.Failed = 1; return s }(), false, "1 of 50000 requests failed"},
+		{"prod with too little load", func() *report.Scenario { s := good(); s.Requests = minRequests - 1; return s }(), false, "only 49999 requests"},
+		{"naive with little load", func() *report.Scenario { s := failing(); s.Requests = 100; return s }(), true, ""},
 		{"naive that failed nothing", func() *report.Scenario { s := failing(); s.Failed = 0; return s }(), true, "cannot see the defect"},
 		{"prod slow in rollouts", func() *report.Scenario { s := good(); s.RolloutP99 = 4.1; return s }(), false, "more than 2× the steady p99"},
 		{"naive slow in rollouts", func() *report.Scenario { s := failing(); s.RolloutP99 = 40; return s }(), true, ""},

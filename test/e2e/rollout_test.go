@@ -44,6 +44,9 @@ const (
 	// cert-manager here) and sends by that name to Traefik.
 	ingressHost   = "example-service.example.com"
 	ingressSecret = "example-service-tls"
+	// minRequests is the least load a passing prod-like run must have
+	// carried; 350/s over six rollouts is about 86,000.
+	minRequests = 50_000
 )
 
 // loadFor is the load on one Service, 350 requests and calls a second in
@@ -384,6 +387,11 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 		problems = append(problems, fmt.Sprintf("expected failed requests, got 0 of %d: the harness cannot see the defect", rep.Requests))
 	case !wantFailures && rep.Failed > 0:
 		problems = append(problems, fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests))
+	}
+	// Zero failures means little on a thin sample: issue 6 asks for at
+	// least minRequests across the rollouts of the overlay that must not fail.
+	if !wantFailures && rep.Requests < minRequests {
+		problems = append(problems, fmt.Sprintf("only %d requests, want at least %d", rep.Requests, minRequests))
 	}
 	// The linter must agree with the cluster before a pod starts.
 	switch {

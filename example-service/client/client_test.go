@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -106,8 +107,12 @@ func (h *headlessDNS) current() []string {
 
 // cluster is a set of backends behind the DNS server, all on one gRPC port.
 type cluster struct {
-	t        *testing.T
-	dns      *headlessDNS
+	t   *testing.T
+	dns *headlessDNS
+	// port is every backend's gRPC port. It has to be one port: DNS A records
+	// carry addresses, not ports, just like a headless Service's. The first
+	// backend lets the kernel choose it; the others bind it on addresses of
+	// their own, and servicetest retries a start if it is ever taken.
 	port     int
 	subnet   string // "127.x.y."
 	nextHost int
@@ -117,7 +122,7 @@ type cluster struct {
 func newCluster(t *testing.T, extraArgs ...string) *cluster {
 	// Linux routes all of 127.0.0.0/8 to the loopback interface.
 	subnet := fmt.Sprintf("127.%d.%d.", 1+rand.IntN(254), rand.IntN(256))
-	return &cluster{t: t, dns: startDNS(t), subnet: subnet, port: servicetest.FreePort(t, subnet+"2"), nextHost: 2, extra: extraArgs}
+	return &cluster{t: t, dns: startDNS(t), subnet: subnet, nextHost: 2, extra: extraArgs}
 }
 
 // start runs a backend on the next loopback address and waits until it is
@@ -129,6 +134,10 @@ func (c *cluster) start(version string) *servicetest.Process {
 		Host: host, GRPCPort: c.port, Version: version,
 		ShutdownDelay: drainDelay, ShutdownTimeout: 2 * time.Second, Args: c.extra,
 	})
+	if c.port == 0 {
+		_, port, _ := net.SplitHostPort(p.GRPCAddr)
+		c.port, _ = strconv.Atoi(port)
+	}
 	p.WaitReady(c.t, 10*time.Second)
 	return p
 }
@@ -153,9 +162,30 @@ func (c *cluster) target() string {
 	return fmt.Sprintf("dns://%s/%s:%d", c.dns.addr, serviceName[:len(serviceName)-1], c.port)
 }
 
+// clientLoad is a load in progress.
+type clientLoad struct {
+	report  <-chan loadgen.Report
+	ok      atomic.Int64
+	flowing chan struct{} // closed after warmupCalls successful calls
+}
+
+// warmupCalls is how many calls must succeed before a test disturbs the
+// backends, so that it acts on a load that is really flowing.
+const warmupCalls = 50
+
+// waitFlowing waits until the load has had warmupCalls successful calls.
+func (l *clientLoad) waitFlowing(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.flowing:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the load made only %d successful calls in 30s", l.ok.Load())
+	}
+}
+
 // load runs SayHello (or Count) at rate for d through a fresh client. Each
 // call works for workMs on the server, to keep calls in flight.
-func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) <-chan loadgen.Report {
+func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) *clientLoad {
 	c.t.Helper()
 	var retries loadgen.Counter
 	cl, err := client.New(context.Background(), c.target(), client.WithOnRetry(retries.Retry), client.WithTimeout(3*time.Second))
@@ -163,18 +193,26 @@ func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) 
 		c.t.Fatal(err)
 	}
 	out := make(chan loadgen.Report, 1)
+	l := &clientLoad{report: out, flowing: make(chan struct{})}
+	succeeded := func(err error) {
+		if err == nil && l.ok.Add(1) == warmupCalls {
+			close(l.flowing)
+		}
+	}
 	go func() {
 		defer cl.Close()
 		out <- loadgen.Run(context.Background(), loadgen.Config{Rate: rate, Duration: d}, &retries, func(ctx context.Context) (string, error) {
 			if method == "Count" {
 				resp, err := cl.Count(ctx, &exampleservicev1.CountRequest{WorkMs: workMs})
+				succeeded(err)
 				return resp.GetHostname(), err
 			}
 			resp, err := cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{WorkMs: workMs})
+			succeeded(err)
 			return resp.GetVersion(), err
 		})
 	}()
-	return out
+	return l
 }
 
 func logReport(t *testing.T, name string, r loadgen.Report) {
@@ -189,17 +227,19 @@ func logReport(t *testing.T, name string, r loadgen.Report) {
 func TestRollingRestart(t *testing.T) {
 	c := newCluster(t)
 	old := c.serve(3, "v1")
-	report := c.load("SayHello", 200, 7*time.Second, 20)
-	time.Sleep(time.Second)
+	load := c.load("SayHello", 200, 7*time.Second, 20)
+	load.waitFlowing(t)
+	// The pauses below are the rollout's pace, not synchronisation: the
+	// client must cope with whatever it has or has not noticed by then.
 	for _, o := range old {
 		p := c.start("v2")
 		c.dns.add(host(p))
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // the next pod's readiness
 		c.dns.remove(host(o))
 		o.Signal(t, syscall.SIGTERM)
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(700 * time.Millisecond) // the rollout moves on
 	}
-	r := <-report
+	r := <-load.report
 	logReport(t, "rolling restart", r)
 	if r.Failed != 0 {
 		t.Errorf("%d of %d calls failed during the rolling restart, want 0", r.Failed, r.Calls)
@@ -222,12 +262,15 @@ func TestSIGKILL(t *testing.T) {
 	backends := c.serve(3, "v1")
 	idempotent := c.load("SayHello", 200, 4*time.Second, 100)
 	counting := c.load("Count", 200, 4*time.Second, 100)
-	time.Sleep(time.Second)
+	idempotent.waitFlowing(t)
+	counting.waitFlowing(t)
 	backends[1].Kill(t)
-	time.Sleep(time.Second) // the endpoint controller notices late
+	// The endpoint controller notices a dead pod late: this pause models
+	// that lag, during which DNS still names the dead backend.
+	time.Sleep(time.Second)
 	c.dns.remove(host(backends[1]))
 
-	r, rc := <-idempotent, <-counting
+	r, rc := <-idempotent.report, <-counting.report
 	logReport(t, "SIGKILL, SayHello (idempotent)", r)
 	logReport(t, "SIGKILL, Count (not idempotent)", rc)
 	if r.Failed != 0 {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -39,10 +39,26 @@ func TestLoadAgainstARealServer(t *testing.T) {
 	}
 }
 
+// TestLoadReportsFailures points the load at a port that is held open but
+// speaks no gRPC: every connection is closed as soon as it is accepted, which
+// is what a client sees from a backend that is going away.
 func TestLoadReportsFailures(t *testing.T) {
-	port := servicetest.FreePort(t, "127.0.0.1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+		}
+	}()
 	var out bytes.Buffer
-	failed, err := run(context.Background(), []string{"-target", fmt.Sprintf("127.0.0.1:%d", port), "-rate", "20", "-duration", "500ms", "-timeout", "2s"}, &out)
+	failed, err := run(context.Background(), []string{"-target", ln.Addr().String(), "-rate", "20", "-duration", "500ms", "-timeout", "2s"}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 
+	"github.com/golang/glog"
 	"google.golang.org/grpc/health"
 
 	"github.com/zerodrop/zerodrop/example-service/internal/config"
 	"github.com/zerodrop/zerodrop/example-service/internal/grpcserver"
 	"github.com/zerodrop/zerodrop/example-service/internal/httpserver"
 	"github.com/zerodrop/zerodrop/example-service/internal/lifecycle"
+	"github.com/zerodrop/zerodrop/example-service/internal/listeners"
 	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
@@ -38,11 +40,17 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 
 	// Open every listener before serving any, so that a port that cannot be
 	// bound fails the start with nothing half-running.
-	lns, err := listen(cfg.HTTPAddr, cfg.GRPCAddr, cfg.HealthAddr)
+	lns, err := listeners.Open(cfg.HTTPAddr, cfg.GRPCAddr, cfg.HealthAddr)
 	if err != nil {
 		return err
 	}
-	httpLn, grpcLn, healthLn := lns[0], lns[1], lns[2]
+	bound := lns.Addrs()
+	glog.Infof("listening: http %s, grpc %s, health %s", bound.HTTP, bound.GRPC, bound.Health)
+	if cfg.AddrFile != "" {
+		if err := listeners.WriteFile(cfg.AddrFile, bound); err != nil {
+			return errors.Join(err, lns.Close())
+		}
+	}
 
 	m := metrics.New(info)
 	grpcHealth := health.NewServer()
@@ -68,10 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		Timeout:        cfg.ShutdownTimeout,
 		CleanupTimeout: cfg.CleanupTimeout,
 		Servers: []lifecycle.Server{
-			lifecycle.HTTP("http", api, httpLn),
-			lifecycle.GRPC("grpc", grpcSrv, grpcLn),
+			lifecycle.HTTP("http", api, lns.HTTP),
+			lifecycle.GRPC("grpc", grpcSrv, lns.GRPC),
 		},
-		Admin:    []lifecycle.Server{lifecycle.HTTP("health", admin, healthLn)},
+		Admin:    []lifecycle.Server{lifecycle.HTTP("health", admin, lns.Health)},
 		Ready:    state.Ready,
 		Drain:    state.Drain,
 		Stopping: func() { close(stopping) },
@@ -80,20 +88,4 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
 		},
 	})
-}
-
-// listen opens one listener per address, or none.
-func listen(addrs ...string) ([]net.Listener, error) {
-	var lns []net.Listener
-	for _, addr := range addrs {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range lns {
-				_ = l.Close()
-			}
-			return nil, fmt.Errorf("listen on %s: %w", addr, err)
-		}
-		lns = append(lns, ln)
-	}
-	return lns, nil
 }

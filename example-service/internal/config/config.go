@@ -16,6 +16,10 @@ type Config struct {
 	HTTPAddr   string // traffic: HTTP API
 	GRPCAddr   string // traffic: gRPC API and grpc.health.v1
 	HealthAddr string // probes and metrics: /livez, /readyz, /metrics
+	// AddrFile, if set, receives the bound addresses as one line of JSON once
+	// every listener is open: with port 0 the kernel picks free ports, and
+	// this is how whoever started the process learns them.
+	AddrFile string
 
 	// ShutdownDelay (D) is how long the service keeps serving after readiness
 	// fails, so that endpoint removal reaches kube-proxy, DNS and load balancers
@@ -41,6 +45,7 @@ var flagEnv = map[string]string{
 	"http-addr":               "HTTP_ADDR",
 	"grpc-addr":               "GRPC_ADDR",
 	"health-addr":             "HEALTH_ADDR",
+	"addr-file":               "ADDR_FILE",
 	"shutdown-delay":          "SHUTDOWN_DELAY",
 	"shutdown-timeout":        "SHUTDOWN_TIMEOUT",
 	"cleanup-timeout":         "CLEANUP_TIMEOUT",
@@ -53,6 +58,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP API listen `address` (env HTTP_ADDR)")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9090", "gRPC API listen `address` (env GRPC_ADDR)")
 	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "/livez, /readyz and /metrics listen `address` (env HEALTH_ADDR)")
+	fs.StringVar(&c.AddrFile, "addr-file", "", "once listening, write the bound addresses as JSON to this `file`; use with port 0 to run several copies on one host (env ADDR_FILE)")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 10*time.Second, "keep serving this long after SIGTERM fails readiness (env SHUTDOWN_DELAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on the graceful drain before connections are closed hard (env SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop (env CLEANUP_TIMEOUT)")

@@ -2,12 +2,16 @@ package loadgen
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestPercentile(t *testing.T) {
 	var d []time.Duration
@@ -26,12 +30,11 @@ func TestPercentile(t *testing.T) {
 
 func TestRunIsBoundedAndCounts(t *testing.T) {
 	var retries Counter
-	n := 0
+	var n atomic.Int64 // calls run concurrently
 	start := time.Now()
 	r := Run(context.Background(), Config{Rate: 200, Duration: 300 * time.Millisecond}, &retries, func(context.Context) (string, error) {
 		retries.Retry("m", 2, nil)
-		n++
-		if n%2 == 0 {
+		if n.Add(1)%2 == 0 {
 			return "", status.Error(codes.Unavailable, "down")
 		}
 		return "v1", nil

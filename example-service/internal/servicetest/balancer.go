@@ -16,7 +16,8 @@ type Balancer struct {
 	mu       sync.Mutex
 	backends []*routed
 	next     int
-	wg       sync.WaitGroup
+	changed  chan struct{}  // closed and replaced on every routing change
+	wg       sync.WaitGroup // watchers and late updates not yet applied
 	stop     chan struct{}
 }
 
@@ -28,7 +29,7 @@ type routed struct {
 
 // NewBalancer returns an empty balancer.
 func NewBalancer(poll, lag time.Duration) *Balancer {
-	return &Balancer{Poll: poll, Lag: lag, stop: make(chan struct{})}
+	return &Balancer{Poll: poll, Lag: lag, stop: make(chan struct{}), changed: make(chan struct{})}
 }
 
 // Add starts watching p. It becomes routable once it is seen ready.
@@ -47,25 +48,30 @@ func (b *Balancer) watch(r *routed) {
 	defer ticker.Stop()
 	for {
 		ready := r.p.Ready()
-		time.AfterFunc(b.Lag, func() {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			r.routable = ready && !r.removed
-		})
+		b.later(func() { r.routable = ready && !r.removed })
 		select {
 		case <-b.stop:
 			return
 		case <-r.p.Exited():
 			// One last late update, as for any failed probe, then forget it.
-			time.AfterFunc(b.Lag, func() {
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				r.routable, r.removed = false, true
-			})
+			b.later(func() { r.routable, r.removed = false, true })
 			return
 		case <-ticker.C:
 		}
 	}
+}
+
+// later applies update after Lag, as the endpoint machinery would.
+func (b *Balancer) later(update func()) {
+	b.wg.Add(1)
+	time.AfterFunc(b.Lag, func() {
+		defer b.wg.Done()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		update()
+		close(b.changed)
+		b.changed = make(chan struct{})
+	})
 }
 
 // Routable reports whether p currently receives new work.
@@ -94,21 +100,29 @@ func (b *Balancer) Pick() *Process {
 	return nil
 }
 
-// WaitRoutable waits until p receives new work, or timeout passes.
+// WaitRoutable waits until p receives new work, or timeout passes. It wakes
+// on every routing change.
 func (b *Balancer) WaitRoutable(p *Process, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		changed := b.changed
+		b.mu.Unlock()
 		if b.Routable(p) {
 			return true
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
 	}
-	return false
 }
 
-// Close stops watching and waits for the watchers to end.
+// Close stops watching and waits for the watchers to end and for their late
+// updates to be applied, so that nothing outlives the test.
 func (b *Balancer) Close() {
 	close(b.stop)
 	b.wg.Wait()
-	time.Sleep(b.Lag) // let pending late updates fire before the test ends
 }

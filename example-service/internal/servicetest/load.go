@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"google.golang.org/grpc"
@@ -79,16 +81,17 @@ func (c *Counts) String() string {
 
 // Run is a load in progress.
 type Run struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	counts map[Kind]*Counts
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	counts  map[Kind]*Counts
+	changed chan struct{} // closed and replaced on every outcome
 }
 
 // Start begins sending. Stop ends it.
 func (l *Load) Start() *Run {
 	ctx, cancel := context.WithTimeout(context.Background(), l.MaxDuration)
-	r := &Run{cancel: cancel, counts: map[Kind]*Counts{}}
+	r := &Run{cancel: cancel, counts: map[Kind]*Counts{}, changed: make(chan struct{})}
 	interval := time.Duration(float64(time.Second) * float64(l.Lanes) / float64(l.Rate))
 	// Every kind's counts exist before any lane runs: lanes read the map.
 	for _, kind := range l.Kinds {
@@ -130,6 +133,10 @@ func (l *Load) Start() *Run {
 func (r *Run) record(kind Kind, version string, retried bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func() {
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}()
 	c := r.counts[kind]
 	c.Sent++
 	if retried {
@@ -142,6 +149,56 @@ func (r *Run) record(kind Kind, version string, retried bool, err error) {
 	}
 	c.OK++
 	c.Versions[version]++
+}
+
+// WaitFor waits until cond holds for the counts so far, and reports whether
+// it did within timeout. It wakes on every outcome; cond must not keep the
+// counts it is given.
+func (r *Run) WaitFor(timeout time.Duration, cond func(map[Kind]*Counts) bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		ok, changed := cond(r.counts), r.changed
+		r.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// WaitOK waits until every kind has had n successful requests, so that a
+// test acts on a load that is really flowing rather than on a timer.
+func (r *Run) WaitOK(t testing.TB, n int64) {
+	t.Helper()
+	if !r.WaitFor(30*time.Second, func(counts map[Kind]*Counts) bool {
+		for _, c := range counts {
+			if c.OK < n {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("the load did not reach %d successful requests of each kind in 30s: %v", n, r.Snapshot())
+	}
+}
+
+// Snapshot copies the counts so far.
+func (r *Run) Snapshot() map[Kind]*Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[Kind]*Counts{}
+	for k, c := range r.counts {
+		cp := *c
+		cp.Versions, cp.Errors = maps.Clone(c.Versions), maps.Clone(c.Errors)
+		out[k] = &cp
+	}
+	return out
 }
 
 // Stop ends the load, waits for requests in flight and returns the counts.

@@ -4,8 +4,10 @@
 package servicetest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,10 +16,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Build compiles the service into dir and returns the binary's path. Call it
@@ -33,7 +38,9 @@ func Build(dir string) (string, error) {
 }
 
 // Main builds the service once for a package's tests, points *bin at it, runs
-// them and removes the build. Use it as TestMain:
+// them and removes the build. After passing tests it fails the package if any
+// goroutine outlived them (goleak), because a leaked load lane or watcher is
+// how one test disturbs the next. Use it as TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(servicetest.Main(m, &binPath)) }
 func Main(m *testing.M, bin *string) int {
@@ -47,15 +54,31 @@ func Main(m *testing.M, bin *string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		// Kept-alive connections of the default client are not leaks.
+		http.DefaultClient.CloseIdleConnections()
+		if err := goleak.Find(IgnoreGlog); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+			code = 1
+		}
+	}
+	return code
 }
+
+// IgnoreGlog is for goleak: glog flushes its buffers from a goroutine that
+// lives as long as the process.
+var IgnoreGlog = goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon")
 
 // Options configure one process.
 type Options struct {
 	// Host is the loopback address to listen on; default 127.0.0.1. Several
 	// processes can share ports on different 127.0.0.0/8 addresses.
 	Host string
-	// GRPCPort, if set, is used instead of a free port.
+	// GRPCPort, if set, is the gRPC port instead of one the kernel picks.
+	// Only tests that need every backend on one port set it: a headless
+	// Service's DNS gives addresses, not ports. Such a start is retried when
+	// the port is taken, since nothing can reserve a port on another address.
 	GRPCPort        int
 	ShutdownDelay   time.Duration
 	ShutdownTimeout time.Duration
@@ -73,12 +96,18 @@ type Process struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	stderr bytes.Buffer
+	logged chan struct{} // closed and replaced on every write to stderr
 	exit   error
 	exitAt time.Time
 }
 
-// Start runs bin with its listeners on free loopback ports. The process is
-// killed when the test ends, if it is still running.
+// addrInUseTries bounds the retries of a start on a fixed port.
+const addrInUseTries = 5
+
+// Start runs bin with its listeners on ports that the kernel picks (port 0),
+// and returns once the process has reported where it is listening. Nothing
+// is guessed, so processes started side by side never collide. The process
+// is killed when the test ends, if it is still running.
 func Start(t testing.TB, bin string, o Options) *Process {
 	t.Helper()
 	if o.Host == "" {
@@ -87,28 +116,50 @@ func Start(t testing.TB, bin string, o Options) *Process {
 	if o.Version == "" {
 		o.Version = "test"
 	}
-	grpcPort := o.GRPCPort
-	if grpcPort == 0 {
-		grpcPort = FreePort(t, o.Host)
+	for try := 1; ; try++ {
+		p, err := start(t, bin, o)
+		if err == nil {
+			return p
+		}
+		if o.GRPCPort == 0 || !errors.Is(err, errAddrInUse) || try == addrInUseTries {
+			t.Fatal(err)
+		}
+		t.Logf("start %d of %d: %v; trying again", try, addrInUseTries, err)
 	}
-	p := &Process{
-		HTTPAddr:   net.JoinHostPort(o.Host, strconv.Itoa(FreePort(t, o.Host))),
-		GRPCAddr:   net.JoinHostPort(o.Host, strconv.Itoa(grpcPort)),
-		HealthAddr: net.JoinHostPort(o.Host, strconv.Itoa(FreePort(t, o.Host))),
-		done:       make(chan struct{}),
+}
+
+// errAddrInUse marks a start that failed because a port was taken.
+var errAddrInUse = errors.New("address already in use")
+
+// startTimeout bounds how long a process may take to open its listeners.
+const startTimeout = 30 * time.Second
+
+func start(t testing.TB, bin string, o Options) (*Process, error) {
+	// The process writes its bound addresses to the pipe's write end, which
+	// it gets as fd 3; its one line arrives the moment every listener is
+	// open, or EOF arrives if the process exits first.
+	addrR, addrW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("address pipe: %w", err)
 	}
+	defer addrR.Close()
+	p := &Process{done: make(chan struct{}), logged: make(chan struct{})}
 	args := append([]string{
-		"-http-addr=" + p.HTTPAddr,
-		"-grpc-addr=" + p.GRPCAddr,
-		"-health-addr=" + p.HealthAddr,
+		"-http-addr=" + net.JoinHostPort(o.Host, "0"),
+		"-grpc-addr=" + net.JoinHostPort(o.Host, strconv.Itoa(o.GRPCPort)),
+		"-health-addr=" + net.JoinHostPort(o.Host, "0"),
+		"-addr-file=/dev/fd/3",
 		"-shutdown-delay=" + o.ShutdownDelay.String(),
 		"-shutdown-timeout=" + orDefault(o.ShutdownTimeout, 5*time.Second).String(),
 	}, o.Args...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), "SERVICE_VERSION="+o.Version)
-	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
+	p.cmd.Stderr = logWriter{p}
+	p.cmd.ExtraFiles = []*os.File{addrW}
+	err = p.cmd.Start()
+	_ = addrW.Close() // the child has its own copy
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() {
 		err := p.cmd.Wait()
@@ -124,24 +175,58 @@ func Start(t testing.TB, bin string, o Options) *Process {
 			t.Logf("stderr of %s:\n%s", p.HTTPAddr, p.Stderr())
 		}
 	})
-	return p
+
+	_ = addrR.SetReadDeadline(time.Now().Add(startTimeout))
+	line, readErr := bufio.NewReader(addrR).ReadBytes('\n')
+	var bound struct{ HTTP, GRPC, Health string }
+	if readErr == nil {
+		readErr = json.Unmarshal(line, &bound)
+	}
+	if readErr != nil {
+		// No addresses: the process exited, or hung before listening.
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		err := fmt.Errorf("%s did not report its addresses (%v): %v\n%s", bin, readErr, p.ExitErr(), p.Stderr())
+		if strings.Contains(p.Stderr(), "address already in use") {
+			err = fmt.Errorf("%w: %w", errAddrInUse, err)
+		}
+		return nil, err
+	}
+	p.HTTPAddr, p.GRPCAddr, p.HealthAddr = bound.HTTP, bound.GRPC, bound.Health
+	return p, nil
 }
 
 // WaitReady waits until /readyz answers 200.
 func (p *Process) WaitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if p.Ready() {
-			return
-		}
+	p.waitProbe(t, "/readyz", true, timeout)
+}
+
+// WaitUnready waits until /readyz stops answering 200, as it must as soon as
+// a shutdown begins, while the process is still running.
+func (p *Process) WaitUnready(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	p.waitProbe(t, "/readyz", false, timeout)
+}
+
+// probeEvery is how often waitProbe asks, as a kubelet would, but faster.
+const probeEvery = 10 * time.Millisecond
+
+func (p *Process) waitProbe(t testing.TB, path string, want bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for p.probe(path) != want {
 		select {
 		case <-p.done:
-			t.Fatalf("process exited before it was ready: %v\n%s", p.ExitErr(), p.Stderr())
-		case <-time.After(10 * time.Millisecond):
+			t.Fatalf("process exited while waiting for %s to answer ok=%v: %v\n%s", path, want, p.ExitErr(), p.Stderr())
+		case <-deadline.C:
+			t.Fatalf("%s did not answer ok=%v within %v\n%s", path, want, timeout, p.Stderr())
+		case <-tick.C:
 		}
 	}
-	t.Fatalf("not ready after %v\n%s", timeout, p.Stderr())
 }
 
 var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -203,23 +288,32 @@ func (p *Process) ExitErr() error {
 	return p.exit
 }
 
+// WaitLog waits until the process has logged substr, and reports whether it
+// did within timeout. It wakes on every write, so it never waits longer than
+// the log line takes to arrive.
+func (p *Process) WaitLog(substr string, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		found, logged := strings.Contains(p.stderr.String(), substr), p.logged
+		p.mu.Unlock()
+		if found {
+			return true
+		}
+		select {
+		case <-logged:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
 // Stderr is what the process has logged so far.
 func (p *Process) Stderr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.String()
-}
-
-// FreePort finds a free TCP port on host. Another process may take it before
-// it is used; on loopback in a test that is rare enough.
-func FreePort(t testing.TB, host string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // WithTimeout is a context for one test step.
@@ -236,13 +330,13 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
+// logWriter collects the process's stderr and wakes WaitLog.
+type logWriter struct{ p *Process }
 
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
+func (l logWriter) Write(b []byte) (int, error) {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	close(l.p.logged)
+	l.p.logged = make(chan struct{})
+	return l.p.stderr.Write(b)
 }

@@ -2,11 +2,15 @@
 
 # Where `make demo` generates its service; anything there is replaced.
 DEMO_DIR ?= $(or $(TMPDIR),/tmp)/zerodrop-demo
+# Extra flags for the demo service, e.g. -http-addr=127.0.0.1:0 -addr-file=addrs.json.
+DEMO_FLAGS ?=
 # The golden example's answers. `make generate` renders it with exactly these.
 GOLDEN_NAME := example-service
 GOLDEN_MODULE := github.com/zerodrop/zerodrop/example-service
 # Where built binaries go; git ignores it.
 BIN ?= bin
+# How many times make stress runs each test of a freshly generated service.
+STRESS_COUNT ?= 10
 
 SHELL := /usr/bin/env bash -o errexit -o pipefail -o nounset
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
@@ -18,7 +22,7 @@ MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 demo: ## Generate a service into DEMO_DIR (a temp dir) and run it (Ctrl-C drains and stops it)
 	rm -rf $(DEMO_DIR)
 	go run ./cmd/scaffold new demo-service --module example.com/demo-service -o $(DEMO_DIR)
-	cd $(DEMO_DIR) && go build -o bin/demo-service ./cmd/demo-service && exec bin/demo-service -shutdown-delay=1s -v=1
+	cd $(DEMO_DIR) && go build -o bin/demo-service ./cmd/demo-service && exec bin/demo-service -shutdown-delay=1s -v=1 $(DEMO_FLAGS)
 
 .PHONY: test
 test: check e2e ## Run every test: everything in check, then the real-cluster proof (root)
@@ -34,6 +38,10 @@ check: ## Every test but the cluster proof: generator, lint, golden example, gen
 	cd $(GOLDEN_NAME) && go vet ./... && go test -race -count=1 -v ./...
 	cd test/e2e && go vet ./... && go test -count=1 ./...
 	cd bench && go vet ./...
+
+.PHONY: stress
+stress: ## Render a fresh service; run its tests with -race -count=STRESS_COUNT beside a CPU hog (~4 min per 10)
+	ZERODROP_STRESS_COUNT=$(STRESS_COUNT) go test -count=1 -v -timeout 90m -run '^TestStressGeneratedService$$' ./internal/cli
 
 .PHONY: build
 build: ## Build scaffold into ./bin

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,13 +36,17 @@ func TestReadmeOpensWithTwoCommands(t *testing.T) {
 }
 
 // TestMakeDemo runs the README's first command as written: it must generate a
-// service, serve it, and stop cleanly on Ctrl-C.
+// service, serve it, and stop cleanly on Ctrl-C. The demo listens on ports
+// that the kernel picks and says where in an address file, so that the test
+// never collides with whatever else holds 8080.
 func TestMakeDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates and runs a service")
 	}
-	demoDir := filepath.Join(t.TempDir(), "demo")
-	cmd := exec.Command("make", "-C", "../..", "demo", "DEMO_DIR="+demoDir)
+	tmp := t.TempDir()
+	demoDir, addrFile := filepath.Join(tmp, "demo"), filepath.Join(tmp, "addrs.json")
+	cmd := exec.Command("make", "-C", "../..", "demo", "DEMO_DIR="+demoDir,
+		"DEMO_FLAGS=-http-addr=127.0.0.1:0 -grpc-addr=127.0.0.1:0 -health-addr=127.0.0.1:0 -addr-file="+addrFile)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches the whole group
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -52,22 +57,43 @@ func TestMakeDemo(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
 
-	ready := false
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !ready; time.Sleep(100 * time.Millisecond) {
+	// The file appears whole (it is renamed into place) once the service
+	// listens; before that, make is still generating and building.
+	var addrs struct{ HTTP, Health string }
+	deadline := time.NewTimer(3 * time.Minute)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			if err := json.Unmarshal(b, &addrs); err != nil {
+				t.Fatalf("address file %q: %v", b, err)
+			}
+			break
+		}
 		select {
 		case err := <-done:
 			t.Fatalf("make demo exited early: %v\n%s", err, out.String())
-		default:
+		case <-deadline.C:
+			t.Fatalf("the demo service never listened:\n%s", out.String())
+		case <-tick.C:
 		}
-		if resp, err := http.Get("http://127.0.0.1:8081/readyz"); err == nil {
+	}
+	ready := false
+	for !ready {
+		if resp, err := http.Get("http://" + addrs.Health + "/readyz"); err == nil {
 			_ = resp.Body.Close()
 			ready = resp.StatusCode == http.StatusOK
 		}
+		select {
+		case err := <-done:
+			t.Fatalf("make demo exited early: %v\n%s", err, out.String())
+		case <-deadline.C:
+			t.Fatalf("the demo service never became ready:\n%s", out.String())
+		case <-tick.C:
+		}
 	}
-	if !ready {
-		t.Fatalf("the demo service never became ready:\n%s", out.String())
-	}
-	resp, err := http.Get("http://127.0.0.1:8080/")
+	resp, err := http.Get("http://" + addrs.HTTP + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

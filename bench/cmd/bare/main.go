@@ -36,9 +36,10 @@ import (
 func main() {
 	httpAddr := flag.String("http-addr", ":8080", "HTTP listen address")
 	grpcAddr := flag.String("grpc-addr", ":9090", "gRPC listen address")
+	addrFile := flag.String("addr-file", "", "once listening, write the bound addresses as JSON to this file, as example-service does")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := run(ctx, *httpAddr, *grpcAddr)
+	err := run(ctx, *httpAddr, *grpcAddr, *addrFile)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bare: %v\n", err)
@@ -67,7 +68,7 @@ func (g greeter) SayHello(_ context.Context, req *exampleservicev1.SayHelloReque
 	return &exampleservicev1.SayHelloResponse{Message: "Hello, " + name + "!", Version: "dev", Hostname: g.hostname}, nil
 }
 
-func run(ctx context.Context, httpAddr, grpcAddr string) error {
+func run(ctx context.Context, httpAddr, grpcAddr, addrFile string) error {
 	hostname, err := os.Hostname()
 	if err != nil {
 		return fmt.Errorf("read hostname: %w", err)
@@ -80,6 +81,13 @@ func run(ctx context.Context, httpAddr, grpcAddr string) error {
 	if err != nil {
 		_ = httpLn.Close()
 		return fmt.Errorf("listen on %s: %w", grpcAddr, err)
+	}
+	if addrFile != "" {
+		line, _ := json.Marshal(map[string]string{"http": httpLn.Addr().String(), "grpc": grpcLn.Addr().String()})
+		if err := os.WriteFile(addrFile, append(line, '\n'), 0o644); err != nil {
+			_, _ = httpLn.Close(), grpcLn.Close()
+			return fmt.Errorf("write address file: %w", err)
+		}
 	}
 
 	mux := http.NewServeMux()

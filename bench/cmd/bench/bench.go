@@ -20,20 +20,26 @@ import (
 // server is one side of the comparison.
 type server struct {
 	label, bin string
-	// args returns the command line for the given addresses.
-	args func(a addrs) []string
+	// args is the command line: every port 0, and the bound addresses
+	// reported as JSON to proc.AddrFile.
+	args []string
 	// readyURL is what answers 200 once the server is ready to serve.
 	readyURL func(a addrs) string
 }
 
-type addrs struct{ http, grpc, health string }
+// addrs is where a server bound its ports, as it reported them.
+type addrs struct {
+	http   string
+	grpc   string
+	health string
+}
 
-func newAddrs() (addrs, error) {
-	a, err := proc.FreeAddrs(3)
-	if err != nil {
-		return addrs{}, err
+func parseAddrs(line []byte) (addrs, error) {
+	var a struct{ HTTP, GRPC, Health string }
+	if err := json.Unmarshal(line, &a); err != nil || a.HTTP == "" || a.GRPC == "" {
+		return addrs{}, fmt.Errorf("the server reported its addresses as %q: %v", line, err)
 	}
-	return addrs{http: a[0], grpc: a[1], health: a[2]}, nil
+	return addrs{http: a.HTTP, grpc: a.GRPC, health: a.Health}, nil
 }
 
 // generated is the example-service with every middleware on, as it ships,
@@ -42,11 +48,9 @@ func newAddrs() (addrs, error) {
 func generated(bin string) server {
 	return server{
 		label: "A", bin: bin,
-		args: func(a addrs) []string {
-			return []string{
-				"-http-addr", a.http, "-grpc-addr", a.grpc, "-health-addr", a.health,
-				"-shutdown-delay=0", "-shutdown-timeout=5s",
-			}
+		args: []string{
+			"-http-addr=127.0.0.1:0", "-grpc-addr=127.0.0.1:0", "-health-addr=127.0.0.1:0", "-addr-file=" + proc.AddrFile,
+			"-shutdown-delay=0", "-shutdown-timeout=5s",
 		},
 		readyURL: func(a addrs) string { return "http://" + a.health + "/readyz" },
 	}
@@ -56,7 +60,7 @@ func generated(bin string) server {
 func bare(bin string) server {
 	return server{
 		label: "B", bin: bin,
-		args:     func(a addrs) []string { return []string{"-http-addr", a.http, "-grpc-addr", a.grpc} },
+		args:     []string{"-http-addr=127.0.0.1:0", "-grpc-addr=127.0.0.1:0", "-addr-file=" + proc.AddrFile},
 		readyURL: func(a addrs) string { return "http://" + a.http + "/" },
 	}
 }
@@ -274,21 +278,25 @@ func fixedLatency(figs *figures, side, proto string, r load.Result, p50, p99 str
 	logf("  %s at %.0f/s: p50 %.2f ms p99 %.2f ms", proto, r.Rate, ms(r.P50), ms(r.P99))
 }
 
-// startReady starts s on fresh loopback ports, pinned to the server CPUs,
-// and waits until it is ready; it returns the time that took. On error
-// nothing is left running.
+// startReady starts s on loopback ports that the kernel picks, pinned to the
+// server CPUs, and waits until it is ready; it returns the time that took.
+// On error nothing is left running.
 func startReady(ctx context.Context, o options, s server, logPath string, env []string) (*proc.Process, addrs, time.Duration, error) {
-	a, err := newAddrs()
+	p, err := proc.StartEnv(s.bin, s.args, env, o.serverCPUs, logPath)
 	if err != nil {
-		return nil, a, 0, err
-	}
-	p, err := proc.StartEnv(s.bin, s.args(a), env, o.serverCPUs, logPath)
-	if err != nil {
-		return nil, a, 0, err
+		return nil, addrs{}, 0, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	ready, err := p.WaitReady(rctx, s.readyURL(a))
-	cancel()
+	defer cancel()
+	line, err := p.Addrs(rctx)
+	var a addrs
+	if err == nil {
+		a, err = parseAddrs(line)
+	}
+	var ready time.Duration
+	if err == nil {
+		ready, err = p.WaitReady(rctx, s.readyURL(a))
+	}
 	if err != nil {
 		p.Kill()
 		return nil, a, 0, err

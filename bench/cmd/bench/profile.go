@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/zerodrop/zerodrop/bench/internal/load"
-	"github.com/zerodrop/zerodrop/bench/internal/proc"
 )
 
 // profile builds A and B with the pprof hook in cmd/bare/pprof.go (A from a
@@ -51,17 +50,19 @@ func profile(ctx context.Context, o options, work string) error {
 }
 
 func profileOne(ctx context.Context, o options, s server, proto, work string, dur time.Duration) error {
-	pa, err := proc.FreeAddrs(1)
-	if err != nil {
-		return err
-	}
-	p, a, _, err := startReady(ctx, o, s, filepath.Join(work, s.label+"-profile.log"), []string{"BENCH_PPROF_ADDR=" + pa[0]})
+	pprofFile := filepath.Join(work, s.label+"-pprof-addr")
+	p, a, _, err := startReady(ctx, o, s, filepath.Join(work, s.label+"-profile.log"), []string{"BENCH_PPROF_ADDR_FILE=" + pprofFile})
 	if err != nil {
 		return err
 	}
 	defer p.Kill()
+	// The hook wrote it before the server listened (cmd/bare/pprof.go).
+	pprofAddr, err := os.ReadFile(pprofFile)
+	if err != nil {
+		return fmt.Errorf("the pprof hook's address: %w", err)
+	}
 	time.Sleep(o.idleSettle)
-	base := "http://" + pa[0] + "/debug/pprof/"
+	base := "http://" + string(pprofAddr) + "/debug/pprof/"
 	if err := fetchProfile(ctx, base+"heap", filepath.Join(o.out, "heap-idle-"+s.label+".pprof")); err != nil {
 		return err
 	}

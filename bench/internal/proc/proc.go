@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,7 +34,14 @@ type Process struct {
 	done    chan struct{}
 	waitErr error
 	log     *os.File
+	addrs   *os.File // read end of the pipe the server reports its addresses on
 }
+
+// AddrFile is the path under which a server started here finds the write end
+// of a pipe: it writes one line there, the JSON of the addresses it bound,
+// once every listener is open. Servers listen on port 0, so no port is ever
+// guessed, and the line arrives the moment they listen.
+const AddrFile = "/dev/fd/3"
 
 // Start runs bin with args, its stderr and stdout going to logPath. When cpus
 // is not empty the process is confined to those CPUs from its first
@@ -52,14 +58,23 @@ func StartEnv(bin string, args, env []string, cpus []int, logPath string) (*Proc
 	if err != nil {
 		return nil, fmt.Errorf("create server log: %w", err)
 	}
+	addrR, addrW, err := os.Pipe()
+	if err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("address pipe: %w", err)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.ExtraFiles = []*os.File{addrW} // fd 3, AddrFile
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), log: log}
-	if err := startOn(cmd, cpus, &p.started); err != nil {
+	p := &Process{cmd: cmd, done: make(chan struct{}), log: log, addrs: addrR}
+	err = startOn(cmd, cpus, &p.started)
+	_ = addrW.Close() // the child has its own copy
+	if err != nil {
 		_ = log.Close()
+		_ = addrR.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
 	go func() {
@@ -123,6 +138,20 @@ func PinSelf(cpus []int) error {
 	}
 	runtime.GOMAXPROCS(len(cpus))
 	return nil
+}
+
+// Addrs waits for the line the server writes to AddrFile and returns it. It
+// fails at once if the server exits first (the pipe's last writer closes).
+func (p *Process) Addrs(ctx context.Context) ([]byte, error) {
+	defer p.addrs.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = p.addrs.SetReadDeadline(deadline)
+	}
+	line, err := bufio.NewReader(p.addrs).ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("%s reported no addresses: %w (log: %s)", filepath.Base(p.cmd.Path), err, p.log.Name())
+	}
+	return line, nil
 }
 
 // PID is the process id.
@@ -276,24 +305,4 @@ func (p *Process) exitErr() error {
 		return fmt.Errorf("%s: %w (log: %s)", filepath.Base(p.cmd.Path), p.waitErr, p.log.Name())
 	}
 	return nil
-}
-
-// FreeAddrs returns n loopback addresses whose ports were free a moment ago.
-func FreeAddrs(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
 }

@@ -33,6 +33,23 @@ for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-prox
 done
 log() { echo "up: $(date +%T.%N | cut -c1-12) $*" >&2; }
 
+# The cluster is one per host, like a real node, and its daemons' ports are
+# fixed: they are written into its kubeconfigs, its Corefile and the
+# harness's clients before anything starts, and kubelet, kube-proxy and the
+# apiserver have no way to report a port the kernel picked. So instead of
+# guessing, check that each is free and say what holds it. (The processes
+# under test, the service's replicas, are pods and get their own addresses.)
+busy=""
+for p in 6443 "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$DNS_PORT" "$INGRESS_PORT" "$TRAEFIK_PORT"; do
+  if ss -Hltn "sport = :$p" | grep -q .; then
+    busy="$busy $p ($(ss -Hltnp "sport = :$p" | grep -o 'users:(("[^"]*"' | head -1 | cut -d'"' -f2))"
+  fi
+done
+if [[ -n $busy ]]; then
+  echo "up: these ports, fixed for the test cluster (env.sh), are in use:$busy; stop what holds them, or run down.sh if an earlier run left a cluster" >&2
+  exit 1
+fi
+
 # start NAME CMD...: runs a daemon in its own session, logs to DIR/logs.
 start() {
   local name=$1

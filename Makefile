@@ -30,7 +30,7 @@ test: check e2e ## Run every test: everything in check, then the real-cluster pr
 ##@ Develop
 
 .PHONY: check
-check: ## Every test but the cluster proof: generator, lint, golden example, generated services (~2 min warm)
+check: ## Every test but the cluster proof: generator, lint, golden example, generated services, a short stress (~4 min warm)
 	go vet ./...
 	go test -count=1 ./...
 	$(MAKE) verify-golden
@@ -38,6 +38,7 @@ check: ## Every test but the cluster proof: generator, lint, golden example, gen
 	cd $(GOLDEN_NAME) && go vet ./... && go test -race -count=1 -v ./...
 	cd test/e2e && go vet ./... && go test -count=1 ./...
 	cd bench && go vet ./...
+	$(MAKE) stress STRESS_COUNT=3
 
 .PHONY: stress
 stress: ## Render a fresh service; run its tests with -race -count=STRESS_COUNT beside a CPU hog (~4 min per 10)

@@ -40,8 +40,11 @@ type Data struct {
 	Image       string // image repository without tag, e.g. "ghcr.io/acme/example-service"
 	IngressHost string
 	Namespace   string
-	// ScaffoldVersion is recorded in .scaffold.yaml.
+	// ScaffoldVersion and TemplateHash are recorded in .scaffold.yaml: the
+	// release, and the hash of the exact template tree (see TreeHash), so that
+	// scaffold update can render the same files again.
 	ScaffoldVersion string
+	TemplateHash    string
 }
 
 // ProtoPackage is the service's own protobuf package, e.g. "exampleservice.v1".

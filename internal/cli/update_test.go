@@ -671,3 +671,20 @@ func TestUpdateChangesAnswers(t *testing.T) {
 	runIn(t, dir, "go", "vet", "./...")
 }
 
+// TestVersionPrintsTemplateHash checks that scaffold version names the tree
+// that scaffold new records.
+func TestVersionPrintsTemplateHash(t *testing.T) {
+	stdout, _, code := runCLI(t, "version")
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	if code != ExitOK || len(lines) != 2 || !strings.HasPrefix(lines[0], "scaffold "+render.Version+" ") {
+		t.Fatalf("version: exit %d, %q", code, stdout)
+	}
+	rec, err := os.ReadFile(filepath.Join(goldenDir, render.RecordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, ok := strings.CutPrefix(lines[1], "templates ")
+	if !ok || !strings.Contains(string(rec), "\ntemplateHash: "+hash+"\n") {
+		t.Errorf("version prints %q; example-service records:\n%s", lines[1], rec)
+	}
+}

@@ -30,7 +30,8 @@ const (
 )
 
 // Data is everything a template may use. Templates read fields and call the
-// methods below; the FuncMap stays tiny on purpose.
+// methods below; the FuncMap stays tiny on purpose. Data only ever gains
+// fields and methods: scaffold update renders older template trees with it.
 type Data struct {
 	Name        string // DNS-1123 label, e.g. "example-service"
 	Module      string // Go module path of the generated service

@@ -146,7 +146,7 @@ func (pl *planner) changed(b, t *render.File) error {
 		return nil
 	}
 	if !ok {
-		if !bytes.Equal(b.Content, t.Content) || moved {
+		if !bytes.Equal(b.Content, t.Content) {
 			pl.note(change{kind: kindConflict, path: b.Path, note: "you deleted it and the template changed it; it stays deleted (the template's version is at " + t.Path + " in a fresh scaffold new)"})
 		}
 		return nil

@@ -74,7 +74,11 @@ so it works offline.
 
 DIR must be a clean git tree, so that the update can be reviewed with git
 diff and undone with git checkout; --force skips that check. Everything is
-computed before anything is written, and an error leaves DIR as it was.`,
+computed before anything is written, and an error leaves DIR as it was.
+--dry-run prints the plan, and exits 1 if the update would conflict.
+
+Change answers with --answers, not by editing .scaffold.yaml: the record must
+say what the service was generated with, or the merge base is wrong.`,
 		Example: updateExample,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -100,11 +104,17 @@ computed before anything is written, and an error leaves DIR as it was.`,
 	return cmd
 }
 
-// conflictError reports files left with conflict markers.
-type conflictError struct{ paths []string }
+// conflictError reports files left with conflict markers, or that would be.
+type conflictError struct {
+	paths  []string
+	dryRun bool
+}
 
 func (e conflictError) Error() string {
-	return fmt.Sprintf("%d file(s) have conflicts; resolve the <<<<<<< ======= >>>>>>> markers, then commit:\n  %s",
+	if e.dryRun {
+		return fmt.Sprintf("%d file(s) would have conflicts:\n  %s", len(e.paths), strings.Join(e.paths, "\n  "))
+	}
+	return fmt.Sprintf("%d file(s) have conflicts; resolve the <<<<<<< ======= >>>>>>> markers, then make test and commit:\n  %s",
 		len(e.paths), strings.Join(e.paths, "\n  "))
 }
 
@@ -178,7 +188,10 @@ func (o *updateOptions) run(ctx context.Context, out, stderr io.Writer) error {
 		newTree.remember(stderr)
 	}
 	if c := p.conflicts(); len(c) > 0 {
-		return conflictError{paths: c}
+		return conflictError{paths: c, dryRun: o.dryRun}
+	}
+	if !o.dryRun && len(p.changes) > 0 {
+		fmt.Fprintln(out, "\nNext: review with git diff, then make test and commit.")
 	}
 	return nil
 }

@@ -385,7 +385,12 @@ func TestUpdateConflictKeepsBothSides(t *testing.T) {
 	dir := newService(t, olderTree(t))
 	readme := filepath.Join(dir, "README.md")
 	replaceOnce(t, readme, "make help   # the other targets", "make help   # every target, described")
-	commitAll(t, dir, "our README")
+	// The .proto too: its generated code must then be left alone, not
+	// regenerated from a file full of markers.
+	proto := filepath.Join(dir, "api", svcProto, "v1", svcProto+".proto")
+	replaceOnce(t, proto, "// Greeter is the example API.", "// Greeter is our orders API.")
+	commitAll(t, dir, "our README and API comment")
+	generated := render.GeneratedFiles(render.Data{Name: svcName})
 
 	before := readTree(t, dir)
 	stdout, stderr, code := runCLI(t, "update", dir, "--dry-run")
@@ -399,8 +404,20 @@ func TestUpdateConflictKeepsBothSides(t *testing.T) {
 	if code != ExitError {
 		t.Fatalf("exit %d, want %d\n%s%s", code, ExitError, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "  conflict     README.md\n") || !strings.Contains(stderr, "have conflicts") || !strings.Contains(stderr, "\n  README.md") {
-		t.Errorf("the conflict is not listed:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	if !strings.Contains(stdout, "  conflict     README.md\n") || !strings.Contains(stderr, "have conflicts") || !strings.Contains(stderr, "\n  README.md\n  api/"+svcProto) {
+		t.Errorf("the conflicts are not listed:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	if !strings.Contains(stdout, "  conflict     api/"+svcProto+"/v1/"+svcProto+".proto: the protobuf code was not regenerated") {
+		t.Errorf("the plan does not say the protobuf code was left alone:\n%s", stdout)
+	}
+	after := readTree(t, dir)
+	for _, g := range generated {
+		if !bytes.Equal(before[g], after[g]) {
+			t.Errorf("%s was regenerated from a .proto with conflict markers", g)
+		}
+	}
+	if b := string(after["api/"+svcProto+"/v1/"+svcProto+".proto"]); !strings.Contains(b, "<<<<<<< yours\n// Greeter is our orders API.") || !strings.Contains(b, "// Greeter is the example API of "+svcName+".") {
+		t.Errorf("the .proto lacks one side of its conflict:\n%s", b)
 	}
 	b, err := os.ReadFile(readme)
 	if err != nil {

@@ -98,7 +98,8 @@ say what the service was generated with, or the merge base is wrong.`,
 	f.StringVar(&o.from, "from", "", "the template tree DIR was generated from, as a directory (a zerodrop checkout's templates/service)")
 	f.StringVar(&o.fromGit, "from-git", "", "the zerodrop commit or tag DIR was generated with; its templates/service is read with git archive from --repo")
 	f.StringVar(&o.repo, "repo", ".", "the zerodrop clone that --from-git reads")
-	f.StringToStringVar(&o.answers, "answers", nil, "answers to change, as in .scaffold.yaml: KEY=VALUE,... ("+strings.Join(render.AnswerKeys(), ", ")+")")
+	f.StringToStringVar(&o.answers, "answers", nil, "answers to change, as `KEY=VALUE,...` with the keys of .scaffold.yaml ("+strings.Join(render.AnswerKeys(), ", ")+")")
+	f.Lookup("answers").DefValue = "" // not "[]" in the help
 	f.BoolVar(&o.force, "force", false, "update even if DIR has uncommitted changes or is not in a git repository")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be added, updated, merged, conflicted and deleted, and write nothing")
 	return cmd

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/semver"
 
 	"github.com/zerodrop/zerodrop/internal/render"
 )
@@ -127,6 +128,12 @@ func (o *updateOptions) run(ctx context.Context, out, stderr io.Writer) error {
 	oldData, err := readRecord(dir)
 	if err != nil {
 		return err
+	}
+	// An older scaffold would "update" the service back to its own, older
+	// templates, undoing what the newer one brought.
+	if semver.Compare("v"+oldData.ScaffoldVersion, "v"+render.Version) > 0 {
+		return usageError{fmt.Errorf("%s was last rendered by scaffold %s, newer than this scaffold %s: updating would take it back to older templates; use scaffold %s or later",
+			dir, oldData.ScaffoldVersion, render.Version, oldData.ScaffoldVersion)}
 	}
 	newTree, err := builtinTree()
 	if err != nil {

@@ -571,6 +571,15 @@ func TestUpdateRejectsBadInput(t *testing.T) {
 			want: ExitUsage, wantErr: []string{"neither built into this scaffold nor in the template cache", "--from DIR", "--from-git REV"},
 		},
 		{
+			name: "record from a newer scaffold",
+			setup: func(t *testing.T) (string, []string) {
+				return committed(t, "", func(t *testing.T, dir string) {
+					replaceOnce(t, record(dir), "scaffoldVersion: "+render.Version+"\n", "scaffoldVersion: 9.0.0\n")
+				}), nil
+			},
+			want: ExitUsage, wantErr: []string{"last rendered by scaffold 9.0.0, newer than this scaffold " + render.Version, "use scaffold 9.0.0 or later"},
+		},
+		{
 			name:    "--from another tree",
 			setup:   func(t *testing.T) (string, []string) { return committed(t, "", nil), []string{"--from", olderTree(t)} },
 			want:    ExitUsage,

@@ -5,6 +5,8 @@
 // Usage:
 //
 //	scaffold new NAME --module PATH [-o DIR] [flags]
+//	scaffold update [DIR] [--dry-run] [--answers KEY=VALUE,...] [--from DIR | --from-git REV]
+//	scaffold lint [PATH...]
 //	scaffold version
 //	scaffold completion bash|zsh|fish|powershell
 //
@@ -13,7 +15,8 @@
 //	scaffold new payments-api --module github.com/acme/payments-api
 //	cd payments-api && make run
 //
-// Run scaffold help new for every flag and the tree of generated files.
+// Run scaffold help new for every flag and the tree of generated files, and
+// scaffold help update for how a service follows later templates.
 package main
 
 import (

@@ -51,7 +51,9 @@ func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Generate Go HTTP + gRPC services that roll out on Kubernetes without dropping a request",
 		Long: `scaffold generates standalone Go HTTP + gRPC services, each with a health port,
 a documented shutdown sequence that loses no request during a rolling update,
-a retrying gRPC client, Kustomize manifests, a Dockerfile, a Makefile and tests.`,
+a retrying gRPC client, Kustomize manifests, a Dockerfile, a Makefile and tests,
+and later brings them up to newer templates with scaffold update, keeping
+their edits.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -61,6 +63,6 @@ a retrying gRPC client, Kustomize manifests, a Dockerfile, a Makefile and tests.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.AddCommand(newNewCmd(stdout), newVersionCmd(stdout), newLintCmd(stdout))
+	root.AddCommand(newNewCmd(stdout), newUpdateCmd(stdout), newVersionCmd(stdout), newLintCmd(stdout))
 	return root
 }

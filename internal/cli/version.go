@@ -14,10 +14,17 @@ import (
 func newVersionCmd(out io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print scaffold's version and what it was built from",
-		Args:  cobra.NoArgs,
+		Short: "Print scaffold's version, what it was built from, and its template tree",
+		Long: `Print scaffold's version and what it was built from, and on a second line
+the hash of its built-in template tree: what scaffold new records in
+.scaffold.yaml as templateHash, and what scaffold update brings a service to.`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintln(out, versionString())
+			tree, err := builtinTree()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(out, "%s\ntemplates %s\n", versionString(), tree.hash)
 			return err
 		},
 	}

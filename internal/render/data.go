@@ -30,7 +30,8 @@ const (
 )
 
 // Data is everything a template may use. Templates read fields and call the
-// methods below; the FuncMap stays tiny on purpose.
+// methods below; the FuncMap stays tiny on purpose. Data only ever gains
+// fields and methods: scaffold update renders older template trees with it.
 type Data struct {
 	Name        string // DNS-1123 label, e.g. "example-service"
 	Module      string // Go module path of the generated service
@@ -40,8 +41,11 @@ type Data struct {
 	Image       string // image repository without tag, e.g. "ghcr.io/acme/example-service"
 	IngressHost string
 	Namespace   string
-	// ScaffoldVersion is recorded in .scaffold.yaml.
+	// ScaffoldVersion and TemplateHash are recorded in .scaffold.yaml: the
+	// release, and the hash of the exact template tree (see TreeHash), so that
+	// scaffold update can render the same files again.
 	ScaffoldVersion string
+	TemplateHash    string
 }
 
 // ProtoPackage is the service's own protobuf package, e.g. "exampleservice.v1".

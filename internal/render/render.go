@@ -1,5 +1,7 @@
-// Package render turns the embedded templates and one Data value into the
-// files of a new service, entirely in memory, and then writes them in one step.
+// Package render turns a template tree and one Data value into the files of a
+// service, entirely in memory, and then writes them in one step. The tree is
+// the one embedded in the binary, or an older one that scaffold update needs
+// in order to see what a service was generated from (see trees.go).
 package render
 
 import (
@@ -11,14 +13,14 @@ import (
 	"sort"
 	"strings"
 	"text/template"
-
-	"github.com/zerodrop/zerodrop/templates"
 )
 
 // File is one rendered file. Path is slash-separated and relative to the
-// service root.
+// service root. Source is the template it came from, relative to the tree's
+// root, so that an update can follow a file whose path depends on the answers.
 type File struct {
 	Path    string
+	Source  string
 	Mode    fs.FileMode
 	Content []byte
 }
@@ -36,26 +38,31 @@ var funcs = template.FuncMap{
 	"lower": strings.ToLower,
 }
 
-// Render executes every template against d and returns the files sorted by
-// path. Rendered Go files are gofmt'd, so template whitespace can never reach
-// the output. The protobuf code is not among them: see Generate.
-func Render(d Data) ([]File, error) {
+// Render executes every template of the built-in tree against d and returns
+// the files sorted by path. Rendered Go files are gofmt'd, so template
+// whitespace can never reach the output. The protobuf code is not among them:
+// see Write and GenerateProto.
+func Render(d Data) ([]File, error) { return RenderFS(Builtin(), d) }
+
+// RenderFS is Render for any template tree; fsys is rooted at the tree's root,
+// the directory that corresponds to the service's root.
+func RenderFS(fsys fs.FS, d Data) ([]File, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	var files []File
-	err := fs.WalkDir(templates.FS, templates.Root, func(p string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
 		if !strings.HasSuffix(p, ".tmpl") {
 			return fmt.Errorf("template %s: every template file must end in .tmpl", p)
 		}
-		src, err := fs.ReadFile(templates.FS, p)
+		src, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		rel := strings.TrimSuffix(strings.TrimPrefix(p, templates.Root+"/"), ".tmpl")
+		rel := strings.TrimSuffix(p, ".tmpl")
 		out := OutputPath(rel, d)
 		t, err := template.New(rel).Funcs(funcs).Option("missingkey=error").Parse(string(src))
 		if err != nil {
@@ -77,7 +84,7 @@ func Render(d Data) ([]File, error) {
 		if path.Ext(out) == ".sh" {
 			mode = executableMode
 		}
-		files = append(files, File{Path: out, Mode: mode, Content: content})
+		files = append(files, File{Path: out, Source: p, Mode: mode, Content: content})
 		return nil
 	})
 	if err != nil {

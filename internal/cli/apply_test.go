@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestApplyChangesIsAllOrNothing makes the last of three writes fail, after
+// the first two are staged: the tree must be left exactly as it was.
+func TestApplyChangesIsAllOrNothing(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "a.txt"), "a")
+	mustWrite(t, filepath.Join(root, "b.txt"), "b")
+	mustWrite(t, filepath.Join(root, "blocker"), "a file where a directory is needed")
+	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	err := applyChanges(root, []fileWrite{
+		{path: "a.txt", content: []byte("A"), mode: 0o644},
+		{path: "new/dir/c.txt", content: []byte("C"), mode: 0o644},
+		{path: "blocker/x.txt", content: []byte("X"), mode: 0o644},
+	}, []string{"b.txt"})
+	if err == nil || !strings.Contains(err.Error(), "blocker/x.txt") {
+		t.Fatalf("err = %v, want a failure naming blocker/x.txt", err)
+	}
+	if after := snapshot(t, root); after != before || !treesEqual(beforeFiles, readTree(t, root)) {
+		t.Errorf("a failed apply changed the tree:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+// TestApplyChangesWritesDeletesAndTidies applies writes and deletions, and
+// removes the directories that deletions leave empty.
+func TestApplyChangesWritesDeletesAndTidies(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "a.txt"), "a")
+	mustWrite(t, filepath.Join(root, "b.txt"), "b")
+	mustWrite(t, filepath.Join(root, "old/deep/d.txt"), "d")
+	mustWrite(t, filepath.Join(root, "old/keep.txt"), "k")
+	err := applyChanges(root, []fileWrite{
+		{path: "a.txt", content: []byte("A"), mode: 0o644},
+		{path: "new/dir/run.sh", content: []byte("#!/bin/sh\n"), mode: 0o755},
+	}, []string{"b.txt", "old/deep/d.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readTree(t, root)
+	want := map[string]string{"a.txt": "A", "new/dir/run.sh": "#!/bin/sh\n", "old/keep.txt": "k"}
+	if len(got) != len(want) {
+		t.Errorf("tree holds %v, want %v", sortedKeys(got), want)
+	}
+	for p, c := range want {
+		if string(got[p]) != c {
+			t.Errorf("%s = %q, want %q", p, got[p], c)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, "new/dir/run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("run.sh mode: %v %v", fi.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "old/deep")); !os.IsNotExist(err) {
+		t.Errorf("old/deep, left empty, is still there: %v", err)
+	}
+}
+
+// TestMerge3 checks the merge engine on a clean merge and a conflict.
+func TestMerge3(t *testing.T) {
+	l := mergeLabels{ours: "yours", base: "base", theirs: "template"}
+	base := []byte("one\ntwo\nthree\nfour\nfive\n")
+	merged, conflict, err := merge3(context.Background(), base, []byte("ONE\ntwo\nthree\nfour\nfive\n"), []byte("one\ntwo\nthree\nfour\nFIVE\n"), l)
+	if err != nil || conflict || string(merged) != "ONE\ntwo\nthree\nfour\nFIVE\n" {
+		t.Errorf("clean merge = %q, conflict %v, err %v", merged, conflict, err)
+	}
+	merged, conflict, err = merge3(context.Background(), base, []byte("uno\ntwo\nthree\nfour\nfive\n"), []byte("eins\ntwo\nthree\nfour\nfive\n"), l)
+	want := "<<<<<<< yours\nuno\n=======\neins\n>>>>>>> template\ntwo\n"
+	if err != nil || !conflict || !strings.HasPrefix(string(merged), want) {
+		t.Errorf("conflict = %q, conflict %v, err %v; want it to start %q", merged, conflict, err, want)
+	}
+}

@@ -1,13 +1,9 @@
 package lint
 
 import (
-	"fmt"
 	"maps"
 	"regexp"
 	"slices"
-
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // hashSuffixRE matches the suffix kustomize's generators append: a dash and
@@ -24,33 +20,28 @@ func configRules() []Rule {
 
 // configMapRefs lists the ConfigMaps a pod reads, with the field that reads
 // each.
-func configMapRefs(spec *corev1.PodSpec) map[string]string {
+func configMapRefs(w *workload) map[string]string {
+	spec := w.spec()
 	refs := map[string]string{}
 	add := func(name, field string) {
 		if _, ok := refs[name]; !ok {
 			refs[name] = field
 		}
 	}
-	for _, list := range []struct {
-		field string
-		cs    []corev1.Container
-	}{{"containers", spec.Containers}, {"initContainers", spec.InitContainers}} {
-		for _, c := range list.cs {
-			base := fmt.Sprintf("%s.%s[name=%s]", podSpecPath, list.field, c.Name)
-			for _, ef := range c.EnvFrom {
-				if ef.ConfigMapRef != nil {
-					add(ef.ConfigMapRef.Name, base+".envFrom")
-				}
+	for _, ac := range w.allContainers() {
+		for _, ef := range ac.c.EnvFrom {
+			if ef.ConfigMapRef != nil {
+				add(ef.ConfigMapRef.Name, ac.field+".envFrom")
 			}
-			for _, ev := range c.Env {
-				if ev.ValueFrom != nil && ev.ValueFrom.ConfigMapKeyRef != nil {
-					add(ev.ValueFrom.ConfigMapKeyRef.Name, base+".env["+ev.Name+"]")
-				}
+		}
+		for _, ev := range ac.c.Env {
+			if ev.ValueFrom != nil && ev.ValueFrom.ConfigMapKeyRef != nil {
+				add(ev.ValueFrom.ConfigMapKeyRef.Name, ac.field+".env["+ev.Name+"]")
 			}
 		}
 	}
 	for _, v := range spec.Volumes {
-		field := podSpecPath + ".volumes[name=" + v.Name + "]"
+		field := w.path("volumes[name=" + v.Name + "]")
 		if v.ConfigMap != nil {
 			add(v.ConfigMap.Name, field)
 		}
@@ -69,18 +60,23 @@ func checkConfigMapUnhashed(ix *index, e *emitter) {
 	if !ix.kustomize {
 		return // plain YAML: no generator to ask for a hash
 	}
-	for _, d := range ix.deployments {
-		checkPodConfigMaps(ix, e, d)
+	for _, w := range ix.workloads {
+		if w.rolled() {
+			checkPodConfigMaps(ix, e, w)
+		}
 	}
 }
 
-func checkPodConfigMaps(ix *index, e *emitter, d typed[*appsv1.Deployment]) {
-	refs := configMapRefs(&d.v.Spec.Template.Spec)
+// checkPodConfigMaps passes by Jobs, CronJobs and bare ReplicaSets: their
+// pods read the ConfigMap afresh when they are created, and nothing rolls
+// them when it changes.
+func checkPodConfigMaps(ix *index, e *emitter, w *workload) {
+	refs := configMapRefs(w)
 	for _, name := range slices.Sorted(maps.Keys(refs)) {
-		if _, ok := ix.configMap(d.obj, name); !ok || hashSuffixRE.MatchString(name) {
+		if _, ok := ix.configMap(w.obj, name); !ok || hashSuffixRE.MatchString(name) {
 			continue // external, or generated with a hash
 		}
-		e.addf(d.obj, refs[name], "produce it with configMapGenerator and leave disableNameSuffixHash off; kustomize then renames every reference",
+		e.addf(w.obj, refs[name], "produce it with configMapGenerator and leave disableNameSuffixHash off; kustomize then renames every reference",
 			"ConfigMap %s has no content hash in its name: changing it does not roll the Deployment, and pods keep the old values until they happen to restart", name)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -13,6 +14,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -27,6 +29,13 @@ type Object struct {
 	Name       string
 	Source     string // file#document, "-" for stdin, or the kustomize directory
 	Typed      any    // *appsv1.Deployment, *corev1.Service, ...; nil when unknown
+
+	// hasPodTemplate is set for an object of an unknown kind that carries
+	// spec.template.spec.containers, so the summary can name it as skipped.
+	hasPodTemplate bool
+	// templateLabels are the pod labels of such an object, so that a Service
+	// or budget selecting its pods is not reported as selecting nothing.
+	templateLabels map[string]string
 }
 
 // typeFactories are the kinds the rules read or that commonly sit next to a
@@ -146,8 +155,16 @@ func (d *decoder) decode(doc []byte, source string) {
 		return
 	}
 	d.objects = append(d.objects, o)
+	if o.Kind == "Rollout" && strings.HasPrefix(o.APIVersion, "argoproj.io/") {
+		d.decodeRollout(o, doc)
+		return
+	}
 	factory, ok := d.factories[o.APIVersion+"/"+o.Kind]
 	if !ok {
+		var pt podTemplateOf
+		if err := yaml.Unmarshal(doc, &pt); err == nil && pt.Spec.Template != nil && len(pt.Spec.Template.Spec.Containers) > 0 {
+			o.hasPodTemplate, o.templateLabels = true, pt.Spec.Template.Metadata.Labels
+		}
 		return
 	}
 	typed := factory()
@@ -157,6 +174,67 @@ func (d *decoder) decode(doc []byte, source string) {
 		return
 	}
 	o.Typed = typed
+}
+
+// podTemplateOf finds a pod template in an object of unknown kind.
+type podTemplateOf struct {
+	Spec struct {
+		Template *struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+			Spec struct {
+				Containers []any `json:"containers"`
+			} `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+// argoRollout is the part of an Argo Rollout that the rules read: the same
+// replicas, selector and pod template as a Deployment's. Its canary and
+// blue-green strategies are Argo's own, and no rule reads them.
+type argoRollout struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	Spec     struct {
+		Replicas    *int32                  `json:"replicas"`
+		Selector    *metav1.LabelSelector   `json:"selector"`
+		Template    *corev1.PodTemplateSpec `json:"template"`
+		WorkloadRef *struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"workloadRef"`
+	} `json:"spec"`
+}
+
+// decodeRollout decodes an Argo Rollout, strictly within its pod template
+// (a core type, held to the same standard as a Deployment's) and leniently
+// elsewhere, since the linter does not carry Argo's types.
+func (d *decoder) decodeRollout(o *Object, doc []byte) {
+	r := &argoRollout{}
+	err := strictDecode(doc, r)
+	var bad []string
+	for _, e := range unwrapJoined(err) {
+		if msg := e.Error(); !strings.HasPrefix(msg, "unknown field") || strings.Contains(msg, `"spec.template.`) {
+			bad = append(bad, msg)
+		}
+	}
+	if len(bad) > 0 {
+		d.problem(o, "", "does not decode strictly into an Argo Rollout with a core pod template: "+strings.Join(bad, "; "),
+			"correct or remove the field: the API server drops unknown fields without a word, and with them the setting you meant")
+		return
+	}
+	o.Typed = r
+}
+
+// unwrapJoined lists the errors joined into err.
+func unwrapJoined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // strictDecode decodes as the API server's strict field validation does:

@@ -42,13 +42,17 @@ func missing(have map[string]string, want []string) []string {
 }
 
 func checkRecommendedLabels(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
+	for _, w := range ix.workloads {
+		if w.deployment == nil {
+			continue
+		}
+		d := w.deployment
 		for _, where := range []struct {
 			field  string
 			labels map[string]string
-		}{{"metadata.labels", d.v.Labels}, {"spec.template.metadata.labels", d.v.Spec.Template.Labels}} {
+		}{{"metadata.labels", d.Labels}, {"spec.template.metadata.labels", d.Spec.Template.Labels}} {
 			if m := missing(where.labels, recommendedLabels()); len(m) > 0 {
-				e.addf(d.obj, where.field, "add them, in kustomize with a labels: entry (includeTemplates: true) rather than commonLabels",
+				e.addf(w.obj, where.field, "add them, in kustomize with a labels: entry (includeTemplates: true) rather than commonLabels",
 					"missing recommended labels: %s", strings.Join(m, ", "))
 			}
 		}
@@ -64,8 +68,8 @@ func checkSelectorVersion(ix *index, e *emitter) {
 			}
 		}
 	}
-	for _, d := range ix.deployments {
-		report(d.obj, "spec.selector", selectorKeys(d.v.Spec.Selector))
+	for _, w := range ix.workloads {
+		report(w.obj, "spec.selector", selectorKeys(w.selector))
 	}
 	for _, s := range ix.services {
 		var keys []string

@@ -7,29 +7,21 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// podSpecPath is where a Deployment keeps its pod spec.
-const podSpecPath = "spec.template.spec"
-
-// containerPath names a container by name rather than index, so a finding
-// still points at the right container after containers are reordered.
-func containerPath(c *corev1.Container) string {
-	return podSpecPath + ".containers[name=" + c.Name + "]"
-}
-
 // serving reports whether a container declares ports, which is how the rules
 // tell the containers that take traffic from helpers and sidecars.
-func serving(c *corev1.Container) bool { return len(c.Ports) > 0 }
+func (ix *index) serving(w *workload, c *corev1.Container) bool {
+	return len(c.Ports) > 0 && !w.runsToCompletion()
+}
 
-// forEachContainer calls fn for every app container of every Deployment.
-func (ix *index) forEachContainer(fn func(d typed[*appsv1.Deployment], c *corev1.Container)) {
-	for _, d := range ix.deployments {
-		for i := range d.v.Spec.Template.Spec.Containers {
-			fn(d, &d.v.Spec.Template.Spec.Containers[i])
+// forEachContainer calls fn for every app container of every workload.
+func (ix *index) forEachContainer(fn func(w *workload, c *corev1.Container)) {
+	for _, w := range ix.workloads {
+		for _, c := range w.containers() {
+			fn(w, c)
 		}
 	}
 }

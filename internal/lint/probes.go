@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -33,22 +32,22 @@ func probeRules() []Rule {
 }
 
 func checkReadinessMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		if !serving(c) || c.ReadinessProbe != nil {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		if !ix.serving(w, c) || c.ReadinessProbe != nil {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".readinessProbe",
+		e.addf(w.obj, w.containerPath(c)+".readinessProbe",
 			"add a readinessProbe on an endpoint that answers only once the app can serve (for example httpGet /readyz), and fails while it drains",
 			"container %s has no readiness probe: a new pod takes traffic as soon as the process starts, before it can serve, and old pods are removed as soon as it exists", c.Name)
 	})
 }
 
 func checkLivenessMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		if !serving(c) || c.LivenessProbe != nil {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		if !ix.serving(w, c) || c.LivenessProbe != nil {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".livenessProbe",
+		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
 			"add a livenessProbe on an endpoint that checks only the process itself (for example httpGet /livez)",
 			"container %s has no liveness probe: a deadlocked process stays in place until someone notices", c.Name)
 	})
@@ -81,7 +80,7 @@ func probeTarget(c *corev1.Container, p *corev1.Probe) string {
 }
 
 func checkProbesIdentical(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		if c.LivenessProbe == nil || c.ReadinessProbe == nil {
 			return
 		}
@@ -89,14 +88,14 @@ func checkProbesIdentical(ix *index, e *emitter) {
 		if t != probeTarget(c, c.ReadinessProbe) {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".livenessProbe",
+		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
 			"probe liveness on its own endpoint that only checks the process (/livez), and keep readiness (/readyz) for \"can serve now\"; for gRPC, use a different service name",
 			"container %s uses the same check (%s) for liveness and readiness: whatever makes the pod unready (a drain, an overload, a slow dependency) also gets it restarted, and restarts cascade", c.Name, t)
 	})
 }
 
 func checkLivenessFaster(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		l, r := c.LivenessProbe, c.ReadinessProbe
 		if l == nil || r == nil {
 			return
@@ -106,26 +105,26 @@ func checkLivenessFaster(ix *index, e *emitter) {
 		if lw > rw {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".livenessProbe",
+		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
 			fmt.Sprintf("make liveness periodSeconds × failureThreshold larger than %ds", rw),
 			"liveness of container %s fails after %ds, readiness only after %ds: a busy pod is restarted while it still takes traffic", c.Name, lw, rw)
 	})
 }
 
 func checkStartupMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		l := c.LivenessProbe
 		if l == nil || c.StartupProbe != nil || l.InitialDelaySeconds <= slowStart {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".startupProbe",
+		e.addf(w.obj, w.containerPath(c)+".startupProbe",
 			fmt.Sprintf("add a startupProbe (periodSeconds × failureThreshold ≥ %ds, the worst start) and drop the liveness initialDelaySeconds", l.InitialDelaySeconds),
 			"container %s delays liveness by %ds instead of using a startup probe: a slower start is killed, and a hang during the first %ds goes unnoticed", c.Name, l.InitialDelaySeconds, l.InitialDelaySeconds)
 	})
 }
 
 func checkProbePort(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		for _, p := range []struct {
 			name  string
 			probe *corev1.Probe
@@ -134,7 +133,7 @@ func checkProbePort(ix *index, e *emitter) {
 				continue
 			}
 			var port intstr.IntOrString
-			field := containerPath(c) + "." + p.name
+			field := w.containerPath(c) + "." + p.name
 			switch h := p.probe.ProbeHandler; {
 			case h.HTTPGet != nil:
 				port, field = h.HTTPGet.Port, field+".httpGet.port"
@@ -146,7 +145,7 @@ func checkProbePort(ix *index, e *emitter) {
 			if _, ok := resolvePort(c, port); ok {
 				continue
 			}
-			e.addf(d.obj, field, "name one of the container's ports, or use the port number",
+			e.addf(w.obj, field, "name one of the container's ports, or use the port number",
 				"the %s of container %s uses port %q, which the container does not declare: the probe always fails", p.name, c.Name, port.StrVal)
 		}
 	})

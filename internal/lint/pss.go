@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -93,8 +92,8 @@ func containerViolations(pod *corev1.PodSecurityContext, c *corev1.Container) []
 }
 
 func checkPSSRestricted(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		spec := &d.v.Spec.Template.Spec
+	for _, w := range ix.workloads {
+		spec := w.spec()
 		var host []string
 		for _, h := range []struct {
 			name string
@@ -105,50 +104,45 @@ func checkPSSRestricted(ix *index, e *emitter) {
 			}
 		}
 		if len(host) > 0 {
-			e.addf(d.obj, podSpecPath, "remove "+strings.Join(host, ", "),
+			e.addf(w.obj, w.podPath, "remove "+strings.Join(host, ", "),
 				"the pod shares the node's %s: the restricted standard forbids it", strings.Join(host, ", "))
 		}
 		for _, v := range spec.Volumes {
 			if !restrictedVolume(v) {
-				e.addf(d.obj, podSpecPath+".volumes[name="+v.Name+"]", "use a configMap, secret, emptyDir, projected, ephemeral, csi or persistentVolumeClaim volume",
+				e.addf(w.obj, w.path("volumes[name="+v.Name+"]"), "use a configMap, secret, emptyDir, projected, ephemeral, csi or persistentVolumeClaim volume",
 					"volume %s is of a type the restricted standard forbids (hostPath and the like)", v.Name)
 			}
 		}
-		for _, list := range []struct {
-			field string
-			cs    []corev1.Container
-		}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
-			for _, c := range list.cs {
-				if v := containerViolations(spec.SecurityContext, &c); len(v) > 0 {
-					e.addf(d.obj, fmt.Sprintf("%s.%s[name=%s].securityContext", podSpecPath, list.field, c.Name), restrictedFix,
-						"container %s does not meet the restricted Pod Security Standard: %s; a namespace that enforces it rejects the pods and the rollout stalls", c.Name, strings.Join(v, "; "))
-				}
+		for _, ac := range w.allContainers() {
+			if v := containerViolations(spec.SecurityContext, ac.c); len(v) > 0 {
+				e.addf(w.obj, ac.field+".securityContext", restrictedFix,
+					"container %s does not meet the restricted Pod Security Standard: %s; a namespace that enforces it rejects the pods and the rollout stalls", ac.c.Name, strings.Join(v, "; "))
 			}
 		}
 	}
 }
 
 func checkReadOnlyRootFS(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		if c.SecurityContext != nil && deref(c.SecurityContext.ReadOnlyRootFilesystem, false) {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".securityContext.readOnlyRootFilesystem", "set readOnlyRootFilesystem: true and mount an emptyDir at the paths the app writes (/tmp)",
+		e.addf(w.obj, w.containerPath(c)+".securityContext.readOnlyRootFilesystem", "set readOnlyRootFilesystem: true and mount an emptyDir at the paths the app writes (/tmp)",
 			"container %s can write to its image's filesystem: an attacker can too, and pods of the same version drift apart", c.Name)
 	})
 }
 
 func checkServiceAccountToken(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		spec := &d.v.Spec.Template.Spec
+	for _, w := range ix.workloads {
+		spec := w.spec()
 		if spec.AutomountServiceAccountToken != nil {
 			if !*spec.AutomountServiceAccountToken {
 				continue
 			}
-		} else if sa := ix.serviceAccount(d.obj, spec.ServiceAccountName); sa != nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
+		} else if sa := ix.serviceAccount(w.obj, spec.ServiceAccountName); sa != nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
 			continue
 		}
-		e.add(d.obj, podSpecPath+".automountServiceAccountToken",
+		e.add(w.obj, w.path("automountServiceAccountToken"),
 			"the pod mounts a service account token it most likely never uses: anyone who gets into the container can call the API server with it",
 			"set automountServiceAccountToken: false, unless the app calls the Kubernetes API")
 	}

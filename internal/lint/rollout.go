@@ -18,7 +18,7 @@ func rolloutRules() []Rule {
 		{ID: "rollout-capacity", Severity: Warning, check: checkRolloutCapacity,
 			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
-			Summary: "at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
+			Summary: "at least 2 replicas (spec.replicas, or the HPA's minReplicas) of a Deployment, StatefulSet, ReplicaSet or Rollout, so one pod is always serving"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -52,23 +52,41 @@ func fenceposts(d *appsv1.Deployment, replicas int32) (surge, unavailable int, e
 	return surge, unavailable, nil
 }
 
+// deployment is a Deployment workload with its typed spec, for the rollout
+// rules, which read the Deployment's own strategy.
+type deployment struct {
+	w *workload
+	v *appsv1.Deployment
+}
+
+// deployments lists the Deployments of the input.
+func (ix *index) deployments() []deployment {
+	var out []deployment
+	for _, w := range ix.workloads {
+		if w.deployment != nil {
+			out = append(out, deployment{w, w.deployment})
+		}
+	}
+	return out
+}
+
 func rolling(d *appsv1.Deployment) bool {
 	return d.Spec.Strategy.Type == "" || d.Spec.Strategy.Type == appsv1.RollingUpdateDeploymentStrategyType
 }
 
 func checkRolloutStrategy(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
+	for _, d := range ix.deployments() {
 		if rolling(d.v) {
 			continue
 		}
-		e.addf(d.obj, "spec.strategy.type", "use type: RollingUpdate with maxSurge: 1 and maxUnavailable: 0",
+		e.addf(d.w.obj, "spec.strategy.type", "use type: RollingUpdate with maxSurge: 1 and maxUnavailable: 0",
 			"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout", d.v.Spec.Strategy.Type)
 	}
 }
 
 func checkMaxUnavailable(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		replicas := ix.replicas(d)
+	for _, d := range ix.deployments() {
+		replicas := ix.replicas(d.w)
 		if !rolling(d.v) || replicas == 0 {
 			continue
 		}
@@ -76,57 +94,67 @@ func checkMaxUnavailable(ix *index, e *emitter) {
 		if err != nil || u < int(replicas) {
 			continue
 		}
-		e.addf(d.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1",
+		e.addf(d.w.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1",
 			"maxUnavailable resolves to %d with %d replicas: a rollout may take every pod down at once", u, replicas)
 	}
 }
 
 func checkRolloutCapacity(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		replicas := ix.replicas(d)
+	for _, d := range ix.deployments() {
+		replicas := ix.replicas(d.w)
 		if !rolling(d.v) || replicas == 0 {
 			continue
 		}
 		s, u, err := fenceposts(d.v, replicas)
 		if err != nil {
-			e.addf(d.obj, strategyPath, "use a whole number or a percentage such as 25%", "cannot resolve the rolling update: %v", err)
+			e.addf(d.w.obj, strategyPath, "use a whole number or a percentage such as 25%", "cannot resolve the rolling update: %v", err)
 			continue
 		}
 		if u == 0 || u >= int(replicas) {
 			continue // full capacity, or already an error of rollout-max-unavailable
 		}
-		e.addf(d.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1 (or more), so new pods are added before old ones go",
+		e.addf(d.w.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1 (or more), so new pods are added before old ones go",
 			"maxUnavailable resolves to %d and maxSurge to %d with %d replicas: the rollout removes serving pods before their replacements are ready, and the rest take their load", u, s, replicas)
 	}
 }
 
+// checkReplicasMin covers every kind that runs a replica count. A
+// StatefulSet cannot surge: it replaces each pod in place, so with one
+// replica every rollout is an outage, not only a node loss.
 func checkReplicasMin(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		if h, ok := ix.hpaFor(d); ok {
+	for _, w := range ix.workloads {
+		if !w.scalable() {
+			continue
+		}
+		if h, ok := ix.hpaFor(w); ok {
 			if h.minReplicas < 2 {
 				e.addf(h.obj, "spec.minReplicas", "set minReplicas: 2 or more",
-					"minReplicas is %d: at its low point Deployment %s runs one pod, and a node loss or an eviction takes the service down", h.minReplicas, d.obj.Name)
+					"minReplicas is %d: at its low point %s %s runs one pod, and a node loss or an eviction takes the service down", h.minReplicas, w.kind(), w.obj.Name)
 			}
 			continue
 		}
-		if r := deref(d.v.Spec.Replicas, 1); r < 2 {
+		if r := deref(w.replicas, 1); r < 2 {
 			unset := ""
-			if d.v.Spec.Replicas == nil {
+			if w.replicas == nil {
 				unset = " (spec.replicas is unset, and no autoscaler in the input targets it)"
 			}
-			e.addf(d.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
-				"the Deployment runs %s%s: a node loss or an eviction takes the service down (a rollout still surges)", plural(int(r), "replica"), unset)
+			also := "(a rollout still surges)"
+			if w.statefulSet != nil {
+				also = "and so does every rollout, which replaces the pod in place"
+			}
+			e.addf(w.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
+				"the %s runs %s%s: a node loss or an eviction takes the service down %s", w.kind(), plural(int(r), "replica"), unset, also)
 		}
 	}
 }
 
 func checkProgressDeadline(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
+	for _, d := range ix.deployments() {
 		pd := deref(d.v.Spec.ProgressDeadlineSeconds, 600)
 		if pd > d.v.Spec.MinReadySeconds {
 			continue
 		}
-		e.addf(d.obj, "spec.progressDeadlineSeconds", "set progressDeadlineSeconds above minReadySeconds plus the time a pod takes to become ready",
+		e.addf(d.w.obj, "spec.progressDeadlineSeconds", "set progressDeadlineSeconds above minReadySeconds plus the time a pod takes to become ready",
 			"progressDeadlineSeconds %d is not greater than minReadySeconds %d: every rollout is reported as failed", pd, d.v.Spec.MinReadySeconds)
 	}
 }

@@ -68,7 +68,8 @@ func Lint(in *Input, opts Options) (Report, error) {
 			order[k] = i
 		}
 	}
-	return newReport(len(in.Objects), findings, order), nil
+	checked, skipped := summarize(ix)
+	return newReport(len(in.Objects), findings, order, checked, skipped), nil
 }
 
 func ruleIDs(rules []Rule) []string {

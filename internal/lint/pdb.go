@@ -16,7 +16,7 @@ func pdbRules() []Rule {
 		{ID: "pdb-blocks-eviction", Severity: Error, check: checkPDBBlocksEviction,
 			Summary: "a PodDisruptionBudget allows at least one eviction at the replica count of the workload it covers"},
 		{ID: "pdb-missing", Severity: Warning, check: checkPDBMissing,
-			Summary: "a Deployment, StatefulSet, ReplicaSet or Rollout with 2 or more replicas has a PodDisruptionBudget"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout with 2 or more replicas has a PodDisruptionBudget"},
 		{ID: "pdb-unhealthy-eviction", Severity: Warning, check: checkPDBUnhealthyEviction,
 			Summary: "PodDisruptionBudgets set unhealthyPodEvictionPolicy: AlwaysAllow"},
 	}
@@ -76,7 +76,7 @@ func checkPDBBlocksEviction(ix *index, e *emitter) {
 // skip their pods), nor do Jobs (they run to completion).
 func checkPDBMissing(ix *index, e *emitter) {
 	for _, d := range ix.workloads {
-		if !d.scalable() || ix.replicas(d) < 2 {
+		if !d.scalable() || ix.replicas(d) < 2 || !ix.servingWorkload(d) {
 			continue
 		}
 		covered := false

@@ -11,10 +11,75 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// serving reports whether a container declares ports, which is how the rules
-// tell the containers that take traffic from helpers and sidecars.
+// serving reports whether a container takes traffic, as kube-score decides
+// it: a Service of the input selects the pod and one of its ports leads to
+// the container. A numeric targetPort reaches the pod whether or not a
+// container declares it; when none does, the first container (the one
+// kubectl treats as the main one) is taken to listen.
+//
+// Where the input holds no Service in the workload's namespace, the Services
+// live elsewhere, and a container that declares a port is taken to serve,
+// unless it runs to completion (a Job's pods serve only behind a Service).
 func (ix *index) serving(w *workload, c *corev1.Container) bool {
-	return len(c.Ports) > 0 && !w.runsToCompletion()
+	services := ix.servicesFor(w)
+	if len(services) == 0 {
+		return len(c.Ports) > 0 && !w.runsToCompletion() && !ix.servicesIn(w.obj)
+	}
+	for _, s := range services {
+		for _, p := range s.v.Spec.Ports {
+			if target, ok := servingContainer(w.spec(), targetPort(p)); ok && target == c.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// servingContainer names the container a Service targetPort leads to.
+func servingContainer(spec *corev1.PodSpec, tp intstr.IntOrString) (string, bool) {
+	for _, c := range spec.Containers {
+		for _, cp := range c.Ports {
+			if (tp.Type == intstr.String && cp.Name == tp.StrVal) || (tp.Type == intstr.Int && cp.ContainerPort == tp.IntVal) {
+				return c.Name, true
+			}
+		}
+	}
+	if tp.Type == intstr.Int && len(spec.Containers) > 0 {
+		return spec.Containers[0].Name, true
+	}
+	return "", false // a name no container declares: service-target-port reports it
+}
+
+// servicesFor returns the Services of the input that select w's pods.
+func (ix *index) servicesFor(w *workload) []typed[*corev1.Service] {
+	var out []typed[*corev1.Service]
+	for _, s := range ix.services {
+		if sel := serviceSelector(s.v.Spec.Selector); sel != nil && sameNamespace(s.obj, w.obj) && sel.Matches(w.podLabels()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// servicesIn reports whether the input has a Service with a selector in o's
+// namespace, and so decides which pods there take traffic.
+func (ix *index) servicesIn(o *Object) bool {
+	for _, s := range ix.services {
+		if len(s.v.Spec.Selector) > 0 && sameNamespace(s.obj, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// servingWorkload reports whether any container of w takes traffic.
+func (ix *index) servingWorkload(w *workload) bool {
+	for _, c := range w.containers() {
+		if ix.serving(w, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // forEachContainer calls fn for every app container of every workload.
@@ -38,19 +103,6 @@ func resolvePort(c *corev1.Container, p intstr.IntOrString) (int32, bool) {
 		}
 	}
 	return 0, false
-}
-
-// declaresPort reports whether some container of the pod declares port p,
-// by name or by number.
-func declaresPort(spec *corev1.PodSpec, p intstr.IntOrString) bool {
-	for _, c := range spec.Containers {
-		for _, cp := range c.Ports {
-			if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // envValue is a container variable as the kubelet would resolve it, or why it

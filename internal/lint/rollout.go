@@ -18,7 +18,7 @@ func rolloutRules() []Rule {
 		{ID: "rollout-capacity", Severity: Warning, check: checkRolloutCapacity,
 			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
-			Summary: "at least 2 replicas (spec.replicas, or the HPA's minReplicas) of a Deployment, StatefulSet, ReplicaSet or Rollout, so one pod is always serving"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -123,8 +123,8 @@ func checkRolloutCapacity(ix *index, e *emitter) {
 // replica every rollout is an outage, not only a node loss.
 func checkReplicasMin(ix *index, e *emitter) {
 	for _, w := range ix.workloads {
-		if !w.scalable() {
-			continue
+		if !w.scalable() || !ix.servingWorkload(w) {
+			continue // a worker with one replica is slower after a node loss, not down
 		}
 		if h, ok := ix.hpaFor(w); ok {
 			if h.minReplicas < 2 {

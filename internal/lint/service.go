@@ -10,7 +10,7 @@ import (
 func serviceRules() []Rule {
 	return []Rule{
 		{ID: "service-target-port", Severity: Error, check: checkServiceTargetPort,
-			Summary: "every Service targetPort (name or number) is a containerPort of the pods it selects"},
+			Summary: "every named Service targetPort is a containerPort name of the pods it selects (a number reaches the pod as it is)"},
 		{ID: "service-selects-nothing", Severity: Warning, check: checkServiceSelectsNothing,
 			Summary: "every Service with a selector selects the pods of a workload in the input"},
 		{ID: "headless-publish-not-ready", Severity: Error, check: checkHeadlessNotReady,
@@ -33,10 +33,10 @@ func checkServiceTargetPort(ix *index, e *emitter) {
 		for i, p := range s.v.Spec.Ports {
 			tp := targetPort(p)
 			for _, w := range pods {
-				if declaresPort(w.spec(), tp) {
+				if _, ok := servingContainer(w.spec(), tp); ok {
 					continue
 				}
-				e.addf(s.obj, fmt.Sprintf("spec.ports[%d].targetPort", i), "set targetPort to the name (or number) of a containerPort of the workload, and keep the two in step",
+				e.addf(s.obj, fmt.Sprintf("spec.ports[%d].targetPort", i), "set targetPort to the name of a containerPort of the workload (or to the port number the app listens on), and keep the two in step",
 					"port %s sends traffic to %s, which no container of %s %s declares: the Service has no working endpoint on that port", portName(p), tp.String(), w.kind(), w.obj.Name)
 			}
 		}

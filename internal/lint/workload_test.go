@@ -82,6 +82,13 @@ spec:
     spec:
       containers: [{name: legacy, image: legacy:1.0}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: canary}
+spec:
+  selector: {app: canary}
+  ports: [{port: 80, targetPort: 8080}]
+---
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata: {name: canary}
@@ -144,6 +151,7 @@ func TestEveryPodOwningKindIsChecked(t *testing.T) {
 		{"memory-limit", "ReplicaSet", "legacy", "spec.template.spec.containers[name=legacy]"},
 		{"memory-limit", "Rollout", "canary", "spec.template.spec.containers[name=canary]"},
 		{"pdb-missing", "Rollout", "canary", "spec.selector"},
+		{"readiness-probe-missing", "Rollout", "canary", "spec.template.spec.containers[name=canary].readinessProbe"},
 	} {
 		if !flagged(r, c.rule, c.kind, c.name, c.field) {
 			t.Errorf("%s %s is not flagged by %s at %s", c.kind, c.name, c.rule, c.field)
@@ -193,5 +201,87 @@ spec:
 `)
 	if len(in.problems) != 1 || !strings.Contains(in.problems[0].Message, `spec.template.spec.containers[0].readinessprobe`) {
 		t.Errorf("problems %+v, want the misspelt readinessprobe alone", in.problems)
+	}
+}
+
+// TestServingIsDecidedByServices: a container serves when a Service leads to
+// it, whether or not it declares the port; a container that declares a port
+// no Service uses does not, and a Job serves only behind a Service.
+func TestServingIsDecidedByServices(t *testing.T) {
+	r := lintString(t, `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: web:1.0}
+      - {name: log-shipper, image: shipper:1.0}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: worker}}
+  template:
+    metadata: {labels: {app: worker}}
+    spec:
+      containers:
+      - name: worker
+        image: worker:1.0
+        ports: [{name: metrics, containerPort: 9100}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hook}
+spec:
+  selector: {app: hook}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: hook}
+spec:
+  template:
+    metadata: {labels: {app: hook}}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: hook
+        image: hook:1.0
+        ports: [{name: http, containerPort: 8080}]
+`, Options{})
+	const web = "spec.template.spec.containers[name=web]"
+	for _, rule := range []string{"readiness-probe-missing", "liveness-probe-missing", "drain-missing"} {
+		if !flagged(r, rule, "Deployment", "web", web) {
+			t.Errorf("web, behind a Service on numeric targetPort 8080 that it does not declare, is not flagged by %s", rule)
+		}
+		if !flagged(r, rule, "Job", "hook", "spec.template.spec.containers[name=hook]") {
+			t.Errorf("the Job behind a Service is not flagged by %s", rule)
+		}
+		for _, f := range r.Findings {
+			if f.Rule == rule && (f.Name == "worker" || strings.Contains(f.Field, "log-shipper")) {
+				t.Errorf("%s flagged at %s, which no Service leads to", rule, f.Field)
+			}
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Rule == "service-target-port" || (f.Name == "worker" && (f.Rule == "replicas-min" || f.Rule == "pdb-missing")) {
+			t.Errorf("false finding: %s on %s: %s", f.Rule, f.Object(), f.Message)
+		}
+	}
+	if !flagged(r, "pdb-missing", "Deployment", "web", "spec.selector") {
+		t.Error("web, serving with 2 replicas, is not flagged by pdb-missing")
 	}
 }

@@ -9,6 +9,8 @@ func hpaRules() []Rule {
 	return []Rule{
 		{ID: "hpa-target", Severity: Error, check: checkHPATarget,
 			Summary: "every HorizontalPodAutoscaler targets a workload (Deployment, StatefulSet, ReplicaSet, Rollout) of the input"},
+		{ID: "hpa-duplicate", Severity: Error, check: checkHPADuplicate,
+			Summary: "at most one HorizontalPodAutoscaler scales each workload"},
 		{ID: "hpa-replicas-conflict", Severity: Error, check: checkHPAReplicasConflict,
 			Summary: "a workload scaled by an HPA has no spec.replicas, which every apply would reset"},
 	}
@@ -41,6 +43,19 @@ func checkHPATarget(ix *index, e *emitter) {
 		default:
 			e.addf(h.obj, "spec.scaleTargetRef.name", "name the workload as rendered (with any kustomize prefix or suffix), in the same namespace",
 				"%s %s is not in the input: the autoscaler scales nothing", h.targetKind, h.targetName)
+		}
+	}
+}
+
+// checkHPADuplicate reports every autoscaler after the first on one
+// workload: each computes its own replica count and writes it, so the
+// workload flaps between them.
+func checkHPADuplicate(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		hs := ix.hpasFor(w)
+		for _, h := range hs[min(1, len(hs)):] {
+			e.addf(h.obj, "spec.scaleTargetRef", "keep one autoscaler per workload, with every metric in it (autoscaling/v2 takes several and scales to the highest)",
+				"HorizontalPodAutoscaler %s also scales %s %s: the two overwrite each other's replica count, and the pods are created and deleted as they alternate", hs[0].obj.Name, w.kind(), w.obj.Name)
 		}
 	}
 }

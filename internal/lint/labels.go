@@ -24,6 +24,8 @@ func labelRules() []Rule {
 	return []Rule{
 		{ID: "labels-recommended", Severity: Warning, check: checkRecommendedLabels,
 			Summary: "Deployments and their pods carry the six app.kubernetes.io labels"},
+		{ID: "selector-mismatch", Severity: Error, check: checkSelectorMismatch,
+			Summary: "every workload's selector matches its own pod template's labels"},
 		{ID: "selector-version", Severity: Error, check: checkSelectorVersion,
 			Summary: "no Deployment, Service or PodDisruptionBudget selector uses a version label"},
 		{ID: "kustomize-deprecated", Severity: Warning, check: checkKustomizeDeprecated,
@@ -56,6 +58,22 @@ func checkRecommendedLabels(ix *index, e *emitter) {
 					"missing recommended labels: %s", strings.Join(m, ", "))
 			}
 		}
+	}
+}
+
+// checkSelectorMismatch: the API server rejects a workload whose selector
+// does not match its template, so the apply fails and nothing rolls.
+func checkSelectorMismatch(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		if w.selector == nil {
+			continue // Jobs select their own pods; a missing selector is schema-strict's
+		}
+		sel := labelSelector(w.selector)
+		if sel != nil && sel.Matches(w.podLabels()) {
+			continue
+		}
+		e.addf(w.obj, "spec.selector", "make spec.selector.matchLabels a subset of the template's labels (spec.template.metadata.labels)",
+			"the selector %s does not match the pod template's labels: the API server rejects the %s (`selector` does not match template `labels`), so the apply fails", sel, w.kind())
 	}
 }
 

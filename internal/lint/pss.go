@@ -18,6 +18,8 @@ func pssRules() []Rule {
 			Summary: "pods meet the restricted Pod Security Standard: non-root, no privilege escalation, seccomp, capabilities dropped, no host namespaces or host volumes"},
 		{ID: "read-only-root-fs", Severity: Warning, check: checkReadOnlyRootFS,
 			Summary: "containers run with readOnlyRootFilesystem: true (with an emptyDir where they must write)"},
+		{ID: "service-account-missing", Severity: Error, check: checkServiceAccountMissing,
+			Summary: "the service account a pod names is in the input, when the input declares service accounts"},
 		{ID: "service-account-token", Severity: Warning, check: checkServiceAccountToken,
 			Summary: "pods that do not call the API server do not mount a service account token"},
 	}
@@ -145,6 +147,25 @@ func checkServiceAccountToken(ix *index, e *emitter) {
 		e.add(w.obj, w.path("automountServiceAccountToken"),
 			"the pod mounts a service account token it most likely never uses: anyone who gets into the container can call the API server with it",
 			"set automountServiceAccountToken: false, unless the app calls the Kubernetes API")
+	}
+}
+
+// checkServiceAccountMissing stays quiet when the input declares no service
+// account at all: they are then managed elsewhere.
+func checkServiceAccountMissing(ix *index, e *emitter) {
+	if len(ix.serviceAccts) == 0 {
+		return
+	}
+	for _, w := range ix.workloads {
+		name := w.spec().ServiceAccountName
+		if name == "" {
+			name = w.spec().DeprecatedServiceAccount
+		}
+		if name == "" || name == "default" || ix.serviceAccount(w.obj, name) != nil {
+			continue
+		}
+		e.addf(w.obj, w.path("serviceAccountName"), "add the ServiceAccount to the input, or name one it declares (check kustomize name prefixes and suffixes)",
+			"ServiceAccount %s is not in %s of the input, which declares other service accounts: the API server refuses to create the pods (serviceaccount not found), so the rollout stalls with no new pod", name, namespaceName(w.obj))
 	}
 }
 

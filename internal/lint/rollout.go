@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -19,6 +20,10 @@ func rolloutRules() []Rule {
 			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
 			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
+		{ID: "hostport-surge", Severity: Error, check: checkHostPortSurge,
+			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge, since the surge pod cannot bind the port beside the pod it replaces"},
+		{ID: "rwo-rolling", Severity: Error, check: checkRWORolling,
+			Summary: "a Deployment that mounts a ReadWriteOnce (or ReadWriteOncePod) claim of the input does not roll with a surge, which the new pod cannot attach"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -145,6 +150,69 @@ func checkReplicasMin(ix *index, e *emitter) {
 			e.addf(w.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
 				"the %s runs %s%s: a node loss or an eviction takes the service down %s", w.kind(), plural(int(r), "replica"), unset, also)
 		}
+	}
+}
+
+// checkHostPortSurge: a node has each host port once, so a surge pod lands
+// only on a node with no pod of the workload. A DaemonSet's surge pod must
+// share the node with the pod it replaces, so it never starts; a
+// Deployment's stays Pending once its pods fill the nodes.
+func checkHostPortSurge(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		ports := w.hostPorts()
+		if len(ports) == 0 {
+			continue
+		}
+		switch {
+		case w.deployment != nil && rolling(w.deployment):
+			surge, _, err := fenceposts(w.deployment, ix.replicas(w))
+			if err != nil || surge == 0 {
+				continue
+			}
+			e.addf(w.obj, strategyPath+".maxSurge", "set maxSurge: 0 and maxUnavailable: 1, so each old pod frees the port before its replacement needs it; or drop hostPort and reach the pods through a Service",
+				"the pods bind hostPort %d and the rollout surges by %d: the surge pod fits only on a node with no pod of this Deployment, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
+		case w.daemonSet != nil && w.daemonSet.Spec.UpdateStrategy.RollingUpdate != nil:
+			ms := w.daemonSet.Spec.UpdateStrategy.RollingUpdate.MaxSurge
+			if ms == nil || ms.String() == "0" || ms.String() == "0%" {
+				continue
+			}
+			e.addf(w.obj, "spec.updateStrategy.rollingUpdate.maxSurge", "set maxSurge: 0 and maxUnavailable: 1, or drop hostPort",
+				"the pods bind hostPort %d and the DaemonSet surges: the new pod must run on the same node as the old one, which holds the port, so it never starts and the rollout stalls", ports[0])
+		}
+	}
+}
+
+// rwoClaims lists the claims w's pods mount that the input declares
+// ReadWriteOnce or ReadWriteOncePod: one node (or one pod) at a time.
+func (ix *index) rwoClaims(w *workload) []string {
+	var out []string
+	for _, v := range w.spec().Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		for _, c := range ix.pvcs {
+			if c.obj.Name != v.PersistentVolumeClaim.ClaimName || !sameNamespace(c.obj, w.obj) {
+				continue
+			}
+			for _, m := range c.v.Spec.AccessModes {
+				if m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod {
+					out = append(out, c.obj.Name)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func checkRWORolling(ix *index, e *emitter) {
+	for _, d := range ix.deployments() {
+		claims := ix.rwoClaims(d.w)
+		if len(claims) == 0 || !rolling(d.v) {
+			continue
+		}
+		e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage; type: Recreate avoids the deadlock at the price of downtime on each rollout",
+			"the pods mount ReadWriteOnce claim %s and the Deployment rolls: the new pod cannot attach the volume while the old one holds it (on another node, or at all for ReadWriteOncePod), so it stays ContainerCreating and the rollout stalls", claims[0])
 	}
 }
 

@@ -26,7 +26,7 @@ func Rules() []Rule {
 	for _, group := range [][]Rule{
 		graceRules(), probeRules(), rolloutRules(), placementRules(),
 		pdbRules(), serviceRules(), ingressRules(), hpaRules(),
-		configRules(), labelRules(), pssRules(), resourceRules(),
+		configRules(), labelRules(), pssRules(), resourceRules(), containerRules(),
 	} {
 		rules = append(rules, group...)
 	}

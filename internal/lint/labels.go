@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -77,29 +78,66 @@ func checkSelectorMismatch(ix *index, e *emitter) {
 	}
 }
 
+// checkSelectorVersion leaves alone the one-workload-per-version pattern
+// (Istio's bookinfo: reviews-v1 and reviews-v2, each selecting its version,
+// behind a Service that selects only app): there the version never changes
+// under a selector, because a new version is a new object. It shows as the
+// version in the object's name, or as workloads side by side that differ
+// only in the version they select.
 func checkSelectorVersion(ix *index, e *emitter) {
-	report := func(o *Object, field string, keys []string) {
+	report := func(o *Object, field string, keys []string, values map[string]string) {
 		for _, k := range keys {
-			if slices.Contains(versionKeys(), k) {
+			if slices.Contains(versionKeys(), k) && !perVersion(ix, o, k, values) {
 				e.addf(o, field, "select on app.kubernetes.io/name and app.kubernetes.io/instance only; keep the version as a plain label",
 					"the selector uses %s, which changes with every release: a Deployment selector is immutable (the next version cannot be applied), and a Service or budget selects only one version's pods mid-rollout", k)
 			}
 		}
 	}
 	for _, w := range ix.workloads {
-		report(w.obj, "spec.selector", selectorKeys(w.selector))
+		report(w.obj, "spec.selector", selectorKeys(w.selector), matchLabels(w.selector))
 	}
 	for _, s := range ix.services {
-		var keys []string
-		for k := range s.v.Spec.Selector {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		report(s.obj, "spec.selector", keys)
+		report(s.obj, "spec.selector", slices.Sorted(maps.Keys(s.v.Spec.Selector)), s.v.Spec.Selector)
 	}
 	for _, p := range ix.pdbs {
-		report(p.obj, "spec.selector", selectorKeys(p.v.Spec.Selector))
+		report(p.obj, "spec.selector", selectorKeys(p.v.Spec.Selector), matchLabels(p.v.Spec.Selector))
 	}
+}
+
+func matchLabels(ls *metav1.LabelSelector) map[string]string {
+	if ls == nil {
+		return nil
+	}
+	return ls.MatchLabels
+}
+
+// perVersion reports whether o's selector on version key k is the
+// one-object-per-version pattern: o's name carries the version, or another
+// workload of the namespace selects the same labels with another version.
+func perVersion(ix *index, o *Object, k string, values map[string]string) bool {
+	v, ok := values[k]
+	if !ok || v == "" {
+		return false
+	}
+	if strings.Contains(o.Name, v) {
+		return true
+	}
+	for _, w := range ix.workloads {
+		other := matchLabels(w.selector)
+		if w.obj == o || !sameNamespace(w.obj, o) || other[k] == "" || other[k] == v {
+			continue
+		}
+		if maps.EqualFunc(withoutKey(other, k), withoutKey(values, k), func(a, b string) bool { return a == b }) {
+			return true
+		}
+	}
+	return false
+}
+
+func withoutKey(m map[string]string, k string) map[string]string {
+	out := maps.Clone(m)
+	delete(out, k)
+	return out
 }
 
 func selectorKeys(ls *metav1.LabelSelector) []string {

@@ -21,9 +21,9 @@ func probeRules() []Rule {
 		{ID: "liveness-probe-missing", Severity: Warning, check: checkLivenessMissing,
 			Summary: "every serving container has a liveness probe, so a hung process is restarted"},
 		{ID: "probes-identical", Severity: Error, check: checkProbesIdentical,
-			Summary: "liveness and readiness probe different things: a drain or an overload must not restart the pod"},
+			Summary: "liveness and readiness probe different things: an overload or a slow dependency must not restart the pod"},
 		{ID: "liveness-faster-than-readiness", Severity: Warning, check: checkLivenessFaster,
-			Summary: "liveness gives up more slowly than readiness, so a busy pod leaves rotation before it is restarted"},
+			Summary: "liveness gives up no sooner than readiness, so a busy pod leaves rotation before it is restarted"},
 		{ID: "startup-probe-missing", Severity: Warning, check: checkStartupMissing,
 			Summary: "a startup probe, not a long liveness initialDelaySeconds, covers a slow start"},
 		{ID: "probe-port", Severity: Error, check: checkProbePort,
@@ -79,34 +79,51 @@ func probeTarget(c *corev1.Container, p *corev1.Probe) string {
 	return ""
 }
 
+// giveUp is how long a failing probe takes to act: periodSeconds ×
+// failureThreshold, with the API defaults.
+func giveUp(p *corev1.Probe) int32 {
+	return orDefault(p.PeriodSeconds, defaultPeriod) * orDefault(p.FailureThreshold, defaultFailures)
+}
+
+// checkProbesIdentical and checkLivenessFaster split one question between
+// them, so that they never both fire with different advice: two probes on
+// the same check are probes-identical's, whatever their timings, and the
+// message says what the timings already do. The kubelet forces liveness to
+// succeed once a pod terminates, so a drain alone restarts nothing; an
+// unready spell (an overload, a slow dependency) does, once it outlasts
+// liveness's patience.
 func checkProbesIdentical(ix *index, e *emitter) {
 	ix.forEachContainer(func(w *workload, c *corev1.Container) {
-		if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+		l, r := c.LivenessProbe, c.ReadinessProbe
+		if l == nil || r == nil {
 			return
 		}
-		t := probeTarget(c, c.LivenessProbe)
-		if t != probeTarget(c, c.ReadinessProbe) {
+		t := probeTarget(c, l)
+		if t != probeTarget(c, r) {
 			return
+		}
+		when := fmt.Sprintf("liveness gives up after %ds, no later than readiness (%ds), so every unready spell", giveUp(l), giveUp(r))
+		if giveUp(l) > giveUp(r) {
+			when = fmt.Sprintf("liveness gives up later (%ds) than readiness (%ds), but any unready spell that outlasts it", giveUp(l), giveUp(r))
 		}
 		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
 			"probe liveness on its own endpoint that only checks the process (/livez), and keep readiness (/readyz) for \"can serve now\"; for gRPC, use a different service name",
-			"container %s uses the same check (%s) for liveness and readiness: whatever makes the pod unready (a drain, an overload, a slow dependency) also gets it restarted, and restarts cascade", c.Name, t)
+			"container %s uses the same check (%s) for liveness and readiness: %s (an overload, a slow dependency) also gets the pod restarted, and restarts cascade onto the pods left", c.Name, t, when)
 	})
 }
 
 func checkLivenessFaster(ix *index, e *emitter) {
 	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		l, r := c.LivenessProbe, c.ReadinessProbe
-		if l == nil || r == nil {
-			return
+		if l == nil || r == nil || probeTarget(c, l) == probeTarget(c, r) {
+			return // the same check: probes-identical's to judge
 		}
-		lw := orDefault(l.PeriodSeconds, defaultPeriod) * orDefault(l.FailureThreshold, defaultFailures)
-		rw := orDefault(r.PeriodSeconds, defaultPeriod) * orDefault(r.FailureThreshold, defaultFailures)
-		if lw > rw {
+		lw, rw := giveUp(l), giveUp(r)
+		if lw >= rw {
 			return
 		}
 		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
-			fmt.Sprintf("make liveness periodSeconds × failureThreshold larger than %ds", rw),
+			fmt.Sprintf("make liveness periodSeconds × failureThreshold at least %ds", rw),
 			"liveness of container %s fails after %ds, readiness only after %ds: a busy pod is restarted while it still takes traffic", c.Name, lw, rw)
 	})
 }

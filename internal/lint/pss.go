@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -137,6 +138,9 @@ func checkReadOnlyRootFS(ix *index, e *emitter) {
 func checkServiceAccountToken(ix *index, e *emitter) {
 	for _, w := range ix.workloads {
 		spec := w.spec()
+		if ix.boundByRBAC(w) {
+			continue // a role is bound to its account: the app calls the API and needs the token
+		}
 		if spec.AutomountServiceAccountToken != nil {
 			if !*spec.AutomountServiceAccountToken {
 				continue
@@ -167,6 +171,24 @@ func checkServiceAccountMissing(ix *index, e *emitter) {
 		e.addf(w.obj, w.path("serviceAccountName"), "add the ServiceAccount to the input, or name one it declares (check kustomize name prefixes and suffixes)",
 			"ServiceAccount %s is not in %s of the input, which declares other service accounts: the API server refuses to create the pods (serviceaccount not found), so the rollout stalls with no new pod", name, namespaceName(w.obj))
 	}
+}
+
+// boundByRBAC reports whether a RoleBinding or ClusterRoleBinding of the
+// input grants something to the pod's service account.
+func (ix *index) boundByRBAC(w *workload) bool {
+	name := cmp.Or(w.spec().ServiceAccountName, w.spec().DeprecatedServiceAccount, "default")
+	for _, b := range ix.bindings {
+		for _, s := range b.subjects {
+			ns := s.Namespace
+			if ns == "" && b.obj.Kind == "RoleBinding" {
+				ns = b.obj.Namespace // a RoleBinding's subjects default to its own namespace
+			}
+			if s.Kind == "ServiceAccount" && s.Name == name && ns == w.obj.Namespace {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // serviceAccount finds a ServiceAccount of the input; an empty name is the

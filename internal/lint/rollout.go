@@ -79,12 +79,31 @@ func rolling(d *appsv1.Deployment) bool {
 	return d.Spec.Strategy.Type == "" || d.Spec.Strategy.Type == appsv1.RollingUpdateDeploymentStrategyType
 }
 
+// safeRolling is the rolling update that suits the pods: a surge where one
+// is possible, else one pod at a time, for pods that cannot run beside their
+// replacement (a hostPort), with why.
+func (ix *index) safeRolling(w *workload) (fix, why string) {
+	if ports := w.hostPorts(); len(ports) > 0 {
+		return "RollingUpdate with maxSurge: 0 and maxUnavailable: 1, and at least 2 replicas", fmt.Sprintf("the pods bind hostPort %d, so a surge pod cannot start beside the one it replaces", ports[0])
+	}
+	return "RollingUpdate with maxSurge: 1 and maxUnavailable: 0", ""
+}
+
 func checkRolloutStrategy(ix *index, e *emitter) {
 	for _, d := range ix.deployments() {
 		if rolling(d.v) {
 			continue
 		}
-		e.addf(d.w.obj, "spec.strategy.type", "use type: RollingUpdate with maxSurge: 1 and maxUnavailable: 0",
+		if claims := ix.rwoClaims(d.w); len(claims) > 0 {
+			e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage, then roll with maxSurge: 1 and maxUnavailable: 0; keep Recreate only where the downtime is acceptable",
+				"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout. Recreate is what ReadWriteOnce claim %s needs (a rolling update would deadlock on it), so the fix is in the storage", d.v.Spec.Strategy.Type, claims[0])
+			continue
+		}
+		fix, why := ix.safeRolling(d.w)
+		if why != "" {
+			fix += " (" + why + ")"
+		}
+		e.addf(d.w.obj, "spec.strategy.type", "use type: "+fix,
 			"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout", d.v.Spec.Strategy.Type)
 	}
 }
@@ -99,7 +118,11 @@ func checkMaxUnavailable(ix *index, e *emitter) {
 		if err != nil || u < int(replicas) {
 			continue
 		}
-		e.addf(d.w.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1",
+		fix := "set maxUnavailable: 0 and maxSurge: 1"
+		if len(d.w.hostPorts()) > 0 {
+			fix = "set maxUnavailable: 1 and maxSurge: 0 with at least 2 replicas (the pods bind a hostPort, so they cannot surge)"
+		}
+		e.addf(d.w.obj, strategyPath+".maxUnavailable", fix,
 			"maxUnavailable resolves to %d with %d replicas: a rollout may take every pod down at once", u, replicas)
 	}
 }
@@ -117,6 +140,9 @@ func checkRolloutCapacity(ix *index, e *emitter) {
 		}
 		if u == 0 || u >= int(replicas) {
 			continue // full capacity, or already an error of rollout-max-unavailable
+		}
+		if len(d.w.hostPorts()) > 0 || len(ix.rwoClaims(d.w)) > 0 {
+			continue // the pods cannot surge: an old pod must go first
 		}
 		e.addf(d.w.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1 (or more), so new pods are added before old ones go",
 			"maxUnavailable resolves to %d and maxSurge to %d with %d replicas: the rollout removes serving pods before their replacements are ready, and the rest take their load", u, s, replicas)

@@ -19,7 +19,8 @@ import (
 // the kind's own strategy, where one exists.
 type workload struct {
 	obj      *Object
-	podPath  string // where the pod spec lives: spec.template.spec, or deeper for a CronJob
+	meta     *metav1.ObjectMeta // the workload's own metadata (annotations such as reloader.stakater.com/auto)
+	podPath  string             // where the pod spec lives: spec.template.spec, or deeper for a CronJob
 	template *corev1.PodTemplateSpec
 	selector *metav1.LabelSelector // nil for Jobs and CronJobs, which select their own pods
 	replicas *int32                // as written; nil when unset or when the kind has no replica count
@@ -37,22 +38,22 @@ func newWorkload(o *Object) (*workload, bool) {
 	const tmpl = "spec.template.spec"
 	switch v := o.Typed.(type) {
 	case *appsv1.Deployment:
-		return &workload{obj: o, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas, deployment: v}, true
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas, deployment: v}, true
 	case *appsv1.StatefulSet:
-		return &workload{obj: o, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas, statefulSet: v}, true
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas, statefulSet: v}, true
 	case *appsv1.DaemonSet:
-		return &workload{obj: o, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, daemonSet: v}, true
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, daemonSet: v}, true
 	case *appsv1.ReplicaSet:
-		return &workload{obj: o, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas}, true
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas}, true
 	case *batchv1.Job:
-		return &workload{obj: o, podPath: tmpl, template: &v.Spec.Template}, true
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template}, true
 	case *batchv1.CronJob:
-		return &workload{obj: o, podPath: "spec.jobTemplate.spec.template.spec", template: &v.Spec.JobTemplate.Spec.Template}, true
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: "spec.jobTemplate.spec.template.spec", template: &v.Spec.JobTemplate.Spec.Template}, true
 	case *argoRollout:
 		if v.Spec.Template == nil {
 			return nil, false // workloadRef: the pods are another object's
 		}
-		return &workload{obj: o, podPath: tmpl, template: v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas}, true
+		return &workload{obj: o, meta: &v.Metadata, podPath: tmpl, template: v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas}, true
 	}
 	return nil, false
 }

@@ -163,7 +163,8 @@ spec:
 	}{
 		{name: "clean kustomize dir", args: []string{"lint", corpusBase}, want: ExitOK, stdout: []string{"8 objects: 0 errors, 0 warnings"}},
 		{name: "errors exit 1", args: []string{"lint", bad}, want: ExitError,
-			stdout:  []string{"Deployment/web (" + bad + "#1)", "error   readiness-probe-missing at spec.template.spec.containers[name=web].readinessProbe", "fix: add a readinessProbe"},
+			stdout: []string{"Deployment/web (" + bad + ")", "error   readiness-probe-missing at spec.template.spec.containers[name=web].readinessProbe (" + bad + ":13)", "fix: add a readinessProbe",
+				"checked: 1 Deployment\n"},
 			wantErr: "lint found"},
 		{name: "skip turns rules off", args: []string{"lint", bad, "--skip", "readiness-probe-missing,drain-missing,pss-restricted"}, want: ExitOK},
 		{name: "several paths are linted together", args: []string{"lint", bad, filepath.Join(corpusBase, "manifests.yaml")}, want: ExitError, stdout: []string{"9 objects"}},

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -27,8 +29,14 @@ type Object struct {
 	Kind       string
 	Namespace  string
 	Name       string
-	Source     string // file#document, "-" for stdin, or the kustomize directory
+	Source     string // the file ("-" for stdin), or the file kustomize read it from, or the kustomize directory
+	Line       int    // the line of Source where the object starts; 0 when unknown (kustomize output)
 	Typed      any    // *appsv1.Deployment, *corev1.Service, ...; nil when unknown
+
+	// doc is the object's text as written in Source, for finding the line
+	// of a field; root is doc parsed, once a finding needs it.
+	doc  []byte
+	root *kyaml.Node
 
 	// hasPodTemplate is set for an object of an unknown kind that carries
 	// spec.template.spec.containers, so the summary can name it as skipped.
@@ -112,19 +120,30 @@ type decoder struct {
 
 func newDecoder() *decoder { return &decoder{factories: typeFactories()} }
 
-// decode adds the objects of one YAML document. A v1 List is unpacked, as
-// kubectl get -o yaml produces them.
-func (d *decoder) decode(doc []byte, source string) {
+// decode adds the objects of one YAML document, which starts at line of
+// source (0 when the text is not the source's, as for kustomize output). A
+// v1 List is unpacked, as kubectl get -o yaml produces them.
+func (d *decoder) decode(doc []byte, source string, line int) {
 	var tm typeMeta
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
-		d.problem(&Object{Kind: "Document", Name: source, Source: source}, "", fmt.Sprintf("not a Kubernetes object: %v", err),
-			"fix the YAML syntax")
+		name := source
+		if line > 0 {
+			name = fmt.Sprintf("%s:%d", source, line)
+		}
+		fix := "fix the YAML syntax"
+		if bytes.Contains(doc, []byte("{{")) {
+			fix = "this looks like a Helm template, which is not YAML until rendered: lint its output, helm template RELEASE CHART | scaffold lint -"
+		}
+		d.problem(&Object{Kind: "Document", Name: name, Source: source, Line: line}, "", fmt.Sprintf("not a Kubernetes object: %v", err), fix)
 		return
 	}
 	if tm.APIVersion == "" && tm.Kind == "" && tm.Metadata.Name == "" {
 		return // an empty document, or one holding only comments
 	}
-	o := &Object{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, Source: source}
+	o := &Object{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, Source: source, Line: line}
+	if line > 0 {
+		o.doc = doc
+	}
 	if o.Kind == "" || o.APIVersion == "" {
 		o.Kind = cmp.Or(o.Kind, "Object")
 		d.problem(o, "", "the object has no apiVersion or kind", "set apiVersion and kind")
@@ -144,7 +163,10 @@ func (d *decoder) decode(doc []byte, source string) {
 				d.problem(o, fmt.Sprintf("items[%d]", i), err.Error(), "fix the item")
 				continue
 			}
-			d.decode(b, fmt.Sprintf("%s.items[%d]", source, i))
+			d.decode(b, source, 0)
+			if n := len(d.objects); n > 0 && d.objects[n-1].Source == source && d.objects[n-1].Line == 0 {
+				d.objects[n-1].Line = line // the List's line: items are re-encoded, so no field lines
+			}
 		}
 		return
 	}
@@ -170,7 +192,7 @@ func (d *decoder) decode(doc []byte, source string) {
 	typed := factory()
 	if err := strictDecode(doc, typed); err != nil {
 		d.problem(o, "", "does not decode strictly into "+o.APIVersion+" "+o.Kind+": "+err.Error(),
-			"correct or remove the field: the API server drops unknown fields without a word, and with them the setting you meant")
+			strictFix)
 		return
 	}
 	o.Typed = typed
@@ -220,7 +242,7 @@ func (d *decoder) decodeRollout(o *Object, doc []byte) {
 	}
 	if len(bad) > 0 {
 		d.problem(o, "", "does not decode strictly into an Argo Rollout with a core pod template: "+strings.Join(bad, "; "),
-			"correct or remove the field: the API server drops unknown fields without a word, and with them the setting you meant")
+			strictFix)
 		return
 	}
 	o.Typed = r
@@ -236,6 +258,11 @@ func unwrapJoined(err error) []error {
 	}
 	return []error{err}
 }
+
+// strictFix is the fix for a field the API types do not have. kubectl has
+// asked the API server for strict field validation by default since 1.25, so
+// the apply fails; tools that do not ask for it have the field dropped.
+const strictFix = "correct or remove the field: kubectl apply (1.25 and later) rejects the object, and clients that do not validate strictly drop the field without a word, and with it the setting you meant"
 
 // strictDecode decodes as the API server's strict field validation does:
 // field names are case-sensitive (encoding/json would let "readinessprobe"
@@ -255,7 +282,24 @@ func strictDecode(doc []byte, v any) error {
 func (d *decoder) problem(o *Object, field, msg, fix string) {
 	d.problems = append(d.problems, Finding{
 		Rule: RuleSchema, Severity: Error,
-		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source,
+		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source, Line: o.lineOf(field),
 		Field: field, Message: msg, Fix: fix,
 	})
+}
+
+// lineOf returns the line of Source that holds field (or its closest
+// enclosing field), or where the object starts when its text is not at hand.
+func (o *Object) lineOf(field string) int {
+	if o.Line == 0 || (o.doc == nil && o.root == nil) {
+		return o.Line
+	}
+	if o.root == nil {
+		o.root = &kyaml.Node{}
+		if err := kyaml.Unmarshal(o.doc, o.root); err != nil {
+			o.root, o.doc = nil, nil
+			return o.Line
+		}
+		o.doc = nil
+	}
+	return o.Line + fieldLine(o.root, field) - 1
 }

@@ -73,10 +73,22 @@ func TestDecodeYAMLSyntaxError(t *testing.T) {
 	}
 }
 
-func TestDecodeKeepsDocumentNumbers(t *testing.T) {
-	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
-	if got := in.Objects[1].Source; got != "in.yaml#2" {
-		t.Errorf("source %q, want in.yaml#2", got)
+// TestDecodeHelmTemplate: a raw Helm template is not YAML, and the fix says
+// to render it first.
+func TestDecodeHelmTemplate(t *testing.T) {
+	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n{{- end }}\n")
+	if len(in.problems) != 1 || !strings.Contains(in.problems[0].Fix, "helm template") || in.problems[0].Line != 5 || in.problems[0].Object() != "Document/in.yaml:5" {
+		t.Errorf("problems %+v, want one at in.yaml:5 whose fix says to run helm template", in.problems)
+	}
+}
+
+func TestDecodeKeepsLines(t *testing.T) {
+	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\n# d\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
+	if got := in.Objects[1]; got.Source != "in.yaml" || got.Line != 6 {
+		t.Errorf("source %s:%d, want in.yaml:6", got.Source, got.Line)
+	}
+	if got := in.Objects[1].lineOf("metadata.name"); got != 9 {
+		t.Errorf("metadata.name at line %d, want 9", got)
 	}
 	if _, ok := in.Objects[1].Typed.(*appsv1.Deployment); !ok {
 		t.Errorf("typed as %T", in.Objects[1].Typed)

@@ -24,7 +24,8 @@ type Finding struct {
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace,omitempty"`
 	Name      string   `json:"name"`
-	Source    string   `json:"source,omitempty"` // file (#document) or kustomize directory
+	Source    string   `json:"source,omitempty"` // file, or kustomize directory
+	Line      int      `json:"line,omitempty"`   // line of Source holding the field (or what encloses it); 0 when unknown
 	Field     string   `json:"field"`
 	Message   string   `json:"message"`
 	Fix       string   `json:"fix"`

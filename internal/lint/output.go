@@ -29,6 +29,9 @@ func WriteText(w io.Writer, r Report) error {
 		if f.Field != "" {
 			field = " at " + f.Field
 		}
+		if f.Line > 0 {
+			field += fmt.Sprintf(" (%s:%d)", f.Source, f.Line)
+		}
 		fmt.Fprintf(&b, "  %-7s %s%s\n", f.Severity, f.Rule, field)
 		fmt.Fprintf(&b, "          %s\n", f.Message)
 		fmt.Fprintf(&b, "          fix: %s\n", f.Fix)

@@ -90,7 +90,7 @@ type emitter struct {
 func (e *emitter) add(o *Object, field, msg, fix string) {
 	e.findings = append(e.findings, Finding{
 		Rule: e.rule.ID, Severity: e.rule.Severity,
-		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source,
+		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source, Line: o.lineOf(field),
 		Field: field, Message: msg, Fix: fix,
 	})
 }

@@ -171,3 +171,75 @@ func TestConfigMapAlternativesToAHash(t *testing.T) {
 		})
 	}
 }
+
+// TestLabelsRecommendedIsOptionalAndFolded: the convention runs only when
+// enabled, and then gives one finding per workload, not one per label set.
+func TestLabelsRecommendedIsOptionalAndFolded(t *testing.T) {
+	yaml := web("", "      containers: [{name: web, image: web:1.0}]\n")
+	if _, fired := findingOf(lintString(t, yaml, Options{}), "labels-recommended"); fired {
+		t.Error("labels-recommended runs without --enable")
+	}
+	n := 0
+	for _, f := range lintString(t, yaml, Options{Enable: []string{"labels-recommended"}}).Findings {
+		if f.Rule == "labels-recommended" {
+			n++
+			if !strings.Contains(f.Message, "the Deployment lack") || !strings.Contains(f.Message, "its pods lack") {
+				t.Errorf("the finding does not name both label sets: %s", f.Message)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d labels-recommended findings, want 1", n)
+	}
+	if _, err := Lint(loadString(t, yaml), Options{Enable: []string{"no-such-rule"}}); err == nil {
+		t.Error("an unknown rule to enable is accepted")
+	}
+}
+
+// TestKubeVersionGatesAdvice: on an older cluster, rules about features it
+// lacks stay quiet, advice leaves those features out, and a matchLabelKeys
+// the API server would drop does not count as a fix.
+func TestKubeVersionGatesAdvice(t *testing.T) {
+	execSleep := web("", `      containers:
+      - name: web
+        image: web:1.0
+        ports: [{containerPort: 8080}]
+        lifecycle: {preStop: {exec: {command: [sleep, "10"]}}}
+`)
+	noDrain := web("", "      containers: [{name: web, image: web:1.0, ports: [{containerPort: 8080}]}]\n")
+	antiAffinity := web("", `      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - topologyKey: kubernetes.io/hostname
+            labelSelector: {matchLabels: {app: web}}
+            matchLabelKeys: [pod-template-hash]
+      containers: [{name: web, image: web:1.0}]
+`)
+	pdb := web("", "      containers: [{name: web, image: web:1.0}]\n", "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\nspec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}\n")
+	for _, tt := range []struct {
+		name, yaml, version, rule string
+		fires                     bool
+		fix                       string
+	}{
+		{"exec sleep on 1.34", execSleep, "1.34", "prestop-exec-sleep", true, "lifecycle.preStop.sleep.seconds"},
+		{"exec sleep on 1.28, before the sleep action", execSleep, "v1.28.3", "prestop-exec-sleep", false, ""},
+		{"no drain on 1.28 is not told to use the sleep action", noDrain, "1.28", "drain-missing", true, "preStop exec of sleep 10"},
+		{"no drain, any supported release", noDrain, "", "drain-missing", true, "lifecycle.preStop.sleep.seconds"},
+		{"matchLabelKeys fixes the deadlock on 1.33", antiAffinity, "1.33", "anti-affinity-deadlock", false, ""},
+		{"matchLabelKeys is dropped on 1.29", antiAffinity, "1.29", "anti-affinity-deadlock", true, "needs Kubernetes 1.31"},
+		{"unhealthyPodEvictionPolicy on 1.26", pdb, "1.26", "pdb-unhealthy-eviction", false, ""},
+		{"unhealthyPodEvictionPolicy on 1.31", pdb, "1.31", "pdb-unhealthy-eviction", true, "AlwaysAllow"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := lintString(t, tt.yaml, Options{KubeVersion: tt.version})
+			mustDecode(t, r)
+			f, fired := findingOf(r, tt.rule)
+			if fired != tt.fires || (fired && !strings.Contains(f.Fix, tt.fix)) {
+				t.Errorf("%s fired %v with fix %q; want %v with %q", tt.rule, fired, f.Fix, tt.fires, tt.fix)
+			}
+		})
+	}
+	if _, err := Lint(loadString(t, noDrain), Options{KubeVersion: "2.0"}); err == nil {
+		t.Error("kube version 2.0 is accepted")
+	}
+}

@@ -23,6 +23,10 @@ const (
 	defaultTimeout  = 1                // probe timeoutSeconds default
 )
 
+// sleepActionMinor is the release that turned the native preStop sleep
+// action on by default (beta; GA in 1.34).
+const sleepActionMinor = 30
+
 // appTiming is one of the in-app timings the generated service reads. Any
 // service that uses the same variables or flags is checked the same way.
 type appTiming struct {
@@ -162,8 +166,11 @@ func checkDrainMissing(ix *index, e *emitter) {
 		if !ix.serving(w, c) || len(t.unresolved) > 0 || t.hook.sleep+t.delay > 0 {
 			return
 		}
-		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop",
-			"add lifecycle.preStop.sleep.seconds (10 is a good start), or have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY)",
+		fix := "add lifecycle.preStop.sleep.seconds (10 is a good start), or have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY)"
+		if !ix.atLeast(sleepActionMinor) {
+			fix = "have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY), or, if the image has a shell, add a preStop exec of sleep 10 (the native sleep action needs Kubernetes 1.30)"
+		}
+		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop", fix,
 			"container %s stops at once on termination, while kube-proxy, ingress controllers and DNS still send it traffic for a few seconds: those requests fail", c.Name)
 	})
 }
@@ -223,8 +230,8 @@ func orDefault(v, def int32) int32 {
 func checkPreStopExecSleep(ix *index, e *emitter) {
 	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		h := preStopOf(c)
-		if !h.execSleep {
-			return
+		if !h.execSleep || !ix.atLeast(sleepActionMinor) {
+			return // before 1.30 the exec is the only way to sleep
 		}
 		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop.exec",
 			"use the native action, lifecycle.preStop.sleep.seconds (on by default since Kubernetes 1.30, GA in 1.34), which needs nothing in the image",

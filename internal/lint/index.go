@@ -30,6 +30,7 @@ type hpa struct {
 // index holds the input by kind, with the cross-object lookups the rules
 // share.
 type index struct {
+	kubeMinor      int // the cluster's Kubernetes minor version; 0 for any supported release
 	kustomize      bool
 	kustomizations []*Kustomization
 	workloads      []*workload
@@ -90,6 +91,11 @@ func newIndex(in *Input) *index {
 	}
 	return ix
 }
+
+// atLeast reports whether the cluster runs Kubernetes 1.minor or later;
+// without --kube-version, it runs a supported release, where every feature
+// the rules advise is available.
+func (ix *index) atLeast(minor int) bool { return ix.kubeMinor == 0 || ix.kubeMinor >= minor }
 
 func deref[T any](p *T, def T) T {
 	if p == nil {

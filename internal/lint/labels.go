@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -23,8 +24,8 @@ func versionKeys() []string { return []string{"app.kubernetes.io/version", "vers
 
 func labelRules() []Rule {
 	return []Rule{
-		{ID: "labels-recommended", Severity: Warning, check: checkRecommendedLabels,
-			Summary: "Deployments and their pods carry the six app.kubernetes.io labels"},
+		{ID: "labels-recommended", Severity: Warning, check: checkRecommendedLabels, Optional: true,
+			Summary: "workloads and their pods carry the six app.kubernetes.io labels (one finding per workload)"},
 		{ID: "selector-mismatch", Severity: Error, check: checkSelectorMismatch,
 			Summary: "every workload's selector matches its own pod template's labels"},
 		{ID: "selector-version", Severity: Error, check: checkSelectorVersion,
@@ -44,20 +45,24 @@ func missing(have map[string]string, want []string) []string {
 	return out
 }
 
+// checkRecommendedLabels is a convention, not rollout safety, so it is
+// optional, and it folds what the object and its pods miss into one finding.
 func checkRecommendedLabels(ix *index, e *emitter) {
 	for _, w := range ix.workloads {
-		if w.deployment == nil {
-			continue
-		}
-		d := w.deployment
+		var parts []string
+		field := ""
 		for _, where := range []struct {
-			field  string
-			labels map[string]string
-		}{{"metadata.labels", d.Labels}, {"spec.template.metadata.labels", d.Spec.Template.Labels}} {
+			field, what string
+			labels      map[string]string
+		}{{"metadata.labels", "the " + w.kind(), w.meta.Labels}, {w.podPath[:len(w.podPath)-len(".spec")] + ".metadata.labels", "its pods", w.template.Labels}} {
 			if m := missing(where.labels, recommendedLabels()); len(m) > 0 {
-				e.addf(w.obj, where.field, "add them, in kustomize with a labels: entry (includeTemplates: true) rather than commonLabels",
-					"missing recommended labels: %s", strings.Join(m, ", "))
+				parts = append(parts, where.what+" lack "+strings.Join(m, ", "))
+				field = cmp.Or(field, where.field)
 			}
+		}
+		if len(parts) > 0 {
+			e.addf(w.obj, field, "add them, in kustomize with a labels: entry (includeTemplates: true) rather than commonLabels",
+				"missing recommended labels: %s", strings.Join(parts, "; "))
 		}
 	}
 }

@@ -97,7 +97,12 @@ func checkPDBMissing(ix *index, e *emitter) {
 	}
 }
 
+// checkPDBUnhealthyEviction needs Kubernetes 1.27, where the field is on by
+// default (GA in 1.31).
 func checkPDBUnhealthyEviction(ix *index, e *emitter) {
+	if !ix.atLeast(27) {
+		return
+	}
 	for _, p := range ix.pdbs {
 		if pol := p.v.Spec.UnhealthyPodEvictionPolicy; pol != nil && *pol == policyv1.AlwaysAllow {
 			continue

@@ -19,11 +19,13 @@ import (
 //
 // Where the input holds no Service in the workload's namespace, the Services
 // live elsewhere, and a container that declares a port is taken to serve,
-// unless it runs to completion (a Job's pods serve only behind a Service).
+// if its kind serves through Services at all: a Job's pods run to
+// completion, and a DaemonSet's ports are most often a node agent's, scraped
+// or reached on the node, so both serve only behind a Service.
 func (ix *index) serving(w *workload, c *corev1.Container) bool {
 	services := ix.servicesFor(w)
 	if len(services) == 0 {
-		return len(c.Ports) > 0 && !w.runsToCompletion() && !ix.servicesIn(w.obj)
+		return len(c.Ports) > 0 && w.scalable() && !ix.servicesIn(w.obj)
 	}
 	for _, s := range services {
 		for _, p := range s.v.Spec.Ports {

@@ -17,7 +17,7 @@ func pssRules() []Rule {
 	return []Rule{
 		{ID: "pss-restricted", Severity: Error, check: checkPSSRestricted,
 			Summary: "pods meet the restricted Pod Security Standard: non-root, no privilege escalation, seccomp, capabilities dropped, no host namespaces or host volumes"},
-		{ID: "read-only-root-fs", Severity: Warning, check: checkReadOnlyRootFS,
+		{ID: "read-only-root-fs", Severity: Warning, check: checkReadOnlyRootFS, Optional: true,
 			Summary: "containers run with readOnlyRootFilesystem: true (with an emptyDir where they must write)"},
 		{ID: "service-account-missing", Severity: Error, check: checkServiceAccountMissing,
 			Summary: "the service account a pod names is in the input, when the input declares service accounts"},
@@ -106,15 +106,31 @@ func checkPSSRestricted(ix *index, e *emitter) {
 				host = append(host, h.name)
 			}
 		}
-		if len(host) > 0 {
-			e.addf(w.obj, w.podPath, "remove "+strings.Join(host, ", "),
-				"the pod shares the node's %s: the restricted standard forbids it", strings.Join(host, ", "))
-		}
+		var hostVolumes []string
 		for _, v := range spec.Volumes {
 			if !restrictedVolume(v) {
-				e.addf(w.obj, w.path("volumes[name="+v.Name+"]"), "use a configMap, secret, emptyDir, projected, ephemeral, csi or persistentVolumeClaim volume",
-					"volume %s is of a type the restricted standard forbids (hostPath and the like)", v.Name)
+				hostVolumes = append(hostVolumes, v.Name)
 			}
+		}
+		if len(host)+len(hostVolumes) > 0 {
+			// A pod that reaches into the node (an agent, a CNI or CSI
+			// driver) cannot meet the standard by design: one finding says
+			// so, instead of one per field that follows from it.
+			var what []string
+			if len(host) > 0 {
+				what = append(what, "it shares the node's "+strings.Join(host, ", "))
+			}
+			if len(hostVolumes) > 0 {
+				what = append(what, "it mounts host volumes (hostPath and the like): "+strings.Join(hostVolumes, ", "))
+			}
+			for _, ac := range w.allContainers() {
+				if v := containerViolations(spec.SecurityContext, ac.c); len(v) > 0 {
+					what = append(what, "in container "+ac.c.Name+", "+strings.Join(v, ", "))
+				}
+			}
+			e.addf(w.obj, w.podPath, "if it is a node agent, run it in a namespace labeled pod-security.kubernetes.io/enforce: privileged; if not, remove the host access ("+restrictedFix+")",
+				"the pod does not meet the restricted Pod Security Standard, by design if it is a node agent: %s; a namespace that enforces the standard rejects the pods and the rollout stalls", strings.Join(what, "; "))
+			continue
 		}
 		for _, ac := range w.allContainers() {
 			if v := containerViolations(spec.SecurityContext, ac.c); len(v) > 0 {

@@ -170,10 +170,17 @@ func checkReplicasMin(ix *index, e *emitter) {
 				unset = " (spec.replicas is unset, and no autoscaler in the input targets it)"
 			}
 			also := "(a rollout still surges)"
-			if w.statefulSet != nil {
+			switch {
+			case w.statefulSet != nil:
 				also = "and so does every rollout, which replaces the pod in place"
+			case w.deployment != nil && !rolling(w.deployment):
+				also = "and so does every rollout, which Recreate starts by stopping the pod"
 			}
-			e.addf(w.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
+			fix := "run at least 2 replicas (3 across zones) where availability matters"
+			if claims := ix.rwoClaims(w); len(claims) > 0 {
+				fix = fmt.Sprintf("the pods share ReadWriteOnce claim %s, so a second replica would have to share its node and its files: for availability, move the state out (a database, or a StatefulSet with a volume per pod), then run at least 2 replicas", claims[0])
+			}
+			e.addf(w.obj, "spec.replicas", fix,
 				"the %s runs %s%s: a node loss or an eviction takes the service down %s", w.kind(), plural(int(r), "replica"), unset, also)
 		}
 	}

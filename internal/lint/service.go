@@ -64,9 +64,21 @@ func checkServiceSelectsNothing(ix *index, e *emitter) {
 	}
 }
 
+// governs reports whether s is a StatefulSet's governing Service (its
+// spec.serviceName), whose DNS records let peers find each other before they
+// are ready: publishing not-ready addresses is what it is for.
+func (ix *index) governs(s typed[*corev1.Service]) bool {
+	for _, w := range ix.workloads {
+		if w.statefulSet != nil && w.statefulSet.Spec.ServiceName == s.obj.Name && sameNamespace(w.obj, s.obj) {
+			return true
+		}
+	}
+	return false
+}
+
 func checkHeadlessNotReady(ix *index, e *emitter) {
 	for _, s := range ix.services {
-		if s.v.Spec.ClusterIP != corev1.ClusterIPNone || !s.v.Spec.PublishNotReadyAddresses {
+		if s.v.Spec.ClusterIP != corev1.ClusterIPNone || !s.v.Spec.PublishNotReadyAddresses || ix.governs(s) {
 			continue
 		}
 		e.add(s.obj, "spec.publishNotReadyAddresses",

@@ -17,7 +17,7 @@ func rolloutRules() []Rule {
 		{ID: "rollout-max-unavailable", Severity: Error, check: checkMaxUnavailable,
 			Summary: "maxUnavailable is below the replica count, so a rollout never takes every pod down"},
 		{ID: "rollout-capacity", Severity: Warning, check: checkRolloutCapacity,
-			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout"},
+			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout (Deployments; serving DaemonSets that can surge)"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
 			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
 		{ID: "hostport-surge", Severity: Error, check: checkHostPortSurge,
@@ -147,6 +147,21 @@ func checkRolloutCapacity(ix *index, e *emitter) {
 		e.addf(d.w.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1 (or more), so new pods are added before old ones go",
 			"maxUnavailable resolves to %d and maxSurge to %d with %d replicas: the rollout removes serving pods before their replacements are ready, and the rest take their load", u, s, replicas)
 	}
+	for _, w := range ix.workloads {
+		if w.daemonSet != nil && ix.servingWorkload(w) && !daemonSetSurges(w.daemonSet) &&
+			len(w.hostPorts()) == 0 && !w.spec().HostNetwork && w.daemonSet.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+			e.addf(w.obj, "spec.updateStrategy.rollingUpdate", "set maxSurge: 1 and maxUnavailable: 0, so each node's new pod is ready before the old one goes",
+				"the DaemonSet deletes each node's pod before starting its replacement (maxSurge 0): until the new pod is ready the node has none, and traffic kept on the node (externalTrafficPolicy or internalTrafficPolicy Local) fails")
+		}
+	}
+}
+
+// daemonSetSurges reports whether a DaemonSet's update starts each node's
+// new pod before deleting the old one. A DaemonSet whose pods bind a host
+// port or the host network cannot: two pods would share the node's port.
+func daemonSetSurges(ds *appsv1.DaemonSet) bool {
+	ru := ds.Spec.UpdateStrategy.RollingUpdate
+	return ru != nil && ru.MaxSurge != nil && ru.MaxSurge.String() != "0" && ru.MaxSurge.String() != "0%"
 }
 
 // checkReplicasMin covers every kind that runs a replica count. A
@@ -204,9 +219,8 @@ func checkHostPortSurge(ix *index, e *emitter) {
 			}
 			e.addf(w.obj, strategyPath+".maxSurge", "set maxSurge: 0 and maxUnavailable: 1, so each old pod frees the port before its replacement needs it; or drop hostPort and reach the pods through a Service",
 				"the pods bind hostPort %d and the rollout surges by %d: the surge pod fits only on a node with no pod of this Deployment, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
-		case w.daemonSet != nil && w.daemonSet.Spec.UpdateStrategy.RollingUpdate != nil:
-			ms := w.daemonSet.Spec.UpdateStrategy.RollingUpdate.MaxSurge
-			if ms == nil || ms.String() == "0" || ms.String() == "0%" {
+		case w.daemonSet != nil:
+			if !daemonSetSurges(w.daemonSet) {
 				continue
 			}
 			e.addf(w.obj, "spec.updateStrategy.rollingUpdate.maxSurge", "set maxSurge: 0 and maxUnavailable: 1, or drop hostPort",

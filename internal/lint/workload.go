@@ -118,14 +118,18 @@ func (w *workload) allContainers() []containerAt {
 	return out
 }
 
-// hostPorts lists the hostPorts the pod binds; two pods of it cannot share
-// a node.
+// hostPorts lists the ports the pod binds on its node; two pods of it cannot
+// share a node. On the host network every declared containerPort is one (the
+// API server defaults hostPort to it).
 func (w *workload) hostPorts() []int32 {
 	var ports []int32
 	for _, c := range w.spec().Containers {
 		for _, p := range c.Ports {
-			if p.HostPort != 0 {
+			switch {
+			case p.HostPort != 0:
 				ports = append(ports, p.HostPort)
+			case w.spec().HostNetwork:
+				ports = append(ports, p.ContainerPort)
 			}
 		}
 	}

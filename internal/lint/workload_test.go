@@ -287,3 +287,49 @@ spec:
 		t.Error("web, serving with 2 replicas, is not flagged by pdb-missing")
 	}
 }
+
+// TestDaemonSetSurge: a DaemonSet behind a Service is told to surge, unless
+// its pods bind the host network or a host port, where a surge cannot start.
+func TestDaemonSetSurge(t *testing.T) {
+	ds := func(podSpec string) string {
+		return `apiVersion: v1
+kind: Service
+metadata: {name: proxy}
+spec: {selector: {app: proxy}, internalTrafficPolicy: Local, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: proxy}
+spec:
+  selector: {matchLabels: {app: proxy}}
+  template:
+    metadata: {labels: {app: proxy}}
+    spec:
+` + podSpec
+	}
+	for _, tt := range []struct {
+		name, podSpec string
+		capacity      bool
+	}{
+		{"pod network", "      containers: [{name: proxy, image: proxy:1.0}]\n", true},
+		{"host network", "      hostNetwork: true\n      containers: [{name: proxy, image: proxy:1.0}]\n", false},
+		{"host port", "      containers: [{name: proxy, image: proxy:1.0, ports: [{containerPort: 8080, hostPort: 8080}]}]\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := lintString(t, ds(tt.podSpec), Options{})
+			mustDecode(t, r)
+			if _, fired := findingOf(r, "rollout-capacity"); fired != tt.capacity {
+				t.Errorf("rollout-capacity fired %v, want %v\n%s", fired, tt.capacity, text(t, r))
+			}
+			if _, fired := findingOf(r, "hostport-surge"); fired {
+				t.Errorf("hostport-surge fired on a DaemonSet that does not surge")
+			}
+		})
+	}
+	// On the host network a declared port is a host port.
+	r := lintString(t, web("strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}",
+		"      hostNetwork: true\n      containers: [{name: web, image: web:1.0, ports: [{containerPort: 8080}]}]\n"), Options{})
+	if f, fired := findingOf(r, "hostport-surge"); !fired || !strings.Contains(f.Message, "hostPort 8080") {
+		t.Errorf("a surging Deployment on the host network is not flagged by hostport-surge: %+v", f)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -134,6 +135,12 @@ func (o *lintOptions) run(cmd *cobra.Command, out io.Writer) error {
 	return nil
 }
 
+// isHelmChart reports whether dir is a Helm chart: it holds a Chart.yaml.
+func isHelmChart(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil
+}
+
 // load reads every PATH into one input. A path that does not exist, or a
 // directory kustomize cannot build, is the caller's to fix; a kustomization
 // that fails to build is the manifests' problem and fails the run.
@@ -158,6 +165,8 @@ func (o *lintOptions) load(stdin io.Reader) (*lint.Input, error) {
 			return nil, usageError{fmt.Errorf("%s does not exist: pass a kustomize directory, YAML files, or - for stdin", p)}
 		case statErr != nil:
 			return nil, fmt.Errorf("lint: %w", statErr)
+		case fi.IsDir() && isHelmChart(p):
+			return nil, usageError{fmt.Errorf("%s is a Helm chart, whose templates are not YAML until rendered: helm template RELEASE %s | scaffold lint -", p, p)}
 		case fi.IsDir() && !lint.IsKustomizeDir(p):
 			return nil, usageError{fmt.Errorf("%s is a directory without a kustomization.yaml: pass the kustomize directory, or the YAML files themselves", p)}
 		case fi.IsDir():

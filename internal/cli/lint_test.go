@@ -154,6 +154,8 @@ spec:
 	if err := os.Mkdir(notADir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	chart := filepath.Join(dir, "chart")
+	mustWrite(t, filepath.Join(chart, "Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")
 	tests := []struct {
 		name    string
 		args    []string
@@ -180,6 +182,7 @@ spec:
 		{name: "unknown rule", args: []string{"lint", bad, "--skip", "no-such-rule"}, want: ExitUsage, wantErr: `unknown rule "no-such-rule"`},
 		{name: "missing path", args: []string{"lint", filepath.Join(dir, "nope.yaml")}, want: ExitUsage, wantErr: "does not exist"},
 		{name: "directory without kustomization", args: []string{"lint", notADir}, want: ExitUsage, wantErr: "without a kustomization.yaml"},
+		{name: "a Helm chart", args: []string{"lint", chart}, want: ExitUsage, wantErr: "helm template RELEASE " + chart + " | scaffold lint -"},
 		{name: "stdin twice", args: []string{"lint", "-", "-"}, want: ExitUsage, wantErr: "more than once"},
 		{name: "unknown flag", args: []string{"lint", "--strict"}, want: ExitUsage, wantErr: "unknown flag: --strict"},
 		{name: "help lists the rules", args: []string{"lint", "--help"}, want: ExitOK, stdout: []string{"grace-budget", "anti-affinity-deadlock", "scaffold lint deploy/kustomize/overlays/prod"}},

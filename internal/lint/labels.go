@@ -54,7 +54,7 @@ func checkRecommendedLabels(ix *index, e *emitter) {
 		for _, where := range []struct {
 			field, what string
 			labels      map[string]string
-		}{{"metadata.labels", "the " + w.kind(), w.meta.Labels}, {w.podPath[:len(w.podPath)-len(".spec")] + ".metadata.labels", "its pods", w.template.Labels}} {
+		}{{"metadata.labels", "the " + w.kind(), w.meta.Labels}, {w.templatePath() + ".metadata.labels", "its pods", w.template.Labels}} {
 			if m := missing(where.labels, recommendedLabels()); len(m) > 0 {
 				parts = append(parts, where.what+" lack "+strings.Join(m, ", "))
 				field = cmp.Or(field, where.field)

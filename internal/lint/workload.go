@@ -25,8 +25,8 @@ type workload struct {
 	selector *metav1.LabelSelector // nil for Jobs and CronJobs, which select their own pods
 	replicas *int32                // as written; nil when unset or when the kind has no replica count
 
-	// Exactly one of these is set for the kinds with rollout rules of their
-	// own; the rest are read through the fields above.
+	// At most one of these is set, for the kinds with rollout rules of
+	// their own; every other kind is read through the fields above.
 	deployment  *appsv1.Deployment
 	statefulSet *appsv1.StatefulSet
 	daemonSet   *appsv1.DaemonSet
@@ -62,6 +62,9 @@ func (w *workload) kind() string            { return w.obj.Kind }
 func (w *workload) spec() *corev1.PodSpec   { return &w.template.Spec }
 func (w *workload) podLabels() labels.Set   { return labels.Set(w.template.Labels) }
 func (w *workload) path(rest string) string { return w.podPath + "." + rest }
+
+// templatePath is where the pod template lives, the pod spec's parent.
+func (w *workload) templatePath() string { return strings.TrimSuffix(w.podPath, ".spec") }
 
 // runsToCompletion reports whether the pods are meant to exit: Jobs and
 // CronJobs. They serve only when a Service selects them, and are never

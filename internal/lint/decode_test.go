@@ -101,6 +101,8 @@ func FuzzLoadReader(f *testing.F) {
 	f.Add("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  strategy: {rollingUpdate: {maxSurge: 50%, maxUnavailable: \"x\"}}\n")
 	f.Add("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Service, metadata: {name: s}, spec: {clusterIP: None, publishNotReadyAddresses: true}}]\n")
 	f.Add("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 200%, selector: {matchExpressions: [{key: a, operator: Bad}]}}\n")
+	f.Add("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {template: {spec: {hostNetwork: true, containers: [{name: a, ports: [{containerPort: 1}]}]}}}\n")
+	f.Add("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{name: a, image: a, env: [{name: X}, {name: X}]}]}}}}}\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		in, err := LoadReader(strings.NewReader(s), "fuzz")
 		if err != nil {

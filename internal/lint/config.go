@@ -51,7 +51,7 @@ func reloaderSidecar(w *workload) string {
 func configRules() []Rule {
 	return []Rule{
 		{ID: "configmap-unhashed", Severity: Warning, check: checkConfigMapUnhashed,
-			Summary: "in kustomize output, ConfigMaps that pods read carry the generator's hash suffix, so a change rolls the Deployment"},
+			Summary: "in kustomize output, ConfigMaps that pods read carry the generator's hash suffix, so a change rolls the workload"},
 	}
 }
 
@@ -120,7 +120,7 @@ func checkPodConfigMaps(ix *index, e *emitter, w *workload) {
 		if reloader != "" && strings.Contains(refs[name], ".volumes[") {
 			continue // mounted, and the sidecar reloads it (it cannot reload env)
 		}
-		e.addf(w.obj, refs[name], "produce it with configMapGenerator and leave disableNameSuffixHash off; kustomize then renames every reference",
-			"ConfigMap %s has no content hash in its name: changing it does not roll the Deployment, and pods keep the old values until they happen to restart", name)
+		e.addf(w.obj, refs[name], "produce it with configMapGenerator and leave disableNameSuffixHash off (kustomize then renames every reference), or roll on change another way: a checksum/config annotation on the pod template, or Stakater Reloader",
+			"ConfigMap %s has no content hash in its name: changing it does not roll the %s, and pods keep the old values until they happen to restart", name, w.kind())
 	}
 }

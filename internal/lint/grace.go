@@ -117,7 +117,7 @@ func graceRules() []Rule {
 		{ID: "grace-budget", Severity: Error, check: checkGraceBudget,
 			Summary: "preStop sleep + SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + CLEANUP_TIMEOUT + 2s margin ≤ terminationGracePeriodSeconds"},
 		{ID: "grace-unresolved", Severity: Warning, check: checkGraceUnresolved,
-			Summary: "the shutdown timings can be read from the input (their ConfigMap is linted with the Deployment) and parse"},
+			Summary: "the shutdown timings can be read from the input (their ConfigMap is linted with the workload) and parse"},
 		{ID: "drain-missing", Severity: Error, check: checkDrainMissing,
 			Summary: "every serving container keeps serving after termination starts: a preStop sleep or an in-app SHUTDOWN_DELAY"},
 		{ID: "drain-short", Severity: Warning, check: checkDrainShort,
@@ -154,7 +154,7 @@ func checkGraceUnresolved(ix *index, e *emitter) {
 		}
 		if len(t.unresolved) > 0 {
 			slices.Sort(t.unresolved)
-			e.addf(w.obj, w.containerPath(c)+".envFrom", "lint the ConfigMap together with the Deployment (the kustomize directory, or both files)",
+			e.addf(w.obj, w.containerPath(c)+".envFrom", "lint the ConfigMap together with the "+w.kind()+" (the kustomize directory, or both files)",
 				"cannot check the grace budget of container %s: %s, and may hold its shutdown timings", c.Name, strings.Join(slices.Compact(t.unresolved), "; "))
 		}
 	})

@@ -29,7 +29,7 @@ func labelRules() []Rule {
 		{ID: "selector-mismatch", Severity: Error, check: checkSelectorMismatch,
 			Summary: "every workload's selector matches its own pod template's labels"},
 		{ID: "selector-version", Severity: Error, check: checkSelectorVersion,
-			Summary: "no Deployment, Service or PodDisruptionBudget selector uses a version label"},
+			Summary: "no workload, Service or PodDisruptionBudget selector uses a version label, unless one object serves each version"},
 		{ID: "kustomize-deprecated", Severity: Warning, check: checkKustomizeDeprecated,
 			Summary: "kustomizations use no deprecated field (commonLabels, patchesStrategicMerge, patchesJson6902, vars, bases, imageTags)"},
 	}
@@ -94,7 +94,7 @@ func checkSelectorVersion(ix *index, e *emitter) {
 		for _, k := range keys {
 			if slices.Contains(versionKeys(), k) && !perVersion(ix, o, k, values) {
 				e.addf(o, field, "select on app.kubernetes.io/name and app.kubernetes.io/instance only; keep the version as a plain label",
-					"the selector uses %s, which changes with every release: a Deployment selector is immutable (the next version cannot be applied), and a Service or budget selects only one version's pods mid-rollout", k)
+					"the selector uses %s, which changes with every release: a workload selector is immutable (the next version cannot be applied), and a Service or budget selects only one version's pods mid-rollout", k)
 			}
 		}
 	}

@@ -24,6 +24,8 @@ func rolloutRules() []Rule {
 			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge, since the surge pod cannot bind the port beside the pod it replaces"},
 		{ID: "rwo-rolling", Severity: Error, check: checkRWORolling,
 			Summary: "a Deployment that mounts a ReadWriteOnce (or ReadWriteOncePod) claim of the input does not roll with a surge, which the new pod cannot attach"},
+		{ID: "statefulset-partition", Severity: Warning, check: checkStatefulSetPartition,
+			Summary: "a StatefulSet's rolling update partition is below its replica count, so an update reaches at least one pod"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -260,6 +262,25 @@ func checkRWORolling(ix *index, e *emitter) {
 		}
 		e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage; type: Recreate avoids the deadlock at the price of downtime on each rollout",
 			"the pods mount ReadWriteOnce claim %s and the Deployment rolls: the new pod cannot attach the volume while the old one holds it (on another node, or at all for ReadWriteOncePod), so it stays ContainerCreating and the rollout stalls", claims[0])
+	}
+}
+
+// checkStatefulSetPartition: a StatefulSet updates only the pods whose
+// ordinal is at least the partition, so a partition at or above the replica
+// count (a staged rollout left behind, or a copied value) makes every apply
+// change nothing while the manifest says the new version is out.
+func checkStatefulSetPartition(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		ss := w.statefulSet
+		if ss == nil || ss.Spec.UpdateStrategy.RollingUpdate == nil || ss.Spec.UpdateStrategy.RollingUpdate.Partition == nil {
+			continue
+		}
+		p, r := *ss.Spec.UpdateStrategy.RollingUpdate.Partition, ix.replicas(w)
+		if p < r || p == 0 {
+			continue
+		}
+		e.addf(w.obj, "spec.updateStrategy.rollingUpdate.partition", fmt.Sprintf("lower the partition below %d (to 0 once the staged pods are healthy), so the update reaches the pods", r),
+			"partition %d is not below the %s: the update reaches no pod, and every pod keeps running the old template", p, plural(int(r), "replica"))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -16,9 +17,11 @@ import (
 
 // lintOptions holds the answers of scaffold lint.
 type lintOptions struct {
-	paths  []string // PATH arguments; none or "-" is stdin
-	output string   // -o, --output: text or json
-	skip   []string // --skip: rule IDs not to run
+	paths       []string // PATH arguments; none or "-" is stdin
+	output      string   // -o, --output: text, json or sarif
+	skip        []string // --skip: rule IDs not to run
+	enable      []string // --enable: optional rule IDs to run
+	kubeVersion string   // --kube-version: the cluster's version, for version-specific advice
 }
 
 const lintExample = `  # A kustomize overlay, rendered in process as kubectl kustomize would:
@@ -29,18 +32,28 @@ const lintExample = `  # A kustomize overlay, rendered in process as kubectl kus
   helm template my-release ./chart | scaffold lint -
 
   # For CI, as JSON, without the Pod Security check on a cluster that does not enforce it:
-  scaffold lint deploy/kustomize/overlays/prod -o json --skip pss-restricted`
+  scaffold lint deploy/kustomize/overlays/prod -o json --skip pss-restricted
+
+  # For GitHub code scanning, with advice fitted to the cluster's version:
+  scaffold lint deploy/kustomize/overlays/prod -o sarif --kube-version 1.33 > lint.sarif`
 
 func newLintCmd(out io.Writer) *cobra.Command {
 	o := &lintOptions{}
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
 		Short: "Check Kubernetes manifests for what drops requests during a rolling update",
-		Long: `Check that Deployments, and the objects around them, survive a rolling update
+		Long: `Check that workloads, and the objects around them, survive a rolling update
 without dropping a request: the timings across fields (preStop, the app's
 drain delay and timeouts, terminationGracePeriodSeconds, readiness), and the
 links across objects (PDB, Service, Ingress and HPA to the pods) that no
-schema validation sees. It works on any Deployment, not only generated ones.
+schema validation sees. It works on any manifests, not only generated ones.
+
+The pod rules run on every Deployment, StatefulSet, DaemonSet, ReplicaSet,
+Job, CronJob and Argo Rollout; the rollout rules where the kind has the
+strategy they judge. A container serves when a Service of the input leads to
+it (by port name or number); where no Service shares its namespace, when it
+declares a port. The report ends with what was checked, and which objects
+that own pods were skipped and why.
 
 PATH is a kustomize directory (rendered in process, as kubectl kustomize
 would), or YAML files; with no PATH, or "-", manifests are read from stdin.
@@ -54,9 +67,12 @@ seconds), set in env, env valueFrom a ConfigMap, or envFrom a ConfigMap of
 the input, or the flags --shutdown-delay, --shutdown-timeout and
 --cleanup-timeout in the container's args.
 
-Each finding gives the object and field, the severity, what goes wrong and
-the fix. The exit status is 1 when there is any error, 0 when there are only
-warnings or nothing, and 2 for a usage error.
+Each finding gives the object and field, with file:line for plain YAML (the
+source file, without a line, for kustomize), the severity, what goes wrong
+and the fix. -o sarif writes SARIF 2.1.0 for GitHub code scanning. Rules
+marked optional run only with --enable. The exit status is 1 when there is
+any error, 0 when there are only warnings or nothing, and 2 for a usage
+error.
 
 Rules:
 ` + rulesTable(),
@@ -67,8 +83,10 @@ Rules:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or sarif")
 	f.StringSliceVar(&o.skip, "skip", nil, "rule IDs not to run, comma-separated")
+	f.StringSliceVar(&o.enable, "enable", nil, "optional rule IDs to run as well, comma-separated")
+	f.StringVar(&o.kubeVersion, "kube-version", "", "the cluster's Kubernetes version (1.33): advice needing a newer release is left out (default: a supported release)")
 	return cmd
 }
 
@@ -78,27 +96,34 @@ func rulesTable() string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, r := range lint.Rules() {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.ID, r.Severity, r.Summary)
+		sev := string(r.Severity)
+		if r.Optional {
+			sev += ", optional"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.ID, sev, r.Summary)
 	}
 	_ = tw.Flush()
 	return strings.TrimRight(b.String(), "\n")
 }
 
 func (o *lintOptions) run(cmd *cobra.Command, out io.Writer) error {
-	if o.output != "text" && o.output != "json" {
-		return usageError{fmt.Errorf("-o %q: use text or json", o.output)}
+	if o.output != "text" && o.output != "json" && o.output != "sarif" {
+		return usageError{fmt.Errorf("-o %q: use text, json or sarif", o.output)}
 	}
 	in, err := o.load(cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
-	report, err := lint.Lint(in, lint.Options{Skip: o.skip})
+	report, err := lint.Lint(in, lint.Options{Skip: o.skip, Enable: o.enable, KubeVersion: o.kubeVersion})
 	if err != nil {
-		return usageError{fmt.Errorf("--skip: %w", err)}
+		return usageError{err}
 	}
-	if o.output == "json" {
+	switch o.output {
+	case "json":
 		err = lint.WriteJSON(out, report)
-	} else {
+	case "sarif":
+		err = lint.WriteSARIF(out, report, lint.Rules())
+	default:
 		err = lint.WriteText(out, report)
 	}
 	if err != nil {
@@ -108,6 +133,12 @@ func (o *lintOptions) run(cmd *cobra.Command, out io.Writer) error {
 		return fmt.Errorf("lint found %d error(s)", report.Errors)
 	}
 	return nil
+}
+
+// isHelmChart reports whether dir is a Helm chart: it holds a Chart.yaml.
+func isHelmChart(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil
 }
 
 // load reads every PATH into one input. A path that does not exist, or a
@@ -134,6 +165,8 @@ func (o *lintOptions) load(stdin io.Reader) (*lint.Input, error) {
 			return nil, usageError{fmt.Errorf("%s does not exist: pass a kustomize directory, YAML files, or - for stdin", p)}
 		case statErr != nil:
 			return nil, fmt.Errorf("lint: %w", statErr)
+		case fi.IsDir() && isHelmChart(p):
+			return nil, usageError{fmt.Errorf("%s is a Helm chart, whose templates are not YAML until rendered: helm template RELEASE %s | scaffold lint -", p, p)}
 		case fi.IsDir() && !lint.IsKustomizeDir(p):
 			return nil, usageError{fmt.Errorf("%s is a directory without a kustomization.yaml: pass the kustomize directory, or the YAML files themselves", p)}
 		case fi.IsDir():

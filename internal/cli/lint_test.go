@@ -154,6 +154,8 @@ spec:
 	if err := os.Mkdir(notADir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	chart := filepath.Join(dir, "chart")
+	mustWrite(t, filepath.Join(chart, "Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")
 	tests := []struct {
 		name    string
 		args    []string
@@ -163,14 +165,24 @@ spec:
 	}{
 		{name: "clean kustomize dir", args: []string{"lint", corpusBase}, want: ExitOK, stdout: []string{"8 objects: 0 errors, 0 warnings"}},
 		{name: "errors exit 1", args: []string{"lint", bad}, want: ExitError,
-			stdout:  []string{"Deployment/web (" + bad + "#1)", "error   readiness-probe-missing at spec.template.spec.containers[name=web].readinessProbe", "fix: add a readinessProbe"},
+			stdout: []string{"Deployment/web (" + bad + ")", "error   readiness-probe-missing at spec.template.spec.containers[name=web].readinessProbe (" + bad + ":13)", "fix: add a readinessProbe",
+				"checked: 1 Deployment\n"},
 			wantErr: "lint found"},
 		{name: "skip turns rules off", args: []string{"lint", bad, "--skip", "readiness-probe-missing,drain-missing,pss-restricted"}, want: ExitOK},
 		{name: "several paths are linted together", args: []string{"lint", bad, filepath.Join(corpusBase, "manifests.yaml")}, want: ExitError, stdout: []string{"9 objects"}},
-		{name: "unknown output", args: []string{"lint", bad, "-o", "yaml"}, want: ExitUsage, wantErr: `-o "yaml": use text or json`},
+		{name: "unknown output", args: []string{"lint", bad, "-o", "yaml"}, want: ExitUsage, wantErr: `-o "yaml": use text, json or sarif`},
+		{name: "sarif", args: []string{"lint", bad, "-o", "sarif"}, want: ExitError,
+			stdout: []string{`"version": "2.1.0"`, `"ruleId": "readiness-probe-missing"`, `"startLine": 13`}},
+		{name: "optional rules run when enabled", args: []string{"lint", bad, "--enable", "labels-recommended"}, want: ExitError,
+			stdout: []string{"warning labels-recommended at metadata.labels"}},
+		{name: "unknown rule to enable", args: []string{"lint", bad, "--enable", "no-such-rule"}, want: ExitUsage, wantErr: `unknown rule "no-such-rule"`},
+		{name: "kube version gates advice", args: []string{"lint", bad, "--kube-version", "1.28"}, want: ExitError,
+			stdout: []string{"the native sleep action needs Kubernetes 1.30"}},
+		{name: "bad kube version", args: []string{"lint", bad, "--kube-version", "latest"}, want: ExitUsage, wantErr: `kube version "latest"`},
 		{name: "unknown rule", args: []string{"lint", bad, "--skip", "no-such-rule"}, want: ExitUsage, wantErr: `unknown rule "no-such-rule"`},
 		{name: "missing path", args: []string{"lint", filepath.Join(dir, "nope.yaml")}, want: ExitUsage, wantErr: "does not exist"},
 		{name: "directory without kustomization", args: []string{"lint", notADir}, want: ExitUsage, wantErr: "without a kustomization.yaml"},
+		{name: "a Helm chart", args: []string{"lint", chart}, want: ExitUsage, wantErr: "helm template RELEASE " + chart + " | scaffold lint -"},
 		{name: "stdin twice", args: []string{"lint", "-", "-"}, want: ExitUsage, wantErr: "more than once"},
 		{name: "unknown flag", args: []string{"lint", "--strict"}, want: ExitUsage, wantErr: "unknown flag: --strict"},
 		{name: "help lists the rules", args: []string{"lint", "--help"}, want: ExitOK, stdout: []string{"grace-budget", "anti-affinity-deadlock", "scaffold lint deploy/kustomize/overlays/prod"}},

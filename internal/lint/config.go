@@ -1,13 +1,10 @@
 package lint
 
 import (
-	"fmt"
 	"maps"
 	"regexp"
 	"slices"
-
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
+	"strings"
 )
 
 // hashSuffixRE matches the suffix kustomize's generators append: a dash and
@@ -15,42 +12,73 @@ import (
 // a and e swapped for g, h, k, m and t, so it never reads as a word).
 var hashSuffixRE = regexp.MustCompile(`-[2456789bcdfghkmt]{10}$`)
 
+// reloaderAnnotations are the workload annotations of Stakater Reloader,
+// which rolls a workload when a ConfigMap it reads changes.
+func reloaderAnnotations() []string {
+	return []string{"reloader.stakater.com/auto", "reloader.stakater.com/search", "configmap.reloader.stakater.com/reload"}
+}
+
+// rolledOnChange reports whether something other than a hashed name rolls
+// the pods when their configuration changes: a checksum/* annotation on the
+// pod template (the Helm idiom: the hash of the rendered ConfigMap changes
+// the template), or Stakater Reloader's annotations on the workload.
+func rolledOnChange(w *workload) bool {
+	for k := range w.template.Annotations {
+		if strings.HasPrefix(k, "checksum/") {
+			return true
+		}
+	}
+	for _, k := range reloaderAnnotations() {
+		if _, ok := w.meta.Annotations[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reloaderSidecar names a container that watches mounted configuration and
+// makes the app reload it (configmap-reload, prometheus-config-reloader), or
+// returns "".
+func reloaderSidecar(w *workload) string {
+	for _, c := range w.spec().Containers {
+		if strings.Contains(c.Image, "configmap-reload") || strings.Contains(c.Image, "config-reloader") {
+			return c.Name
+		}
+	}
+	return ""
+}
+
 func configRules() []Rule {
 	return []Rule{
 		{ID: "configmap-unhashed", Severity: Warning, check: checkConfigMapUnhashed,
-			Summary: "in kustomize output, ConfigMaps that pods read carry the generator's hash suffix, so a change rolls the Deployment"},
+			Summary: "in kustomize output, ConfigMaps that pods read carry the generator's hash suffix, so a change rolls the workload"},
 	}
 }
 
 // configMapRefs lists the ConfigMaps a pod reads, with the field that reads
 // each.
-func configMapRefs(spec *corev1.PodSpec) map[string]string {
+func configMapRefs(w *workload) map[string]string {
+	spec := w.spec()
 	refs := map[string]string{}
 	add := func(name, field string) {
 		if _, ok := refs[name]; !ok {
 			refs[name] = field
 		}
 	}
-	for _, list := range []struct {
-		field string
-		cs    []corev1.Container
-	}{{"containers", spec.Containers}, {"initContainers", spec.InitContainers}} {
-		for _, c := range list.cs {
-			base := fmt.Sprintf("%s.%s[name=%s]", podSpecPath, list.field, c.Name)
-			for _, ef := range c.EnvFrom {
-				if ef.ConfigMapRef != nil {
-					add(ef.ConfigMapRef.Name, base+".envFrom")
-				}
+	for _, ac := range w.allContainers() {
+		for _, ef := range ac.c.EnvFrom {
+			if ef.ConfigMapRef != nil {
+				add(ef.ConfigMapRef.Name, ac.field+".envFrom")
 			}
-			for _, ev := range c.Env {
-				if ev.ValueFrom != nil && ev.ValueFrom.ConfigMapKeyRef != nil {
-					add(ev.ValueFrom.ConfigMapKeyRef.Name, base+".env["+ev.Name+"]")
-				}
+		}
+		for _, ev := range ac.c.Env {
+			if ev.ValueFrom != nil && ev.ValueFrom.ConfigMapKeyRef != nil {
+				add(ev.ValueFrom.ConfigMapKeyRef.Name, ac.field+".env["+ev.Name+"]")
 			}
 		}
 	}
 	for _, v := range spec.Volumes {
-		field := podSpecPath + ".volumes[name=" + v.Name + "]"
+		field := w.path("volumes[name=" + v.Name + "]")
 		if v.ConfigMap != nil {
 			add(v.ConfigMap.Name, field)
 		}
@@ -69,18 +97,30 @@ func checkConfigMapUnhashed(ix *index, e *emitter) {
 	if !ix.kustomize {
 		return // plain YAML: no generator to ask for a hash
 	}
-	for _, d := range ix.deployments {
-		checkPodConfigMaps(ix, e, d)
+	for _, w := range ix.workloads {
+		if w.rolled() {
+			checkPodConfigMaps(ix, e, w)
+		}
 	}
 }
 
-func checkPodConfigMaps(ix *index, e *emitter, d typed[*appsv1.Deployment]) {
-	refs := configMapRefs(&d.v.Spec.Template.Spec)
+// checkPodConfigMaps passes by Jobs, CronJobs and bare ReplicaSets: their
+// pods read the ConfigMap afresh when they are created, and nothing rolls
+// them when it changes.
+func checkPodConfigMaps(ix *index, e *emitter, w *workload) {
+	if rolledOnChange(w) {
+		return
+	}
+	refs := configMapRefs(w)
+	reloader := reloaderSidecar(w)
 	for _, name := range slices.Sorted(maps.Keys(refs)) {
-		if _, ok := ix.configMap(d.obj, name); !ok || hashSuffixRE.MatchString(name) {
+		if _, ok := ix.configMap(w.obj, name); !ok || hashSuffixRE.MatchString(name) {
 			continue // external, or generated with a hash
 		}
-		e.addf(d.obj, refs[name], "produce it with configMapGenerator and leave disableNameSuffixHash off; kustomize then renames every reference",
-			"ConfigMap %s has no content hash in its name: changing it does not roll the Deployment, and pods keep the old values until they happen to restart", name)
+		if reloader != "" && strings.Contains(refs[name], ".volumes[") {
+			continue // mounted, and the sidecar reloads it (it cannot reload env)
+		}
+		e.addf(w.obj, refs[name], "produce it with configMapGenerator and leave disableNameSuffixHash off (kustomize then renames every reference), or roll on change another way: a checksum/config annotation on the pod template, or Stakater Reloader",
+			"ConfigMap %s has no content hash in its name: changing it does not roll the %s, and pods keep the old values until they happen to restart", name, w.kind())
 	}
 }

@@ -1,9 +1,11 @@
 package lint
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -13,7 +15,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -25,8 +29,21 @@ type Object struct {
 	Kind       string
 	Namespace  string
 	Name       string
-	Source     string // file#document, "-" for stdin, or the kustomize directory
+	Source     string // the file ("-" for stdin), or the file kustomize read it from, or the kustomize directory
+	Line       int    // the line of Source where the object starts; 0 when unknown (kustomize output)
 	Typed      any    // *appsv1.Deployment, *corev1.Service, ...; nil when unknown
+
+	// doc is the object's text as written in Source, for finding the line
+	// of a field; root is doc parsed, once a finding needs it.
+	doc  []byte
+	root *kyaml.Node
+
+	// hasPodTemplate is set for an object of an unknown kind that carries
+	// spec.template.spec.containers, so the summary can name it as skipped.
+	hasPodTemplate bool
+	// templateLabels are the pod labels of such an object, so that a Service
+	// or budget selecting its pods is not reported as selecting nothing.
+	templateLabels map[string]string
 }
 
 // typeFactories are the kinds the rules read or that commonly sit next to a
@@ -103,19 +120,30 @@ type decoder struct {
 
 func newDecoder() *decoder { return &decoder{factories: typeFactories()} }
 
-// decode adds the objects of one YAML document. A v1 List is unpacked, as
-// kubectl get -o yaml produces them.
-func (d *decoder) decode(doc []byte, source string) {
+// decode adds the objects of one YAML document, which starts at line of
+// source (0 when the text is not the source's, as for kustomize output). A
+// v1 List is unpacked, as kubectl get -o yaml produces them.
+func (d *decoder) decode(doc []byte, source string, line int) {
 	var tm typeMeta
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
-		d.problem(&Object{Kind: "Document", Name: source, Source: source}, "", fmt.Sprintf("not a Kubernetes object: %v", err),
-			"fix the YAML syntax")
+		name := source
+		if line > 0 {
+			name = fmt.Sprintf("%s:%d", source, line)
+		}
+		fix := "fix the YAML syntax"
+		if bytes.Contains(doc, []byte("{{")) {
+			fix = "this looks like a Helm template, which is not YAML until rendered: lint its output, helm template RELEASE CHART | scaffold lint -"
+		}
+		d.problem(&Object{Kind: "Document", Name: name, Source: source, Line: line}, "", fmt.Sprintf("not a Kubernetes object: %v", err), fix)
 		return
 	}
 	if tm.APIVersion == "" && tm.Kind == "" && tm.Metadata.Name == "" {
 		return // an empty document, or one holding only comments
 	}
-	o := &Object{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, Source: source}
+	o := &Object{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, Source: source, Line: line}
+	if line > 0 {
+		o.doc = doc
+	}
 	if o.Kind == "" || o.APIVersion == "" {
 		o.Kind = cmp.Or(o.Kind, "Object")
 		d.problem(o, "", "the object has no apiVersion or kind", "set apiVersion and kind")
@@ -135,7 +163,10 @@ func (d *decoder) decode(doc []byte, source string) {
 				d.problem(o, fmt.Sprintf("items[%d]", i), err.Error(), "fix the item")
 				continue
 			}
-			d.decode(b, fmt.Sprintf("%s.items[%d]", source, i))
+			d.decode(b, source, 0)
+			if n := len(d.objects); n > 0 && d.objects[n-1].Source == source && d.objects[n-1].Line == 0 {
+				d.objects[n-1].Line = line // the List's line: items are re-encoded, so no field lines
+			}
 		}
 		return
 	}
@@ -146,18 +177,92 @@ func (d *decoder) decode(doc []byte, source string) {
 		return
 	}
 	d.objects = append(d.objects, o)
+	if o.Kind == "Rollout" && strings.HasPrefix(o.APIVersion, "argoproj.io/") {
+		d.decodeRollout(o, doc)
+		return
+	}
 	factory, ok := d.factories[o.APIVersion+"/"+o.Kind]
 	if !ok {
+		var pt podTemplateOf
+		if err := yaml.Unmarshal(doc, &pt); err == nil && pt.Spec.Template != nil && len(pt.Spec.Template.Spec.Containers) > 0 {
+			o.hasPodTemplate, o.templateLabels = true, pt.Spec.Template.Metadata.Labels
+		}
 		return
 	}
 	typed := factory()
 	if err := strictDecode(doc, typed); err != nil {
 		d.problem(o, "", "does not decode strictly into "+o.APIVersion+" "+o.Kind+": "+err.Error(),
-			"correct or remove the field: the API server drops unknown fields without a word, and with them the setting you meant")
+			strictFix)
 		return
 	}
 	o.Typed = typed
 }
+
+// podTemplateOf finds a pod template in an object of unknown kind.
+type podTemplateOf struct {
+	Spec struct {
+		Template *struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+			Spec struct {
+				Containers []any `json:"containers"`
+			} `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+// argoRollout is the part of an Argo Rollout that the rules read: the same
+// replicas, selector and pod template as a Deployment's. Its canary and
+// blue-green strategies are Argo's own, and no rule reads them.
+type argoRollout struct {
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	Spec     struct {
+		Replicas    *int32                  `json:"replicas"`
+		Selector    *metav1.LabelSelector   `json:"selector"`
+		Template    *corev1.PodTemplateSpec `json:"template"`
+		WorkloadRef *struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"workloadRef"`
+	} `json:"spec"`
+}
+
+// decodeRollout decodes an Argo Rollout, strictly within its pod template
+// (a core type, held to the same standard as a Deployment's) and leniently
+// elsewhere, since the linter does not carry Argo's types.
+func (d *decoder) decodeRollout(o *Object, doc []byte) {
+	r := &argoRollout{}
+	err := strictDecode(doc, r)
+	var bad []string
+	for _, e := range unwrapJoined(err) {
+		if msg := e.Error(); !strings.HasPrefix(msg, "unknown field") || strings.Contains(msg, `"spec.template.`) {
+			bad = append(bad, msg)
+		}
+	}
+	if len(bad) > 0 {
+		d.problem(o, "", "does not decode strictly into an Argo Rollout with a core pod template: "+strings.Join(bad, "; "),
+			strictFix)
+		return
+	}
+	o.Typed = r
+}
+
+// unwrapJoined lists the errors joined into err.
+func unwrapJoined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// strictFix is the fix for a field the API types do not have. kubectl has
+// asked the API server for strict field validation by default since 1.25, so
+// the apply fails; tools that do not ask for it have the field dropped.
+const strictFix = "correct or remove the field: kubectl apply (1.25 and later) rejects the object, and clients that do not validate strictly drop the field without a word, and with it the setting you meant"
 
 // strictDecode decodes as the API server's strict field validation does:
 // field names are case-sensitive (encoding/json would let "readinessprobe"
@@ -177,7 +282,24 @@ func strictDecode(doc []byte, v any) error {
 func (d *decoder) problem(o *Object, field, msg, fix string) {
 	d.problems = append(d.problems, Finding{
 		Rule: RuleSchema, Severity: Error,
-		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source,
+		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source, Line: o.lineOf(field),
 		Field: field, Message: msg, Fix: fix,
 	})
+}
+
+// lineOf returns the line of Source that holds field (or its closest
+// enclosing field), or where the object starts when its text is not at hand.
+func (o *Object) lineOf(field string) int {
+	if o.Line == 0 || (o.doc == nil && o.root == nil) {
+		return o.Line
+	}
+	if o.root == nil {
+		o.root = &kyaml.Node{}
+		if err := kyaml.Unmarshal(o.doc, o.root); err != nil {
+			o.root, o.doc = nil, nil
+			return o.Line
+		}
+		o.doc = nil
+	}
+	return o.Line + fieldLine(o.root, field) - 1
 }

@@ -73,10 +73,22 @@ func TestDecodeYAMLSyntaxError(t *testing.T) {
 	}
 }
 
-func TestDecodeKeepsDocumentNumbers(t *testing.T) {
-	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
-	if got := in.Objects[1].Source; got != "in.yaml#2" {
-		t.Errorf("source %q, want in.yaml#2", got)
+// TestDecodeHelmTemplate: a raw Helm template is not YAML, and the fix says
+// to render it first.
+func TestDecodeHelmTemplate(t *testing.T) {
+	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n{{- end }}\n")
+	if len(in.problems) != 1 || !strings.Contains(in.problems[0].Fix, "helm template") || in.problems[0].Line != 5 || in.problems[0].Object() != "Document/in.yaml:5" {
+		t.Errorf("problems %+v, want one at in.yaml:5 whose fix says to run helm template", in.problems)
+	}
+}
+
+func TestDecodeKeepsLines(t *testing.T) {
+	in := loadString(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\n# d\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
+	if got := in.Objects[1]; got.Source != "in.yaml" || got.Line != 6 {
+		t.Errorf("source %s:%d, want in.yaml:6", got.Source, got.Line)
+	}
+	if got := in.Objects[1].lineOf("metadata.name"); got != 9 {
+		t.Errorf("metadata.name at line %d, want 9", got)
 	}
 	if _, ok := in.Objects[1].Typed.(*appsv1.Deployment); !ok {
 		t.Errorf("typed as %T", in.Objects[1].Typed)
@@ -89,6 +101,8 @@ func FuzzLoadReader(f *testing.F) {
 	f.Add("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  strategy: {rollingUpdate: {maxSurge: 50%, maxUnavailable: \"x\"}}\n")
 	f.Add("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Service, metadata: {name: s}, spec: {clusterIP: None, publishNotReadyAddresses: true}}]\n")
 	f.Add("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {minAvailable: 200%, selector: {matchExpressions: [{key: a, operator: Bad}]}}\n")
+	f.Add("apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {template: {spec: {hostNetwork: true, containers: [{name: a, ports: [{containerPort: 1}]}]}}}\n")
+	f.Add("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{name: a, image: a, env: [{name: X}, {name: X}]}]}}}}}\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		in, err := LoadReader(strings.NewReader(s), "fuzz")
 		if err != nil {

@@ -24,7 +24,8 @@ type Finding struct {
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace,omitempty"`
 	Name      string   `json:"name"`
-	Source    string   `json:"source,omitempty"` // file (#document) or kustomize directory
+	Source    string   `json:"source,omitempty"` // file, or kustomize directory
+	Line      int      `json:"line,omitempty"`   // line of Source holding the field (or what encloses it); 0 when unknown
 	Field     string   `json:"field"`
 	Message   string   `json:"message"`
 	Fix       string   `json:"fix"`
@@ -44,11 +45,59 @@ type Report struct {
 	Errors   int       `json:"errors"`
 	Warnings int       `json:"warnings"`
 	Findings []Finding `json:"findings"`
+	// Checked counts the workloads the rules read, by kind; Skipped the
+	// objects that own pods the rules could not read, by kind and reason. A
+	// clean report is only as good as what it looked at, so it says both.
+	Checked []KindCount `json:"checked"`
+	Skipped []KindCount `json:"skipped"`
+}
+
+// KindCount is a number of objects of one kind in the summary.
+type KindCount struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind"`
+	Count      int    `json:"count"`
+	Reason     string `json:"reason,omitempty"` // why they were skipped
+}
+
+// workloadKinds is the order in which the summary counts checked kinds.
+func workloadKinds() []string {
+	return []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"}
+}
+
+// summarize counts what the rules checked and skipped.
+func summarize(ix *index) (checked, skipped []KindCount) {
+	checked, skipped = []KindCount{}, []KindCount{}
+	for _, kind := range workloadKinds() {
+		n := 0
+		for _, w := range ix.workloads {
+			if w.kind() == kind {
+				n++
+			}
+		}
+		if n > 0 {
+			checked = append(checked, KindCount{Kind: kind, Count: n})
+		}
+	}
+	for _, s := range ix.skipped {
+		i := slices.IndexFunc(skipped, func(k KindCount) bool {
+			return k.APIVersion == s.apiVersion && k.Kind == s.kind && k.Reason == s.reason
+		})
+		if i < 0 {
+			skipped = append(skipped, KindCount{APIVersion: s.apiVersion, Kind: s.kind, Reason: s.reason})
+			i = len(skipped) - 1
+		}
+		skipped[i].Count++
+	}
+	slices.SortFunc(skipped, func(a, b KindCount) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.APIVersion, b.APIVersion), cmp.Compare(a.Reason, b.Reason))
+	})
+	return checked, skipped
 }
 
 // newReport sorts findings so that output is stable across runs and map
 // iteration orders: by source order of the object, then rule, then field.
-func newReport(objects int, findings []Finding, order map[string]int) Report {
+func newReport(objects int, findings []Finding, order map[string]int, checked, skipped []KindCount) Report {
 	slices.SortStableFunc(findings, func(a, b Finding) int {
 		return cmp.Or(
 			cmp.Compare(order[a.Object()], order[b.Object()]),
@@ -58,7 +107,7 @@ func newReport(objects int, findings []Finding, order map[string]int) Report {
 			cmp.Compare(a.Message, b.Message),
 		)
 	})
-	r := Report{Objects: objects, Findings: findings}
+	r := Report{Objects: objects, Findings: findings, Checked: checked, Skipped: skipped}
 	if r.Findings == nil {
 		r.Findings = []Finding{}
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -23,6 +22,10 @@ const (
 	defaultFailures = 3                // probe failureThreshold default
 	defaultTimeout  = 1                // probe timeoutSeconds default
 )
+
+// sleepActionMinor is the release that turned the native preStop sleep
+// action on by default (beta; GA in 1.34).
+const sleepActionMinor = 30
 
 // appTiming is one of the in-app timings the generated service reads. Any
 // service that uses the same variables or flags is checked the same way.
@@ -49,9 +52,9 @@ type timeline struct {
 	invalid    []string      // timings that do not parse
 }
 
-func (ix *index) timeline(d typed[*appsv1.Deployment], c *corev1.Container) timeline {
+func (ix *index) timeline(w *workload, c *corev1.Container) timeline {
 	t := timeline{hook: preStopOf(c), grace: defaultGrace}
-	if g := d.v.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+	if g := w.spec().TerminationGracePeriodSeconds; g != nil {
 		t.grace = time.Duration(*g) * time.Second
 	}
 	if t.hook.sleep > 0 {
@@ -63,7 +66,7 @@ func (ix *index) timeline(d typed[*appsv1.Deployment], c *corev1.Container) time
 		v := flagValue(c, at.flag)
 		name := "--" + at.flag
 		if !v.set && v.unresolved == "" {
-			v = ix.env(d.obj, c, at.env)
+			v = ix.env(w.obj, c, at.env)
 			name = at.env
 		}
 		if v.unresolved != "" {
@@ -114,7 +117,7 @@ func graceRules() []Rule {
 		{ID: "grace-budget", Severity: Error, check: checkGraceBudget,
 			Summary: "preStop sleep + SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + CLEANUP_TIMEOUT + 2s margin ≤ terminationGracePeriodSeconds"},
 		{ID: "grace-unresolved", Severity: Warning, check: checkGraceUnresolved,
-			Summary: "the shutdown timings can be read from the input (their ConfigMap is linted with the Deployment) and parse"},
+			Summary: "the shutdown timings can be read from the input (their ConfigMap is linted with the workload) and parse"},
 		{ID: "drain-missing", Severity: Error, check: checkDrainMissing,
 			Summary: "every serving container keeps serving after termination starts: a preStop sleep or an in-app SHUTDOWN_DELAY"},
 		{ID: "drain-short", Severity: Warning, check: checkDrainShort,
@@ -129,13 +132,13 @@ func graceRules() []Rule {
 }
 
 func checkGraceBudget(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		t := ix.timeline(d, c)
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		t := ix.timeline(w, c)
 		if len(t.unresolved) > 0 || len(t.invalid) > 0 || t.total <= t.grace {
 			return
 		}
 		need := (t.total + time.Second - 1) / time.Second
-		e.addf(d.obj, podSpecPath+".terminationGracePeriodSeconds",
+		e.addf(w.obj, w.path("terminationGracePeriodSeconds"),
 			fmt.Sprintf("set terminationGracePeriodSeconds to at least %d, or shorten the timings of container %s", need, c.Name),
 			"container %s needs %s = %s to shut down, but terminationGracePeriodSeconds is %s: SIGKILL cuts the drain short and in-flight requests fail",
 			c.Name, strings.Join(t.terms, " + "), seconds(t.total), seconds(t.grace))
@@ -143,62 +146,65 @@ func checkGraceBudget(ix *index, e *emitter) {
 }
 
 func checkGraceUnresolved(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		t := ix.timeline(d, c)
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		t := ix.timeline(w, c)
 		if len(t.invalid) > 0 {
-			e.addf(d.obj, containerPath(c)+".env", "use a Go duration such as 10s",
+			e.addf(w.obj, w.containerPath(c)+".env", "use a Go duration such as 10s",
 				"cannot read the shutdown timings: %s", strings.Join(t.invalid, "; "))
 		}
 		if len(t.unresolved) > 0 {
 			slices.Sort(t.unresolved)
-			e.addf(d.obj, containerPath(c)+".envFrom", "lint the ConfigMap together with the Deployment (the kustomize directory, or both files)",
+			e.addf(w.obj, w.containerPath(c)+".envFrom", "lint the ConfigMap together with the "+w.kind()+" (the kustomize directory, or both files)",
 				"cannot check the grace budget of container %s: %s, and may hold its shutdown timings", c.Name, strings.Join(slices.Compact(t.unresolved), "; "))
 		}
 	})
 }
 
 func checkDrainMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		t := ix.timeline(d, c)
-		if !serving(c) || len(t.unresolved) > 0 || t.hook.sleep+t.delay > 0 {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		t := ix.timeline(w, c)
+		if !ix.serving(w, c) || len(t.unresolved) > 0 || t.hook.sleep+t.delay > 0 {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".lifecycle.preStop",
-			"add lifecycle.preStop.sleep.seconds (10 is a good start), or have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY)",
+		fix := "add lifecycle.preStop.sleep.seconds (10 is a good start), or have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY)"
+		if !ix.atLeast(sleepActionMinor) {
+			fix = "have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY), or, if the image has a shell, add a preStop exec of sleep 10 (the native sleep action needs Kubernetes 1.30)"
+		}
+		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop", fix,
 			"container %s stops at once on termination, while kube-proxy, ingress controllers and DNS still send it traffic for a few seconds: those requests fail", c.Name)
 	})
 }
 
 func checkDrainShort(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		t := ix.timeline(d, c)
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		t := ix.timeline(w, c)
 		drain := t.hook.sleep + t.delay
-		if !serving(c) || len(t.unresolved) > 0 || drain == 0 || drain >= minDrainDelay {
+		if !ix.serving(w, c) || len(t.unresolved) > 0 || drain == 0 || drain >= minDrainDelay {
 			return
 		}
-		field := containerPath(c) + ".lifecycle.preStop.sleep.seconds"
+		field := w.containerPath(c) + ".lifecycle.preStop.sleep.seconds"
 		if t.delay > 0 {
-			field = containerPath(c) + ".env[SHUTDOWN_DELAY]"
+			field = w.containerPath(c) + ".env[SHUTDOWN_DELAY]"
 		}
-		e.addf(d.obj, field, fmt.Sprintf("drain for at least %s (10s behind an ingress, 20-30s behind a cloud load balancer)", seconds(minDrainDelay)),
+		e.addf(w.obj, field, fmt.Sprintf("drain for at least %s (10s behind an ingress, 20-30s behind a cloud load balancer)", seconds(minDrainDelay)),
 			"container %s drains for only %s: endpoint removal can take longer to reach every proxy, which keeps routing to a pod that has stopped", c.Name, seconds(drain))
 	})
 }
 
 func checkDrainDouble(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		t := ix.timeline(d, c)
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		t := ix.timeline(w, c)
 		if t.hook.sleep == 0 || t.delay == 0 {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".lifecycle.preStop", "keep one: the in-app delay (the app fails readiness at once) or the preStop sleep (for apps that cannot be changed)",
+		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop", "keep one: the in-app delay (the app fails readiness at once) or the preStop sleep (for apps that cannot be changed)",
 			"container %s waits twice, %s in preStop and then %s in the app: the drains add up and slow every rollout", c.Name, seconds(t.hook.sleep), seconds(t.delay))
 	})
 }
 
 func checkDrainDetection(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		t := ix.timeline(d, c)
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		t := ix.timeline(w, c)
 		p := c.ReadinessProbe
 		if t.delay == 0 || p == nil {
 			return
@@ -207,7 +213,7 @@ func checkDrainDetection(ix *index, e *emitter) {
 		if detect <= t.delay {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".readinessProbe",
+		e.addf(w.obj, w.containerPath(c)+".readinessProbe",
 			fmt.Sprintf("make periodSeconds × failureThreshold + timeoutSeconds at most %s, or raise SHUTDOWN_DELAY to %s", seconds(t.delay), seconds(detect)),
 			"readiness takes up to %s to notice the drain, but container %s stops serving after its drain delay of %s: whatever follows pod readiness (load balancers, the serving endpoint condition) still routes to it",
 			seconds(detect), c.Name, seconds(t.delay))
@@ -222,12 +228,12 @@ func orDefault(v, def int32) int32 {
 }
 
 func checkPreStopExecSleep(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		h := preStopOf(c)
-		if !h.execSleep {
-			return
+		if !h.execSleep || !ix.atLeast(sleepActionMinor) {
+			return // before 1.30 the exec is the only way to sleep
 		}
-		e.addf(d.obj, containerPath(c)+".lifecycle.preStop.exec",
+		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop.exec",
 			"use the native action, lifecycle.preStop.sleep.seconds (on by default since Kubernetes 1.30, GA in 1.34), which needs nothing in the image",
 			"container %s runs %q in its preStop hook to wait before SIGTERM: distroless and scratch images have no shell or sleep binary, so the hook fails and the drain is skipped", c.Name, h.command)
 	})

@@ -1,12 +1,12 @@
 package lint
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -30,23 +30,43 @@ type hpa struct {
 // index holds the input by kind, with the cross-object lookups the rules
 // share.
 type index struct {
+	kubeMinor      int // the cluster's Kubernetes minor version; 0 for any supported release
 	kustomize      bool
 	kustomizations []*Kustomization
-	deployments    []typed[*appsv1.Deployment]
+	workloads      []*workload
+	skipped        []skipped
+	opaquePods     []*Object // objects of unknown kinds whose pods rules cannot read, but Services may select
 	services       []typed[*corev1.Service]
 	configMaps     []typed[*corev1.ConfigMap]
 	pdbs           []typed[*policyv1.PodDisruptionBudget]
 	ingresses      []typed[*networkingv1.Ingress]
 	serviceAccts   []typed[*corev1.ServiceAccount]
+	pvcs           []typed[*corev1.PersistentVolumeClaim]
+	bindings       []binding
 	hpas           []hpa
+}
+
+// binding is a RoleBinding or ClusterRoleBinding, reduced to the service
+// accounts it grants something to.
+type binding struct {
+	obj      *Object
+	subjects []rbacv1.Subject
 }
 
 func newIndex(in *Input) *index {
 	ix := &index{kustomize: len(in.Kustomizations) > 0, kustomizations: in.Kustomizations}
 	for _, o := range in.Objects {
+		if w, ok := newWorkload(o); ok {
+			ix.workloads = append(ix.workloads, w)
+			continue
+		}
+		if why := skipReason(o); why != "" {
+			ix.skipped = append(ix.skipped, skipped{o.APIVersion, o.Kind, why})
+			if o.hasPodTemplate {
+				ix.opaquePods = append(ix.opaquePods, o)
+			}
+		}
 		switch v := o.Typed.(type) {
-		case *appsv1.Deployment:
-			ix.deployments = append(ix.deployments, typed[*appsv1.Deployment]{o, v})
 		case *corev1.Service:
 			ix.services = append(ix.services, typed[*corev1.Service]{o, v})
 		case *corev1.ConfigMap:
@@ -57,6 +77,12 @@ func newIndex(in *Input) *index {
 			ix.ingresses = append(ix.ingresses, typed[*networkingv1.Ingress]{o, v})
 		case *corev1.ServiceAccount:
 			ix.serviceAccts = append(ix.serviceAccts, typed[*corev1.ServiceAccount]{o, v})
+		case *corev1.PersistentVolumeClaim:
+			ix.pvcs = append(ix.pvcs, typed[*corev1.PersistentVolumeClaim]{o, v})
+		case *rbacv1.RoleBinding:
+			ix.bindings = append(ix.bindings, binding{o, v.Subjects})
+		case *rbacv1.ClusterRoleBinding:
+			ix.bindings = append(ix.bindings, binding{o, v.Subjects})
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			ix.hpas = append(ix.hpas, hpa{o, v.Spec.ScaleTargetRef.Kind, v.Spec.ScaleTargetRef.Name, deref(v.Spec.MinReplicas, 1)})
 		case *autoscalingv1.HorizontalPodAutoscaler:
@@ -65,6 +91,11 @@ func newIndex(in *Input) *index {
 	}
 	return ix
 }
+
+// atLeast reports whether the cluster runs Kubernetes 1.minor or later;
+// without --kube-version, it runs a supported release, where every feature
+// the rules advise is available.
+func (ix *index) atLeast(minor int) bool { return ix.kubeMinor == 0 || ix.kubeMinor >= minor }
 
 func deref[T any](p *T, def T) T {
 	if p == nil {
@@ -86,39 +117,67 @@ func namespaceName(o *Object) string {
 	return "namespace " + o.Namespace
 }
 
-// hpaFor returns the HPA scaling d, if any.
-func (ix *index) hpaFor(d typed[*appsv1.Deployment]) (hpa, bool) {
+// hpasFor returns the HPAs scaling w.
+func (ix *index) hpasFor(w *workload) []hpa {
+	var out []hpa
 	for _, h := range ix.hpas {
-		if h.targetKind == "Deployment" && h.targetName == d.obj.Name && sameNamespace(h.obj, d.obj) {
-			return h, true
-		}
-	}
-	return hpa{}, false
-}
-
-// replicas is the number of pods a Deployment runs at its low point: the
-// HPA's minimum when one scales it, else spec.replicas (default 1).
-func (ix *index) replicas(d typed[*appsv1.Deployment]) int32 {
-	if h, ok := ix.hpaFor(d); ok {
-		return h.minReplicas
-	}
-	return deref(d.v.Spec.Replicas, 1)
-}
-
-// podsSelectedBy returns the Deployments in ns whose pod template matches
-// sel. A nil selector selects nothing.
-func (ix *index) podsSelectedBy(o *Object, sel labels.Selector) []typed[*appsv1.Deployment] {
-	var out []typed[*appsv1.Deployment]
-	if sel == nil {
-		return nil
-	}
-	for _, d := range ix.deployments {
-		if sameNamespace(o, d.obj) && sel.Matches(labels.Set(d.v.Spec.Template.Labels)) {
-			out = append(out, d)
+		if h.targetKind == w.kind() && h.targetName == w.obj.Name && sameNamespace(h.obj, w.obj) {
+			out = append(out, h)
 		}
 	}
 	return out
 }
+
+// hpaFor returns the HPA scaling w, if any (the first, when several fight
+// over it: hpa-duplicate reports that).
+func (ix *index) hpaFor(w *workload) (hpa, bool) {
+	if hs := ix.hpasFor(w); len(hs) > 0 {
+		return hs[0], true
+	}
+	return hpa{}, false
+}
+
+// replicas is the number of pods a workload runs at its low point: the
+// HPA's minimum when one scales it, else spec.replicas (default 1).
+func (ix *index) replicas(w *workload) int32 {
+	if h, ok := ix.hpaFor(w); ok {
+		return h.minReplicas
+	}
+	return deref(w.replicas, 1)
+}
+
+// podsSelectedBy returns the workloads in o's namespace whose pod template
+// matches sel. A nil selector selects nothing.
+func (ix *index) podsSelectedBy(o *Object, sel labels.Selector) []*workload {
+	var out []*workload
+	if sel == nil {
+		return nil
+	}
+	for _, w := range ix.workloads {
+		if sameNamespace(o, w.obj) && sel.Matches(w.podLabels()) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// selectsAnyPods reports whether sel matches the pods of some workload in
+// o's namespace, including those of kinds the rules cannot read.
+func (ix *index) selectsAnyPods(o *Object, sel labels.Selector) bool {
+	if len(ix.podsSelectedBy(o, sel)) > 0 {
+		return true
+	}
+	for _, p := range ix.opaquePods {
+		if sel != nil && sameNamespace(o, p) && sel.Matches(labels.Set(p.templateLabels)) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPods reports whether the input holds any pods for selectors to match;
+// without any, the pods live elsewhere and selectors cannot be judged.
+func (ix *index) hasPods() bool { return len(ix.workloads)+len(ix.opaquePods) > 0 }
 
 // labelSelector converts a LabelSelector, returning nil for one that is
 // missing or invalid (the API server rejects invalid ones; other rules are

@@ -1,17 +1,22 @@
 package lint
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Input is everything one lint run looks at. Rules that relate objects to
@@ -42,21 +47,15 @@ func IsKustomizeDir(dir string) bool {
 // LoadReader reads multi-document YAML from r; name is the source shown in
 // findings ("-" for stdin).
 func LoadReader(r io.Reader, name string) (*Input, error) {
+	docs, err := splitDocuments(r, name)
+	if err != nil {
+		return nil, err
+	}
 	d := newDecoder()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(r))
-	for n := 1; ; n++ {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	for _, doc := range docs {
+		if len(bytes.TrimSpace(doc.text)) > 0 {
+			d.decode(doc.text, name, doc.line)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			n--
-			continue
-		}
-		d.decode(doc, fmt.Sprintf("%s#%d", name, n))
 	}
 	return &Input{Objects: d.objects, problems: d.problems}, nil
 }
@@ -76,12 +75,9 @@ func LoadFile(path string) (*Input, error) {
 // unless the kustomization sets sortOptions), and returns the YAML that
 // command would print.
 func Render(dir string) ([]byte, error) {
-	opts := krusty.MakeDefaultOptions()
-	opts.Reorder = krusty.ReorderOptionUnspecified
-	k := krusty.MakeKustomizer(opts)
-	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	m, err := build(dir, dir, filesys.MakeFsOnDisk())
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		return nil, err
 	}
 	out, err := m.AsYaml()
 	if err != nil {
@@ -92,20 +88,119 @@ func Render(dir string) ([]byte, error) {
 
 // LoadKustomize renders dir and reads its kustomization files, following
 // local resources and components, so that deprecated fields and generator
-// options anywhere in the tree are seen.
+// options anywhere in the tree are seen. Each object's Source is the file
+// kustomize read it from (or the kustomization whose generator made it),
+// from kustomize's origin tracking; the rendered text has no lines of its
+// own to point at.
 func LoadKustomize(dir string) (*Input, error) {
-	out, err := Render(dir)
+	m, err := renderWithOrigins(dir)
 	if err != nil {
 		return nil, err
 	}
-	in, err := LoadReader(bytes.NewReader(out), filepath.ToSlash(filepath.Clean(dir)))
-	if err != nil {
-		return nil, err
+	d := newDecoder()
+	root := filepath.ToSlash(filepath.Clean(dir))
+	for _, r := range m.Resources() {
+		source := root
+		if o, err := r.GetOrigin(); err == nil && o != nil {
+			source = originSource(dir, o)
+		}
+		if err := r.SetOrigin(nil); err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		}
+		doc, err := r.AsYAML()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		}
+		d.decode(doc, source, 0)
 	}
 	ks, err := readKustomizations(dir)
 	if err != nil {
 		return nil, err
 	}
-	in.Kustomizations = ks
-	return in, nil
+	return &Input{Objects: d.objects, problems: d.problems, Kustomizations: ks}, nil
+}
+
+// originSource names where kustomize found a resource, as a path from the
+// working directory (or repo//path for a remote base).
+func originSource(dir string, o *resource.Origin) string {
+	p := cmp.Or(o.Path, o.ConfiguredIn)
+	switch {
+	case p == "":
+		return filepath.ToSlash(filepath.Clean(dir))
+	case o.Repo != "":
+		return o.Repo + "//" + p
+	}
+	return filepath.ToSlash(filepath.Clean(filepath.Join(dir, p)))
+}
+
+// stderrMu guards the swap of os.Stderr in build.
+var stderrMu sync.Mutex
+
+// build runs kustomize on dir with kubectl's defaults (name is dir as the
+// user gave it, for errors), with its deprecation
+// warnings silenced: kustomize prints them straight to os.Stderr, where they
+// would interleave with the report, and kustomize-deprecated reports the
+// same fields as findings.
+func build(name, dir string, fs filesys.FileSystem) (resmap.ResMap, error) {
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionUnspecified
+	stderrMu.Lock()
+	defer stderrMu.Unlock()
+	if null, err := os.Open(os.DevNull); err == nil {
+		saved := os.Stderr
+		os.Stderr = null
+		defer func() { os.Stderr = saved; null.Close() }()
+	}
+	m, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// renderWithOrigins builds dir as Render does, with kustomize's origin
+// annotations kept: the root kustomization is read with originAnnotations
+// added to its buildMetadata.
+func renderWithOrigins(dir string) (resmap.ResMap, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	return build(dir, abs, originFS{FileSystem: filesys.MakeFsOnDisk(), root: abs})
+}
+
+// originFS reads the kustomization at root with originAnnotations in its
+// buildMetadata, and every other file as it is.
+type originFS struct {
+	filesys.FileSystem
+	root string
+}
+
+func (f originFS) ReadFile(path string) ([]byte, error) {
+	b, err := f.FileSystem.ReadFile(path)
+	if err != nil || filepath.Dir(path) != f.root || !slices.Contains(konfig.RecognizedKustomizationFileNames(), filepath.Base(path)) {
+		return b, err
+	}
+	k, err := kyaml.Parse(string(b))
+	if err != nil {
+		return b, nil // kustomize reports it
+	}
+	meta := k.Field("buildMetadata")
+	if meta == nil {
+		err = k.PipeE(kyaml.SetField("buildMetadata", kyaml.NewListRNode(types.OriginAnnotations)))
+	} else if !slices.Contains(kyamlStrings(meta.Value), types.OriginAnnotations) {
+		err = meta.Value.PipeE(kyaml.Append(kyaml.NewScalarRNode(types.OriginAnnotations).YNode()))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return []byte(k.MustString()), nil
+}
+
+func kyamlStrings(n *kyaml.RNode) []string {
+	var out []string
+	for _, item := range n.Content() {
+		out = append(out, item.Value)
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	policyv1 "k8s.io/api/policy/v1"
@@ -13,27 +12,27 @@ import (
 func pdbRules() []Rule {
 	return []Rule{
 		{ID: "pdb-selector", Severity: Error, check: checkPDBSelector,
-			Summary: "every PodDisruptionBudget selects the pods of a Deployment in the input"},
+			Summary: "every PodDisruptionBudget selects the pods of a workload in the input"},
 		{ID: "pdb-blocks-eviction", Severity: Error, check: checkPDBBlocksEviction,
-			Summary: "a PodDisruptionBudget allows at least one eviction at the Deployment's replica count"},
+			Summary: "a PodDisruptionBudget allows at least one eviction at the replica count of the workload it covers"},
 		{ID: "pdb-missing", Severity: Warning, check: checkPDBMissing,
-			Summary: "a Deployment with 2 or more replicas has a PodDisruptionBudget"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout with 2 or more replicas has a PodDisruptionBudget"},
 		{ID: "pdb-unhealthy-eviction", Severity: Warning, check: checkPDBUnhealthyEviction,
 			Summary: "PodDisruptionBudgets set unhealthyPodEvictionPolicy: AlwaysAllow"},
 	}
 }
 
 func checkPDBSelector(ix *index, e *emitter) {
-	if len(ix.deployments) == 0 {
+	if !ix.hasPods() {
 		return // nothing to match against: the pods live elsewhere
 	}
 	for _, p := range ix.pdbs {
-		if len(ix.podsSelectedBy(p.obj, labelSelector(p.v.Spec.Selector))) > 0 {
+		if ix.selectsAnyPods(p.obj, labelSelector(p.v.Spec.Selector)) {
 			continue
 		}
 		e.add(p.obj, "spec.selector",
-			"the selector matches the pods of no Deployment in the input: the budget protects nothing, and node drains evict every pod at once",
-			"copy the selector of the Deployment it protects (spec.selector.matchLabels), in the same namespace")
+			"the selector matches the pods of no workload in the input: the budget protects nothing, and node drains evict every pod at once",
+			"copy the selector of the workload it protects (spec.selector.matchLabels), in the same namespace")
 	}
 }
 
@@ -53,8 +52,11 @@ func disruptionsAllowed(p *policyv1.PodDisruptionBudget, replicas int32) (int, b
 
 func checkPDBBlocksEviction(ix *index, e *emitter) {
 	for _, p := range ix.pdbs {
-		for _, d := range ix.podsSelectedBy(p.obj, labelSelector(p.v.Spec.Selector)) {
-			r := ix.replicas(d)
+		for _, w := range ix.podsSelectedBy(p.obj, labelSelector(p.v.Spec.Selector)) {
+			if !w.scalable() {
+				continue // a DaemonSet's pods are not evicted by drains; a Job's are not counted
+			}
+			r := ix.replicas(w)
 			if n, ok := disruptionsAllowed(p.v, r); !ok || n > 0 {
 				continue
 			}
@@ -63,17 +65,18 @@ func checkPDBBlocksEviction(ix *index, e *emitter) {
 				field = "spec.maxUnavailable"
 			}
 			e.addf(p.obj, field, "use maxUnavailable: 1",
-				"with %d replicas of Deployment %s the budget allows no eviction: node drains and cluster upgrades hang until someone deletes the budget", r, d.obj.Name)
+				"with %d replicas of %s %s the budget allows no eviction: node drains and cluster upgrades hang until someone deletes the budget", r, w.kind(), w.obj.Name)
 		}
 	}
 }
 
 // checkPDBMissing stays quiet where a budget of the namespace selects no
-// pods: that budget was most likely meant for this Deployment, and
-// pdb-selector already reports the one mistake.
+// pods: that budget was most likely meant for this workload, and
+// pdb-selector already reports the one mistake. DaemonSets need none (drains
+// skip their pods), nor do Jobs (they run to completion).
 func checkPDBMissing(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		if ix.replicas(d) < 2 {
+	for _, d := range ix.workloads {
+		if !d.scalable() || ix.replicas(d) < 2 || !ix.servingWorkload(d) {
 			continue
 		}
 		covered := false
@@ -82,19 +85,24 @@ func checkPDBMissing(ix *index, e *emitter) {
 			if !sameNamespace(p.obj, d.obj) {
 				continue
 			}
-			if len(ix.podsSelectedBy(p.obj, sel)) == 0 || sel.Matches(labels.Set(d.v.Spec.Template.Labels)) {
+			if !ix.selectsAnyPods(p.obj, sel) || (sel != nil && sel.Matches(d.podLabels())) {
 				covered = true
 			}
 		}
 		if !covered {
 			e.add(d.obj, "spec.selector",
 				"no PodDisruptionBudget selects these pods: a node drain may evict all of them at once",
-				"add a PodDisruptionBudget with maxUnavailable: 1 and the Deployment's selector")
+				"add a PodDisruptionBudget with maxUnavailable: 1 and the workload's selector")
 		}
 	}
 }
 
+// checkPDBUnhealthyEviction needs Kubernetes 1.27, where the field is on by
+// default (GA in 1.31).
 func checkPDBUnhealthyEviction(ix *index, e *emitter) {
+	if !ix.atLeast(27) {
+		return
+	}
 	for _, p := range ix.pdbs {
 		if pol := p.v.Spec.UnhealthyPodEvictionPolicy; pol != nil && *pol == policyv1.AlwaysAllow {
 			continue

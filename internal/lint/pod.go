@@ -7,29 +7,88 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// podSpecPath is where a Deployment keeps its pod spec.
-const podSpecPath = "spec.template.spec"
-
-// containerPath names a container by name rather than index, so a finding
-// still points at the right container after containers are reordered.
-func containerPath(c *corev1.Container) string {
-	return podSpecPath + ".containers[name=" + c.Name + "]"
+// serving reports whether a container takes traffic, as kube-score decides
+// it: a Service of the input selects the pod and one of its ports leads to
+// the container. A numeric targetPort reaches the pod whether or not a
+// container declares it; when none does, the first container (the one
+// kubectl treats as the main one) is taken to listen.
+//
+// Where the input holds no Service in the workload's namespace, the Services
+// live elsewhere, and a container that declares a port is taken to serve,
+// if its kind serves through Services at all: a Job's pods run to
+// completion, and a DaemonSet's ports are most often a node agent's, scraped
+// or reached on the node, so both serve only behind a Service.
+func (ix *index) serving(w *workload, c *corev1.Container) bool {
+	services := ix.servicesFor(w)
+	if len(services) == 0 {
+		return len(c.Ports) > 0 && w.scalable() && !ix.servicesIn(w.obj)
+	}
+	for _, s := range services {
+		for _, p := range s.v.Spec.Ports {
+			if target, ok := servingContainer(w.spec(), targetPort(p)); ok && target == c.Name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// serving reports whether a container declares ports, which is how the rules
-// tell the containers that take traffic from helpers and sidecars.
-func serving(c *corev1.Container) bool { return len(c.Ports) > 0 }
+// servingContainer names the container a Service targetPort leads to.
+func servingContainer(spec *corev1.PodSpec, tp intstr.IntOrString) (string, bool) {
+	for _, c := range spec.Containers {
+		for _, cp := range c.Ports {
+			if (tp.Type == intstr.String && cp.Name == tp.StrVal) || (tp.Type == intstr.Int && cp.ContainerPort == tp.IntVal) {
+				return c.Name, true
+			}
+		}
+	}
+	if tp.Type == intstr.Int && len(spec.Containers) > 0 {
+		return spec.Containers[0].Name, true
+	}
+	return "", false // a name no container declares: service-target-port reports it
+}
 
-// forEachContainer calls fn for every app container of every Deployment.
-func (ix *index) forEachContainer(fn func(d typed[*appsv1.Deployment], c *corev1.Container)) {
-	for _, d := range ix.deployments {
-		for i := range d.v.Spec.Template.Spec.Containers {
-			fn(d, &d.v.Spec.Template.Spec.Containers[i])
+// servicesFor returns the Services of the input that select w's pods.
+func (ix *index) servicesFor(w *workload) []typed[*corev1.Service] {
+	var out []typed[*corev1.Service]
+	for _, s := range ix.services {
+		if sel := serviceSelector(s.v.Spec.Selector); sel != nil && sameNamespace(s.obj, w.obj) && sel.Matches(w.podLabels()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// servicesIn reports whether the input has a Service with a selector in o's
+// namespace, and so decides which pods there take traffic.
+func (ix *index) servicesIn(o *Object) bool {
+	for _, s := range ix.services {
+		if len(s.v.Spec.Selector) > 0 && sameNamespace(s.obj, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// servingWorkload reports whether any container of w takes traffic.
+func (ix *index) servingWorkload(w *workload) bool {
+	for _, c := range w.containers() {
+		if ix.serving(w, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// forEachContainer calls fn for every app container of every workload.
+func (ix *index) forEachContainer(fn func(w *workload, c *corev1.Container)) {
+	for _, w := range ix.workloads {
+		for _, c := range w.containers() {
+			fn(w, c)
 		}
 	}
 }
@@ -46,19 +105,6 @@ func resolvePort(c *corev1.Container, p intstr.IntOrString) (int32, bool) {
 		}
 	}
 	return 0, false
-}
-
-// declaresPort reports whether some container of the pod declares port p,
-// by name or by number.
-func declaresPort(spec *corev1.PodSpec, p intstr.IntOrString) bool {
-	for _, c := range spec.Containers {
-		for _, cp := range c.Ports {
-			if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // envValue is a container variable as the kubelet would resolve it, or why it

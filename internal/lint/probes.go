@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -22,9 +21,9 @@ func probeRules() []Rule {
 		{ID: "liveness-probe-missing", Severity: Warning, check: checkLivenessMissing,
 			Summary: "every serving container has a liveness probe, so a hung process is restarted"},
 		{ID: "probes-identical", Severity: Error, check: checkProbesIdentical,
-			Summary: "liveness and readiness probe different things: a drain or an overload must not restart the pod"},
+			Summary: "liveness and readiness probe different things: an overload or a slow dependency must not restart the pod"},
 		{ID: "liveness-faster-than-readiness", Severity: Warning, check: checkLivenessFaster,
-			Summary: "liveness gives up more slowly than readiness, so a busy pod leaves rotation before it is restarted"},
+			Summary: "liveness gives up no sooner than readiness, so a busy pod leaves rotation before it is restarted"},
 		{ID: "startup-probe-missing", Severity: Warning, check: checkStartupMissing,
 			Summary: "a startup probe, not a long liveness initialDelaySeconds, covers a slow start"},
 		{ID: "probe-port", Severity: Error, check: checkProbePort,
@@ -33,22 +32,22 @@ func probeRules() []Rule {
 }
 
 func checkReadinessMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		if !serving(c) || c.ReadinessProbe != nil {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		if !ix.serving(w, c) || c.ReadinessProbe != nil {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".readinessProbe",
+		e.addf(w.obj, w.containerPath(c)+".readinessProbe",
 			"add a readinessProbe on an endpoint that answers only once the app can serve (for example httpGet /readyz), and fails while it drains",
 			"container %s has no readiness probe: a new pod takes traffic as soon as the process starts, before it can serve, and old pods are removed as soon as it exists", c.Name)
 	})
 }
 
 func checkLivenessMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		if !serving(c) || c.LivenessProbe != nil {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		if !ix.serving(w, c) || c.LivenessProbe != nil {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".livenessProbe",
+		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
 			"add a livenessProbe on an endpoint that checks only the process itself (for example httpGet /livez)",
 			"container %s has no liveness probe: a deadlocked process stays in place until someone notices", c.Name)
 	})
@@ -80,52 +79,69 @@ func probeTarget(c *corev1.Container, p *corev1.Probe) string {
 	return ""
 }
 
-func checkProbesIdentical(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		if c.LivenessProbe == nil || c.ReadinessProbe == nil {
-			return
-		}
-		t := probeTarget(c, c.LivenessProbe)
-		if t != probeTarget(c, c.ReadinessProbe) {
-			return
-		}
-		e.addf(d.obj, containerPath(c)+".livenessProbe",
-			"probe liveness on its own endpoint that only checks the process (/livez), and keep readiness (/readyz) for \"can serve now\"; for gRPC, use a different service name",
-			"container %s uses the same check (%s) for liveness and readiness: whatever makes the pod unready (a drain, an overload, a slow dependency) also gets it restarted, and restarts cascade", c.Name, t)
-	})
+// giveUp is how long a failing probe takes to act: periodSeconds ×
+// failureThreshold, with the API defaults.
+func giveUp(p *corev1.Probe) int32 {
+	return orDefault(p.PeriodSeconds, defaultPeriod) * orDefault(p.FailureThreshold, defaultFailures)
 }
 
-func checkLivenessFaster(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+// checkProbesIdentical and checkLivenessFaster split one question between
+// them, so that they never both fire with different advice: two probes on
+// the same check are probes-identical's, whatever their timings, and the
+// message says what the timings already do. The kubelet forces liveness to
+// succeed once a pod terminates, so a drain alone restarts nothing; an
+// unready spell (an overload, a slow dependency) does, once it outlasts
+// liveness's patience.
+func checkProbesIdentical(ix *index, e *emitter) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		l, r := c.LivenessProbe, c.ReadinessProbe
 		if l == nil || r == nil {
 			return
 		}
-		lw := orDefault(l.PeriodSeconds, defaultPeriod) * orDefault(l.FailureThreshold, defaultFailures)
-		rw := orDefault(r.PeriodSeconds, defaultPeriod) * orDefault(r.FailureThreshold, defaultFailures)
-		if lw > rw {
+		t := probeTarget(c, l)
+		if t != probeTarget(c, r) {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".livenessProbe",
-			fmt.Sprintf("make liveness periodSeconds × failureThreshold larger than %ds", rw),
+		when := fmt.Sprintf("liveness gives up after %ds, no later than readiness (%ds), so every unready spell", giveUp(l), giveUp(r))
+		if giveUp(l) > giveUp(r) {
+			when = fmt.Sprintf("liveness gives up later (%ds) than readiness (%ds), but any unready spell that outlasts it", giveUp(l), giveUp(r))
+		}
+		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
+			"probe liveness on its own endpoint that only checks the process (/livez), and keep readiness (/readyz) for \"can serve now\"; for gRPC, use a different service name",
+			"container %s uses the same check (%s) for liveness and readiness: %s (an overload, a slow dependency) also gets the pod restarted, and restarts cascade onto the pods left", c.Name, t, when)
+	})
+}
+
+func checkLivenessFaster(ix *index, e *emitter) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		l, r := c.LivenessProbe, c.ReadinessProbe
+		if l == nil || r == nil || probeTarget(c, l) == probeTarget(c, r) {
+			return // the same check: probes-identical's to judge
+		}
+		lw, rw := giveUp(l), giveUp(r)
+		if lw >= rw {
+			return
+		}
+		e.addf(w.obj, w.containerPath(c)+".livenessProbe",
+			fmt.Sprintf("make liveness periodSeconds × failureThreshold at least %ds", rw),
 			"liveness of container %s fails after %ds, readiness only after %ds: a busy pod is restarted while it still takes traffic", c.Name, lw, rw)
 	})
 }
 
 func checkStartupMissing(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		l := c.LivenessProbe
 		if l == nil || c.StartupProbe != nil || l.InitialDelaySeconds <= slowStart {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".startupProbe",
+		e.addf(w.obj, w.containerPath(c)+".startupProbe",
 			fmt.Sprintf("add a startupProbe (periodSeconds × failureThreshold ≥ %ds, the worst start) and drop the liveness initialDelaySeconds", l.InitialDelaySeconds),
 			"container %s delays liveness by %ds instead of using a startup probe: a slower start is killed, and a hang during the first %ds goes unnoticed", c.Name, l.InitialDelaySeconds, l.InitialDelaySeconds)
 	})
 }
 
 func checkProbePort(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		for _, p := range []struct {
 			name  string
 			probe *corev1.Probe
@@ -134,7 +150,7 @@ func checkProbePort(ix *index, e *emitter) {
 				continue
 			}
 			var port intstr.IntOrString
-			field := containerPath(c) + "." + p.name
+			field := w.containerPath(c) + "." + p.name
 			switch h := p.probe.ProbeHandler; {
 			case h.HTTPGet != nil:
 				port, field = h.HTTPGet.Port, field+".httpGet.port"
@@ -146,7 +162,7 @@ func checkProbePort(ix *index, e *emitter) {
 			if _, ok := resolvePort(c, port); ok {
 				continue
 			}
-			e.addf(d.obj, field, "name one of the container's ports, or use the port number",
+			e.addf(w.obj, field, "name one of the container's ports, or use the port number",
 				"the %s of container %s uses port %q, which the container does not declare: the probe always fails", p.name, c.Name, port.StrVal)
 		}
 	})

@@ -1,11 +1,11 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -17,8 +17,10 @@ func pssRules() []Rule {
 	return []Rule{
 		{ID: "pss-restricted", Severity: Error, check: checkPSSRestricted,
 			Summary: "pods meet the restricted Pod Security Standard: non-root, no privilege escalation, seccomp, capabilities dropped, no host namespaces or host volumes"},
-		{ID: "read-only-root-fs", Severity: Warning, check: checkReadOnlyRootFS,
+		{ID: "read-only-root-fs", Severity: Warning, check: checkReadOnlyRootFS, Optional: true,
 			Summary: "containers run with readOnlyRootFilesystem: true (with an emptyDir where they must write)"},
+		{ID: "service-account-missing", Severity: Error, check: checkServiceAccountMissing,
+			Summary: "the service account a pod names is in the input, when the input declares service accounts"},
 		{ID: "service-account-token", Severity: Warning, check: checkServiceAccountToken,
 			Summary: "pods that do not call the API server do not mount a service account token"},
 	}
@@ -93,8 +95,8 @@ func containerViolations(pod *corev1.PodSecurityContext, c *corev1.Container) []
 }
 
 func checkPSSRestricted(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		spec := &d.v.Spec.Template.Spec
+	for _, w := range ix.workloads {
+		spec := w.spec()
 		var host []string
 		for _, h := range []struct {
 			name string
@@ -104,54 +106,105 @@ func checkPSSRestricted(ix *index, e *emitter) {
 				host = append(host, h.name)
 			}
 		}
-		if len(host) > 0 {
-			e.addf(d.obj, podSpecPath, "remove "+strings.Join(host, ", "),
-				"the pod shares the node's %s: the restricted standard forbids it", strings.Join(host, ", "))
-		}
+		var hostVolumes []string
 		for _, v := range spec.Volumes {
 			if !restrictedVolume(v) {
-				e.addf(d.obj, podSpecPath+".volumes[name="+v.Name+"]", "use a configMap, secret, emptyDir, projected, ephemeral, csi or persistentVolumeClaim volume",
-					"volume %s is of a type the restricted standard forbids (hostPath and the like)", v.Name)
+				hostVolumes = append(hostVolumes, v.Name)
 			}
 		}
-		for _, list := range []struct {
-			field string
-			cs    []corev1.Container
-		}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
-			for _, c := range list.cs {
-				if v := containerViolations(spec.SecurityContext, &c); len(v) > 0 {
-					e.addf(d.obj, fmt.Sprintf("%s.%s[name=%s].securityContext", podSpecPath, list.field, c.Name), restrictedFix,
-						"container %s does not meet the restricted Pod Security Standard: %s; a namespace that enforces it rejects the pods and the rollout stalls", c.Name, strings.Join(v, "; "))
+		if len(host)+len(hostVolumes) > 0 {
+			// A pod that reaches into the node (an agent, a CNI or CSI
+			// driver) cannot meet the standard by design: one finding says
+			// so, instead of one per field that follows from it.
+			var what []string
+			if len(host) > 0 {
+				what = append(what, "it shares the node's "+strings.Join(host, ", "))
+			}
+			if len(hostVolumes) > 0 {
+				what = append(what, "it mounts host volumes (hostPath and the like): "+strings.Join(hostVolumes, ", "))
+			}
+			for _, ac := range w.allContainers() {
+				if v := containerViolations(spec.SecurityContext, ac.c); len(v) > 0 {
+					what = append(what, "in container "+ac.c.Name+", "+strings.Join(v, ", "))
 				}
+			}
+			e.addf(w.obj, w.podPath, "if it is a node agent, run it in a namespace labeled pod-security.kubernetes.io/enforce: privileged; if not, remove the host access ("+restrictedFix+")",
+				"the pod does not meet the restricted Pod Security Standard, by design if it is a node agent: %s; a namespace that enforces the standard rejects the pods and the rollout stalls", strings.Join(what, "; "))
+			continue
+		}
+		for _, ac := range w.allContainers() {
+			if v := containerViolations(spec.SecurityContext, ac.c); len(v) > 0 {
+				e.addf(w.obj, ac.field+".securityContext", restrictedFix,
+					"container %s does not meet the restricted Pod Security Standard: %s; a namespace that enforces it rejects the pods and the rollout stalls", ac.c.Name, strings.Join(v, "; "))
 			}
 		}
 	}
 }
 
 func checkReadOnlyRootFS(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		if c.SecurityContext != nil && deref(c.SecurityContext.ReadOnlyRootFilesystem, false) {
 			return
 		}
-		e.addf(d.obj, containerPath(c)+".securityContext.readOnlyRootFilesystem", "set readOnlyRootFilesystem: true and mount an emptyDir at the paths the app writes (/tmp)",
+		e.addf(w.obj, w.containerPath(c)+".securityContext.readOnlyRootFilesystem", "set readOnlyRootFilesystem: true and mount an emptyDir at the paths the app writes (/tmp)",
 			"container %s can write to its image's filesystem: an attacker can too, and pods of the same version drift apart", c.Name)
 	})
 }
 
 func checkServiceAccountToken(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		spec := &d.v.Spec.Template.Spec
+	for _, w := range ix.workloads {
+		spec := w.spec()
+		if ix.boundByRBAC(w) {
+			continue // a role is bound to its account: the app calls the API and needs the token
+		}
 		if spec.AutomountServiceAccountToken != nil {
 			if !*spec.AutomountServiceAccountToken {
 				continue
 			}
-		} else if sa := ix.serviceAccount(d.obj, spec.ServiceAccountName); sa != nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
+		} else if sa := ix.serviceAccount(w.obj, spec.ServiceAccountName); sa != nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
 			continue
 		}
-		e.add(d.obj, podSpecPath+".automountServiceAccountToken",
+		e.add(w.obj, w.path("automountServiceAccountToken"),
 			"the pod mounts a service account token it most likely never uses: anyone who gets into the container can call the API server with it",
 			"set automountServiceAccountToken: false, unless the app calls the Kubernetes API")
 	}
+}
+
+// checkServiceAccountMissing stays quiet when the input declares no service
+// account at all: they are then managed elsewhere.
+func checkServiceAccountMissing(ix *index, e *emitter) {
+	if len(ix.serviceAccts) == 0 {
+		return
+	}
+	for _, w := range ix.workloads {
+		name := w.spec().ServiceAccountName
+		if name == "" {
+			name = w.spec().DeprecatedServiceAccount
+		}
+		if name == "" || name == "default" || ix.serviceAccount(w.obj, name) != nil {
+			continue
+		}
+		e.addf(w.obj, w.path("serviceAccountName"), "add the ServiceAccount to the input, or name one it declares (check kustomize name prefixes and suffixes)",
+			"ServiceAccount %s is not in %s of the input, which declares other service accounts: the API server refuses to create the pods (serviceaccount not found), so the rollout stalls with no new pod", name, namespaceName(w.obj))
+	}
+}
+
+// boundByRBAC reports whether a RoleBinding or ClusterRoleBinding of the
+// input grants something to the pod's service account.
+func (ix *index) boundByRBAC(w *workload) bool {
+	name := cmp.Or(w.spec().ServiceAccountName, w.spec().DeprecatedServiceAccount, "default")
+	for _, b := range ix.bindings {
+		for _, s := range b.subjects {
+			ns := s.Namespace
+			if ns == "" && b.obj.Kind == "RoleBinding" {
+				ns = b.obj.Namespace // a RoleBinding's subjects default to its own namespace
+			}
+			if s.Kind == "ServiceAccount" && s.Name == name && ns == w.obj.Namespace {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // serviceAccount finds a ServiceAccount of the input; an empty name is the

@@ -1,7 +1,6 @@
 package lint
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -21,11 +20,11 @@ func resourceRules() []Rule {
 const memoryFix = "set resources.limits.memory equal to resources.requests.memory, sized for the container's peak"
 
 func checkMemoryLimit(ix *index, e *emitter) {
-	ix.forEachContainer(func(d typed[*appsv1.Deployment], c *corev1.Container) {
-		field := containerPath(c) + ".resources.limits.memory"
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		field := w.containerPath(c) + ".resources.limits.memory"
 		limit, hasLimit := c.Resources.Limits[corev1.ResourceMemory]
 		if !hasLimit {
-			e.addf(d.obj, field, memoryFix,
+			e.addf(w.obj, field, memoryFix,
 				"container %s has no memory limit: it can grow into memory the node does not have, and once above its request it is among the first pods the kubelet evicts under pressure, drain or not", c.Name)
 			return
 		}
@@ -34,7 +33,7 @@ func checkMemoryLimit(ix *index, e *emitter) {
 		if !hasRequest || limit.Cmp(request) <= 0 {
 			return
 		}
-		e.addf(d.obj, field, memoryFix,
+		e.addf(w.obj, field, memoryFix,
 			"container %s may use memory up to %s but requests only %s: above its request, it is among the first pods the kubelet evicts under pressure, drain or not",
 			c.Name, limit.String(), request.String())
 	})

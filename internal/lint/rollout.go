@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -16,9 +17,15 @@ func rolloutRules() []Rule {
 		{ID: "rollout-max-unavailable", Severity: Error, check: checkMaxUnavailable,
 			Summary: "maxUnavailable is below the replica count, so a rollout never takes every pod down"},
 		{ID: "rollout-capacity", Severity: Warning, check: checkRolloutCapacity,
-			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout"},
+			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout (Deployments; serving DaemonSets that can surge)"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
-			Summary: "at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
+		{ID: "hostport-surge", Severity: Error, check: checkHostPortSurge,
+			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge, since the surge pod cannot bind the port beside the pod it replaces"},
+		{ID: "rwo-rolling", Severity: Error, check: checkRWORolling,
+			Summary: "a Deployment that mounts a ReadWriteOnce (or ReadWriteOncePod) claim of the input does not roll with a surge, which the new pod cannot attach"},
+		{ID: "statefulset-partition", Severity: Warning, check: checkStatefulSetPartition,
+			Summary: "a StatefulSet's rolling update partition is below its replica count, so an update reaches at least one pod"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -52,23 +59,60 @@ func fenceposts(d *appsv1.Deployment, replicas int32) (surge, unavailable int, e
 	return surge, unavailable, nil
 }
 
+// deployment is a Deployment workload with its typed spec, for the rollout
+// rules, which read the Deployment's own strategy.
+type deployment struct {
+	w *workload
+	v *appsv1.Deployment
+}
+
+// deployments lists the Deployments of the input.
+func (ix *index) deployments() []deployment {
+	var out []deployment
+	for _, w := range ix.workloads {
+		if w.deployment != nil {
+			out = append(out, deployment{w, w.deployment})
+		}
+	}
+	return out
+}
+
 func rolling(d *appsv1.Deployment) bool {
 	return d.Spec.Strategy.Type == "" || d.Spec.Strategy.Type == appsv1.RollingUpdateDeploymentStrategyType
 }
 
+// safeRolling is the rolling update that suits the pods: a surge where one
+// is possible, else one pod at a time, for pods that cannot run beside their
+// replacement (a hostPort), with why.
+func (ix *index) safeRolling(w *workload) (fix, why string) {
+	if ports := w.hostPorts(); len(ports) > 0 {
+		return "RollingUpdate with maxSurge: 0 and maxUnavailable: 1, and at least 2 replicas", fmt.Sprintf("the pods bind hostPort %d, so a surge pod cannot start beside the one it replaces", ports[0])
+	}
+	return "RollingUpdate with maxSurge: 1 and maxUnavailable: 0", ""
+}
+
 func checkRolloutStrategy(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
+	for _, d := range ix.deployments() {
 		if rolling(d.v) {
 			continue
 		}
-		e.addf(d.obj, "spec.strategy.type", "use type: RollingUpdate with maxSurge: 1 and maxUnavailable: 0",
+		if claims := ix.rwoClaims(d.w); len(claims) > 0 {
+			e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage, then roll with maxSurge: 1 and maxUnavailable: 0; keep Recreate only where the downtime is acceptable",
+				"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout. Recreate is what ReadWriteOnce claim %s needs (a rolling update would deadlock on it), so the fix is in the storage", d.v.Spec.Strategy.Type, claims[0])
+			continue
+		}
+		fix, why := ix.safeRolling(d.w)
+		if why != "" {
+			fix += " (" + why + ")"
+		}
+		e.addf(d.w.obj, "spec.strategy.type", "use type: "+fix,
 			"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout", d.v.Spec.Strategy.Type)
 	}
 }
 
 func checkMaxUnavailable(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		replicas := ix.replicas(d)
+	for _, d := range ix.deployments() {
+		replicas := ix.replicas(d.w)
 		if !rolling(d.v) || replicas == 0 {
 			continue
 		}
@@ -76,57 +120,177 @@ func checkMaxUnavailable(ix *index, e *emitter) {
 		if err != nil || u < int(replicas) {
 			continue
 		}
-		e.addf(d.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1",
+		fix := "set maxUnavailable: 0 and maxSurge: 1"
+		if len(d.w.hostPorts()) > 0 {
+			fix = "set maxUnavailable: 1 and maxSurge: 0 with at least 2 replicas (the pods bind a hostPort, so they cannot surge)"
+		}
+		e.addf(d.w.obj, strategyPath+".maxUnavailable", fix,
 			"maxUnavailable resolves to %d with %d replicas: a rollout may take every pod down at once", u, replicas)
 	}
 }
 
 func checkRolloutCapacity(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		replicas := ix.replicas(d)
+	for _, d := range ix.deployments() {
+		replicas := ix.replicas(d.w)
 		if !rolling(d.v) || replicas == 0 {
 			continue
 		}
 		s, u, err := fenceposts(d.v, replicas)
 		if err != nil {
-			e.addf(d.obj, strategyPath, "use a whole number or a percentage such as 25%", "cannot resolve the rolling update: %v", err)
+			e.addf(d.w.obj, strategyPath, "use a whole number or a percentage such as 25%", "cannot resolve the rolling update: %v", err)
 			continue
 		}
 		if u == 0 || u >= int(replicas) {
 			continue // full capacity, or already an error of rollout-max-unavailable
 		}
-		e.addf(d.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1 (or more), so new pods are added before old ones go",
+		if len(d.w.hostPorts()) > 0 || len(ix.rwoClaims(d.w)) > 0 {
+			continue // the pods cannot surge: an old pod must go first
+		}
+		e.addf(d.w.obj, strategyPath+".maxUnavailable", "set maxUnavailable: 0 and maxSurge: 1 (or more), so new pods are added before old ones go",
 			"maxUnavailable resolves to %d and maxSurge to %d with %d replicas: the rollout removes serving pods before their replacements are ready, and the rest take their load", u, s, replicas)
+	}
+	for _, w := range ix.workloads {
+		if w.daemonSet != nil && ix.servingWorkload(w) && !daemonSetSurges(w.daemonSet) &&
+			len(w.hostPorts()) == 0 && !w.spec().HostNetwork && w.daemonSet.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+			e.addf(w.obj, "spec.updateStrategy.rollingUpdate", "set maxSurge: 1 and maxUnavailable: 0, so each node's new pod is ready before the old one goes",
+				"the DaemonSet deletes each node's pod before starting its replacement (maxSurge 0): until the new pod is ready the node has none, and traffic kept on the node (externalTrafficPolicy or internalTrafficPolicy Local) fails")
+		}
 	}
 }
 
+// daemonSetSurges reports whether a DaemonSet's update starts each node's
+// new pod before deleting the old one. A DaemonSet whose pods bind a host
+// port or the host network cannot: two pods would share the node's port.
+func daemonSetSurges(ds *appsv1.DaemonSet) bool {
+	ru := ds.Spec.UpdateStrategy.RollingUpdate
+	return ru != nil && ru.MaxSurge != nil && ru.MaxSurge.String() != "0" && ru.MaxSurge.String() != "0%"
+}
+
+// checkReplicasMin covers every kind that runs a replica count. A
+// StatefulSet cannot surge: it replaces each pod in place, so with one
+// replica every rollout is an outage, not only a node loss.
 func checkReplicasMin(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
-		if h, ok := ix.hpaFor(d); ok {
+	for _, w := range ix.workloads {
+		if !w.scalable() || !ix.servingWorkload(w) {
+			continue // a worker with one replica is slower after a node loss, not down
+		}
+		if h, ok := ix.hpaFor(w); ok {
 			if h.minReplicas < 2 {
 				e.addf(h.obj, "spec.minReplicas", "set minReplicas: 2 or more",
-					"minReplicas is %d: at its low point Deployment %s runs one pod, and a node loss or an eviction takes the service down", h.minReplicas, d.obj.Name)
+					"minReplicas is %d: at its low point %s %s runs one pod, and a node loss or an eviction takes the service down", h.minReplicas, w.kind(), w.obj.Name)
 			}
 			continue
 		}
-		if r := deref(d.v.Spec.Replicas, 1); r < 2 {
+		if r := deref(w.replicas, 1); r < 2 {
 			unset := ""
-			if d.v.Spec.Replicas == nil {
+			if w.replicas == nil {
 				unset = " (spec.replicas is unset, and no autoscaler in the input targets it)"
 			}
-			e.addf(d.obj, "spec.replicas", "run at least 2 replicas (3 across zones) where availability matters",
-				"the Deployment runs %s%s: a node loss or an eviction takes the service down (a rollout still surges)", plural(int(r), "replica"), unset)
+			also := "(a rollout still surges)"
+			switch {
+			case w.statefulSet != nil:
+				also = "and so does every rollout, which replaces the pod in place"
+			case w.deployment != nil && !rolling(w.deployment):
+				also = "and so does every rollout, which Recreate starts by stopping the pod"
+			}
+			fix := "run at least 2 replicas (3 across zones) where availability matters"
+			if claims := ix.rwoClaims(w); len(claims) > 0 {
+				fix = fmt.Sprintf("the pods share ReadWriteOnce claim %s, so a second replica would have to share its node and its files: for availability, move the state out (a database, or a StatefulSet with a volume per pod), then run at least 2 replicas", claims[0])
+			}
+			e.addf(w.obj, "spec.replicas", fix,
+				"the %s runs %s%s: a node loss or an eviction takes the service down %s", w.kind(), plural(int(r), "replica"), unset, also)
 		}
+	}
+}
+
+// checkHostPortSurge: a node has each host port once, so a surge pod lands
+// only on a node with no pod of the workload. A DaemonSet's surge pod must
+// share the node with the pod it replaces, so it never starts; a
+// Deployment's stays Pending once its pods fill the nodes.
+func checkHostPortSurge(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		ports := w.hostPorts()
+		if len(ports) == 0 {
+			continue
+		}
+		switch {
+		case w.deployment != nil && rolling(w.deployment):
+			surge, _, err := fenceposts(w.deployment, ix.replicas(w))
+			if err != nil || surge == 0 {
+				continue
+			}
+			e.addf(w.obj, strategyPath+".maxSurge", "set maxSurge: 0 and maxUnavailable: 1, so each old pod frees the port before its replacement needs it; or drop hostPort and reach the pods through a Service",
+				"the pods bind hostPort %d and the rollout surges by %d: the surge pod fits only on a node with no pod of this Deployment, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
+		case w.daemonSet != nil:
+			if !daemonSetSurges(w.daemonSet) {
+				continue
+			}
+			e.addf(w.obj, "spec.updateStrategy.rollingUpdate.maxSurge", "set maxSurge: 0 and maxUnavailable: 1, or drop hostPort",
+				"the pods bind hostPort %d and the DaemonSet surges: the new pod must run on the same node as the old one, which holds the port, so it never starts and the rollout stalls", ports[0])
+		}
+	}
+}
+
+// rwoClaims lists the claims w's pods mount that the input declares
+// ReadWriteOnce or ReadWriteOncePod: one node (or one pod) at a time.
+func (ix *index) rwoClaims(w *workload) []string {
+	var out []string
+	for _, v := range w.spec().Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		for _, c := range ix.pvcs {
+			if c.obj.Name != v.PersistentVolumeClaim.ClaimName || !sameNamespace(c.obj, w.obj) {
+				continue
+			}
+			for _, m := range c.v.Spec.AccessModes {
+				if m == corev1.ReadWriteOnce || m == corev1.ReadWriteOncePod {
+					out = append(out, c.obj.Name)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func checkRWORolling(ix *index, e *emitter) {
+	for _, d := range ix.deployments() {
+		claims := ix.rwoClaims(d.w)
+		if len(claims) == 0 || !rolling(d.v) {
+			continue
+		}
+		e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage; type: Recreate avoids the deadlock at the price of downtime on each rollout",
+			"the pods mount ReadWriteOnce claim %s and the Deployment rolls: the new pod cannot attach the volume while the old one holds it (on another node, or at all for ReadWriteOncePod), so it stays ContainerCreating and the rollout stalls", claims[0])
+	}
+}
+
+// checkStatefulSetPartition: a StatefulSet updates only the pods whose
+// ordinal is at least the partition, so a partition at or above the replica
+// count (a staged rollout left behind, or a copied value) makes every apply
+// change nothing while the manifest says the new version is out.
+func checkStatefulSetPartition(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		ss := w.statefulSet
+		if ss == nil || ss.Spec.UpdateStrategy.RollingUpdate == nil || ss.Spec.UpdateStrategy.RollingUpdate.Partition == nil {
+			continue
+		}
+		p, r := *ss.Spec.UpdateStrategy.RollingUpdate.Partition, ix.replicas(w)
+		if p < r || p == 0 {
+			continue
+		}
+		e.addf(w.obj, "spec.updateStrategy.rollingUpdate.partition", fmt.Sprintf("lower the partition below %d (to 0 once the staged pods are healthy), so the update reaches the pods", r),
+			"partition %d is not below the %s: the update reaches no pod, and every pod keeps running the old template", p, plural(int(r), "replica"))
 	}
 }
 
 func checkProgressDeadline(ix *index, e *emitter) {
-	for _, d := range ix.deployments {
+	for _, d := range ix.deployments() {
 		pd := deref(d.v.Spec.ProgressDeadlineSeconds, 600)
 		if pd > d.v.Spec.MinReadySeconds {
 			continue
 		}
-		e.addf(d.obj, "spec.progressDeadlineSeconds", "set progressDeadlineSeconds above minReadySeconds plus the time a pod takes to become ready",
+		e.addf(d.w.obj, "spec.progressDeadlineSeconds", "set progressDeadlineSeconds above minReadySeconds plus the time a pod takes to become ready",
 			"progressDeadlineSeconds %d is not greater than minReadySeconds %d: every rollout is reported as failed", pd, d.v.Spec.MinReadySeconds)
 	}
 }

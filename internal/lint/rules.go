@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -17,6 +18,9 @@ type Rule struct {
 	ID       string
 	Severity Severity
 	Summary  string // the invariant, in one line, for help and docs
+	// Optional rules are conventions rather than rollout safety; they run
+	// only when Options.Enable names them, to keep reports to what matters.
+	Optional bool
 	check    func(ix *index, e *emitter)
 }
 
@@ -26,7 +30,7 @@ func Rules() []Rule {
 	for _, group := range [][]Rule{
 		graceRules(), probeRules(), rolloutRules(), placementRules(),
 		pdbRules(), serviceRules(), ingressRules(), hpaRules(),
-		configRules(), labelRules(), pssRules(), resourceRules(),
+		configRules(), labelRules(), pssRules(), resourceRules(), containerRules(),
 	} {
 		rules = append(rules, group...)
 	}
@@ -38,23 +42,34 @@ type Options struct {
 	// Skip lists rule IDs not to run, for rules that do not apply to a
 	// cluster (say, pss-restricted where restricted is not enforced).
 	Skip []string
+	// Enable lists optional rules to run as well.
+	Enable []string
+	// KubeVersion is the cluster's Kubernetes version (1.33, v1.33.2):
+	// advice that needs a newer feature is left out, and rules about a
+	// feature the cluster lacks do not run. Empty means a supported release.
+	KubeVersion string
 }
 
-// Lint runs every rule not skipped on in.
+// Lint runs every rule not skipped, and every optional rule enabled, on in.
 func Lint(in *Input, opts Options) (Report, error) {
 	rules := Rules()
-	for _, id := range opts.Skip {
+	for _, id := range slices.Concat(opts.Skip, opts.Enable) {
 		if !slices.ContainsFunc(rules, func(r Rule) bool { return r.ID == id }) {
 			return Report{}, fmt.Errorf("unknown rule %q: the rules are %s", id, strings.Join(ruleIDs(rules), ", "))
 		}
 	}
+	minor, err := kubeMinor(opts.KubeVersion)
+	if err != nil {
+		return Report{}, err
+	}
 	ix := newIndex(in)
+	ix.kubeMinor = minor
 	var findings []Finding
 	if !slices.Contains(opts.Skip, RuleSchema) {
 		findings = append(findings, in.problems...)
 	}
 	for _, r := range rules {
-		if r.check == nil || slices.Contains(opts.Skip, r.ID) {
+		if r.check == nil || slices.Contains(opts.Skip, r.ID) || (r.Optional && !slices.Contains(opts.Enable, r.ID)) {
 			continue
 		}
 		e := &emitter{rule: r}
@@ -68,7 +83,25 @@ func Lint(in *Input, opts Options) (Report, error) {
 			order[k] = i
 		}
 	}
-	return newReport(len(in.Objects), findings, order), nil
+	checked, skipped := summarize(ix)
+	return newReport(len(in.Objects), findings, order, checked, skipped), nil
+}
+
+// kubeMinor reads 1.33, v1.33 or v1.33.2 as 33; "" is 0, for any
+// supported release.
+func kubeMinor(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) < 2 || parts[0] != "1" {
+		return 0, fmt.Errorf("kube version %q: use the form 1.33", v)
+	}
+	n, err := strconv.Atoi(parts[1])
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("kube version %q: use the form 1.33", v)
+	}
+	return n, nil
 }
 
 func ruleIDs(rules []Rule) []string {
@@ -89,7 +122,7 @@ type emitter struct {
 func (e *emitter) add(o *Object, field, msg, fix string) {
 	e.findings = append(e.findings, Finding{
 		Rule: e.rule.ID, Severity: e.rule.Severity,
-		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source,
+		Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Source: o.Source, Line: o.lineOf(field),
 		Field: field, Message: msg, Fix: fix,
 	})
 }

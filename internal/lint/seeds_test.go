@@ -15,7 +15,13 @@ import (
 
 func lintSeed(t *testing.T, name string) Report {
 	t.Helper()
-	path := filepath.Join("testdata", "seeds", name+".yaml")
+	return lintFileGolden(t, filepath.Join("testdata", "seeds", name+".yaml"))
+}
+
+// lintFileGolden lints one file and compares the text report with the
+// file's .want.txt beside it (-update rewrites it).
+func lintFileGolden(t *testing.T, path string) Report {
+	t.Helper()
 	in, err := LoadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +34,7 @@ func lintSeed(t *testing.T, name string) Report {
 	if err := WriteText(&out, r); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "seeds", name+".want.txt")
+	golden := strings.TrimSuffix(path, ".yaml") + ".want.txt"
 	if *update {
 		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
 			t.Fatal(err)

@@ -10,9 +10,9 @@ import (
 func serviceRules() []Rule {
 	return []Rule{
 		{ID: "service-target-port", Severity: Error, check: checkServiceTargetPort,
-			Summary: "every Service targetPort (name or number) is a containerPort of the pods it selects"},
+			Summary: "every named Service targetPort is a containerPort name of the pods it selects (a number reaches the pod as it is)"},
 		{ID: "service-selects-nothing", Severity: Warning, check: checkServiceSelectsNothing,
-			Summary: "every Service with a selector selects the pods of a Deployment in the input"},
+			Summary: "every Service with a selector selects the pods of a workload in the input"},
 		{ID: "headless-publish-not-ready", Severity: Error, check: checkHeadlessNotReady,
 			Summary: "headless Services do not publish not-ready addresses, so DNS drops draining pods"},
 	}
@@ -32,12 +32,12 @@ func checkServiceTargetPort(ix *index, e *emitter) {
 		pods := ix.podsSelectedBy(s.obj, serviceSelector(s.v.Spec.Selector))
 		for i, p := range s.v.Spec.Ports {
 			tp := targetPort(p)
-			for _, d := range pods {
-				if declaresPort(&d.v.Spec.Template.Spec, tp) {
+			for _, w := range pods {
+				if _, ok := servingContainer(w.spec(), tp); ok {
 					continue
 				}
-				e.addf(s.obj, fmt.Sprintf("spec.ports[%d].targetPort", i), "set targetPort to the name (or number) of a containerPort of the Deployment, and keep the two in step",
-					"port %s sends traffic to %s, which no container of Deployment %s declares: the Service has no working endpoint on that port", portName(p), tp.String(), d.obj.Name)
+				e.addf(s.obj, fmt.Sprintf("spec.ports[%d].targetPort", i), "set targetPort to the name of a containerPort of the workload (or to the port number the app listens on), and keep the two in step",
+					"port %s sends traffic to %s, which no container of %s %s declares: the Service has no working endpoint on that port", portName(p), tp.String(), w.kind(), w.obj.Name)
 			}
 		}
 	}
@@ -51,22 +51,34 @@ func portName(p corev1.ServicePort) string {
 }
 
 func checkServiceSelectsNothing(ix *index, e *emitter) {
-	if len(ix.deployments) == 0 {
+	if !ix.hasPods() {
 		return // the pods live elsewhere
 	}
 	for _, s := range ix.services {
 		sel := serviceSelector(s.v.Spec.Selector)
-		if sel == nil || len(ix.podsSelectedBy(s.obj, sel)) > 0 {
+		if sel == nil || ix.selectsAnyPods(s.obj, sel) {
 			continue
 		}
-		e.add(s.obj, "spec.selector", "the selector matches the pods of no Deployment in the input: the Service has no endpoints",
-			"use the pod labels of the Deployment it fronts, in the same namespace")
+		e.add(s.obj, "spec.selector", "the selector matches the pods of no workload in the input: the Service has no endpoints",
+			"use the pod labels of the workload it fronts, in the same namespace")
 	}
+}
+
+// governs reports whether s is a StatefulSet's governing Service (its
+// spec.serviceName), whose DNS records let peers find each other before they
+// are ready: publishing not-ready addresses is what it is for.
+func (ix *index) governs(s typed[*corev1.Service]) bool {
+	for _, w := range ix.workloads {
+		if w.statefulSet != nil && w.statefulSet.Spec.ServiceName == s.obj.Name && sameNamespace(w.obj, s.obj) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkHeadlessNotReady(ix *index, e *emitter) {
 	for _, s := range ix.services {
-		if s.v.Spec.ClusterIP != corev1.ClusterIPNone || !s.v.Spec.PublishNotReadyAddresses {
+		if s.v.Spec.ClusterIP != corev1.ClusterIPNone || !s.v.Spec.PublishNotReadyAddresses || ix.governs(s) {
 			continue
 		}
 		e.add(s.obj, "spec.publishNotReadyAddresses",

@@ -351,6 +351,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"-shutdown-delay", "env SHUTDOWN_DELAY", "(default 10s)",
 		"-shutdown-timeout", "env SHUTDOWN_TIMEOUT", "(default 15s)",
 		"-cleanup-timeout", "-grpc-max-connection-age", "-service-version", "env SERVICE_VERSION",
+		"-memory-limit", "env MEMORY_LIMIT",
 		"-v value", // glog's own flags
 	} {
 		if !strings.Contains(string(out), want) {
@@ -454,5 +455,30 @@ func TestFailuresAreLoggedByDefault(t *testing.T) {
 	}
 	if strings.Contains(logs, "GetVersion") {
 		t.Errorf("a successful call was logged at the default verbosity:\n%s", logs)
+	}
+}
+
+// TestMemoryLimitSetsTheGoSoftLimit starts the binary with the limit that the
+// Deployment passes from the downward API, and checks that the runtime's soft
+// limit follows it unless GOMEMLIMIT says otherwise.
+func TestMemoryLimitSetsTheGoSoftLimit(t *testing.T) {
+	p := servicetest.Start(t, binary(t), servicetest.Options{Args: []string{"-memory-limit=134217728"}})
+	if !p.WaitLog("memory: Go soft limit 115 MiB, 90% of the container's 128 MiB", 10*time.Second) {
+		t.Errorf("a 128 MiB limit did not set a 115 MiB soft limit:\n%s", p.Stderr())
+	}
+	for _, tt := range []struct {
+		limit int64
+		env   map[string]string
+		want  int64
+		set   bool
+	}{
+		{limit: 128 << 20, want: 120795948, set: true}, // 128 MiB / 10 * 9
+		{limit: 0},
+		{limit: 128 << 20, env: map[string]string{"GOMEMLIMIT": "100MiB"}},
+	} {
+		got, set := memoryLimit(tt.limit, func(k string) string { return tt.env[k] })
+		if got != tt.want || set != tt.set {
+			t.Errorf("memoryLimit(%d, %v) = %d, %v; want %d, %v", tt.limit, tt.env, got, set, tt.want, tt.set)
+		}
 	}
 }

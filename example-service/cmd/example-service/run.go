@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc/health"
@@ -37,6 +38,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return fmt.Errorf("read hostname: %w", err)
 	}
 	info := version.Read(cfg.Version)
+	if soft, ok := memoryLimit(cfg.MemoryLimit, getenv); ok {
+		debug.SetMemoryLimit(soft)
+		glog.Infof("memory: Go soft limit %d MiB, 90%% of the container's %d MiB", soft>>20, cfg.MemoryLimit>>20)
+	}
 
 	// Open every listener before serving any, so that a port that cannot be
 	// bound fails the start with nothing half-running.
@@ -88,4 +93,15 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
 		},
 	})
+}
+
+// memoryLimit is the Go runtime's soft memory limit for a container limit of
+// limit bytes: 90% of it, leaving room for what the runtime does not count
+// (stacks of threads in cgo, the binary's own pages). GOMEMLIMIT, when set,
+// is the user's choice and wins.
+func memoryLimit(limit int64, getenv func(string) string) (int64, bool) {
+	if limit <= 0 || getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	return limit / 10 * 9, true
 }

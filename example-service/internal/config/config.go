@@ -35,6 +35,10 @@ type Config struct {
 	// so that round_robin clients spread onto new replicas after a scale-up.
 	GRPCMaxConnectionAge time.Duration
 
+	// MemoryLimit is the container's memory limit in bytes (the downward
+	// API's limits.memory); 0 when unknown.
+	MemoryLimit int64
+
 	// Version is the deployed version, fed by the kustomize ConfigMap so that
 	// changing it rolls the Deployment.
 	Version string
@@ -50,6 +54,7 @@ var flagEnv = map[string]string{
 	"shutdown-timeout":        "SHUTDOWN_TIMEOUT",
 	"cleanup-timeout":         "CLEANUP_TIMEOUT",
 	"grpc-max-connection-age": "GRPC_MAX_CONNECTION_AGE",
+	"memory-limit":            "MEMORY_LIMIT",
 	"service-version":         "SERVICE_VERSION",
 }
 
@@ -63,6 +68,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on the graceful drain before connections are closed hard (env SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop (env CLEANUP_TIMEOUT)")
 	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance (env GRPC_MAX_CONNECTION_AGE)")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set (env MEMORY_LIMIT)")
 	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics (env SERVICE_VERSION)")
 }
 
@@ -134,6 +140,9 @@ func (c Config) validate() error {
 	}
 	if c.GRPCMaxConnectionAge <= 0 {
 		errs = append(errs, fmt.Errorf("--grpc-max-connection-age %v must be positive", c.GRPCMaxConnectionAge))
+	}
+	if c.MemoryLimit < 0 {
+		errs = append(errs, fmt.Errorf("--memory-limit %d is negative: give the limit in bytes, or 0 for none", c.MemoryLimit))
 	}
 	if c.Version == "" {
 		errs = append(errs, errors.New("--service-version is empty: set SERVICE_VERSION or leave the default"))

@@ -32,8 +32,11 @@
 //     exits at once with a non-zero status (see SignalContext).
 //
 // The whole sequence takes at most D + S + F. The pod's
-// terminationGracePeriodSeconds must be at least D + S + F plus a margin; the
-// kustomize base derives it from the same values and scaffold lint checks it.
+// terminationGracePeriodSeconds must be at least D + S + F plus a margin.
+// scaffold new writes it into the kustomize base computed from the same
+// defaults as D, S and F here, as a plain number: change SHUTDOWN_DELAY,
+// SHUTDOWN_TIMEOUT or CLEANUP_TIMEOUT in the ConfigMap and raise it to match.
+// scaffold lint checks that budget on the rendered manifests.
 package lifecycle
 
 import (

@@ -14,10 +14,15 @@ type Info struct {
 	GoVersion string `json:"goVersion"`
 }
 
+// revision is set with -ldflags "-X .../internal/version.revision=SHA" where
+// the toolchain cannot see the repository, as in the Dockerfile's build,
+// whose context leaves .git out.
+var revision string
+
 // Read combines the deployed version with the build information that the Go
 // toolchain stamps into every binary.
 func Read(deployed string) Info {
-	info := Info{Version: deployed}
+	info := Info{Version: deployed, Revision: revision}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return info
@@ -26,7 +31,9 @@ func Read(deployed string) Info {
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			info.Revision = s.Value
+			if info.Revision == "" {
+				info.Revision = s.Value
+			}
 		case "vcs.modified":
 			info.Modified = s.Value == "true"
 		}

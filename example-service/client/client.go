@@ -15,6 +15,9 @@
 //     can take the call, it fails with UNAVAILABLE and the last attempt's
 //     reason after about 350 ms of retries, or with DEADLINE_EXCEEDED if the
 //     deadline is shorter than that.
+//   - Follow keeps a Watch stream going across pods: a pod that drains ends
+//     its streams with UNAVAILABLE, and Follow resumes on another pod from the
+//     last event it delivered, so the caller sees every event once, in order.
 //
 // grpc-go re-resolves DNS only when a connection closes or a pod's health
 // changes, and by default at most every 30 seconds. The server's
@@ -25,7 +28,9 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +43,8 @@ import (
 	_ "google.golang.org/grpc/health" // registers client-side health checking
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/resolver/dns"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -100,6 +107,7 @@ const serviceConfig = `{
 type Client struct {
 	exampleservicev1.GreeterClient
 	conn *grpc.ClientConn
+	opts options
 }
 
 type options struct {
@@ -198,7 +206,87 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client for %s: %w", target, err)
 	}
 	conn.Connect()
-	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn}, nil
+	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn, opts: o}, nil
+}
+
+// Follow runs a Watch and calls f with each event until ctx ends, f returns
+// an error, or the stream fails for good. When a stream breaks with
+// UNAVAILABLE (its pod drained, or the connection died), Follow opens a new
+// one with after_sequence set to the last event f got, on whichever pod is
+// ready: the server replays what was missed, so f sees every event exactly
+// once and in order. It gives up after the configured number of attempts in
+// a row that deliver nothing, with the backoff of unary retries between
+// them; WithOnRetry sees each resume. Opening a stream waits for a ready pod
+// (WaitForReady), bounded by ctx.
+func (c *Client) Follow(ctx context.Context, req *exampleservicev1.WatchRequest, f func(*exampleservicev1.WatchResponse) error) error {
+	req = proto.Clone(req).(*exampleservicev1.WatchRequest)
+	backoff := retry.BackoffExponentialWithJitter(c.opts.backoff, backoffJitter)
+	for attempt := uint(1); ; attempt++ {
+		delivered, err := c.followOnce(ctx, req, f)
+		switch {
+		case err == nil || errors.Is(err, errStop):
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.As(err, new(*streamError)):
+			return err // f's own error
+		case status.Code(err) != codes.Unavailable:
+			return err
+		}
+		if delivered {
+			attempt = 1 // progress: the count is of attempts in a row that failed
+		}
+		if attempt >= c.opts.maxAttempts {
+			return fmt.Errorf("watch: %d attempts in a row failed: %w", attempt, err)
+		}
+		if c.opts.onRetry != nil {
+			c.opts.onRetry(exampleservicev1.Greeter_Watch_FullMethodName, attempt+1, err)
+		}
+		wait := time.NewTimer(backoff(ctx, attempt))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return ctx.Err()
+		case <-wait.C:
+		}
+	}
+}
+
+// errStop is how a stream that ended with OK reports itself to Follow.
+var errStop = errors.New("the watch ended")
+
+// streamError marks an error of the stream, as opposed to one of f.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string { return e.err.Error() }
+func (e *streamError) Unwrap() error { return e.err }
+
+// GRPCStatus lets status.Code see through the wrapper.
+func (e *streamError) GRPCStatus() *status.Status { return status.Convert(e.err) }
+
+// followOnce runs one stream, advancing req.AfterSequence past every event
+// delivered to f, and reports whether it delivered any.
+func (c *Client) followOnce(ctx context.Context, req *exampleservicev1.WatchRequest, f func(*exampleservicev1.WatchResponse) error) (delivered bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.GreeterClient.Watch(ctx, req, grpc.WaitForReady(true))
+	if err != nil {
+		return false, &streamError{err}
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return delivered, errStop
+		}
+		if err != nil {
+			return delivered, &streamError{err}
+		}
+		if err := f(msg); err != nil {
+			return delivered, err
+		}
+		delivered = true
+		req.AfterSequence = msg.GetSequence()
+	}
 }
 
 // Conn is the underlying connection, for other APIs on the same server.

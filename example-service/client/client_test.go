@@ -9,6 +9,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -251,6 +252,111 @@ func TestRollingRestart(t *testing.T) {
 		if code, _, err := o.Wait(5 * time.Second); err != nil || code != 0 {
 			t.Errorf("old backend exit: %d, %v", code, err)
 		}
+	}
+}
+
+// TestFollowSurvivesRollingRestart follows a Watch stream while every backend
+// is replaced, as in TestRollingRestart. Each drain ends the stream on that
+// backend with UNAVAILABLE, and Follow must resume on another one: the events
+// it delivers must run on with no gap and no repeat, from more than one
+// backend.
+func TestFollowSurvivesRollingRestart(t *testing.T) {
+	c := newCluster(t)
+	old := c.serve(3, "v1")
+	var resumes atomic.Int64
+	cl, err := client.New(context.Background(), c.target(), client.WithOnRetry(func(string, uint, error) { resumes.Add(1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+
+	// Every backend runs on this host, so the version tells old from new.
+	type event struct {
+		seq     uint64
+		version string
+	}
+	var (
+		mu     sync.Mutex
+		events []event
+	)
+	flowing := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	followed := make(chan error, 1)
+	go func() {
+		followed <- cl.Follow(ctx, &exampleservicev1.WatchRequest{IntervalMs: 20}, func(e *exampleservicev1.WatchResponse) error {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, event{e.GetSequence(), e.GetVersion()})
+			if len(events) == 10 {
+				close(flowing)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-flowing:
+	case err := <-followed:
+		t.Fatalf("Follow ended before the rollout: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no events in 30s")
+	}
+	for _, o := range old {
+		p := c.start("v2")
+		c.dns.add(host(p))
+		time.Sleep(300 * time.Millisecond) // the rollout's pace, as in TestRollingRestart
+		c.dns.remove(host(o))
+		o.Signal(t, syscall.SIGTERM)
+		if _, _, err := o.Wait(10 * time.Second); err != nil {
+			t.Fatalf("old backend: %v", err)
+		}
+	}
+	mu.Lock()
+	after := len(events)
+	mu.Unlock()
+	// A few more events, all from the new backends.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(events)
+		mu.Unlock()
+		if n >= after+10 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case err := <-followed:
+			t.Fatalf("Follow ended after the rollout: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-followed; !errors.Is(err, context.Canceled) {
+		t.Errorf("Follow = %v, want context.Canceled once the caller stops", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	versions := map[string]int{}
+	var gaps, repeats int
+	for i, e := range events {
+		versions[e.version]++
+		if i == 0 {
+			continue
+		}
+		switch prev := events[i-1].seq; {
+		case e.seq <= prev:
+			repeats++
+			t.Errorf("event %d after %d: repeated or out of order", e.seq, prev)
+		case e.seq > prev+1:
+			gaps++
+			t.Errorf("events %d to %d lost", prev+1, e.seq-1)
+		}
+	}
+	t.Logf("Follow across a rolling restart: %d events (by version %v), %d resumes, %d gaps, %d repeats", len(events), versions, resumes.Load(), gaps, repeats)
+	if resumes.Load() == 0 {
+		t.Error("the stream was never resumed: the rollout never cut it, so the test proved nothing")
+	}
+	if versions["v1"] == 0 || versions["v2"] == 0 {
+		t.Errorf("events by version %v: the stream must start on the old backends and end on the new ones", versions)
 	}
 }
 

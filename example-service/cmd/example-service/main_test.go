@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
 	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
@@ -203,8 +205,8 @@ func rollout(t *testing.T, delay time.Duration) int64 {
 
 // TestShutdownTimeoutBoundsStuckWork holds an HTTP request in a handler that
 // ignores its context and a gRPC stream open across SIGTERM. Neither may keep
-// the process past D + S; the stream must end cleanly when the graceful stop
-// begins.
+// the process past D + S; the stream must end with UNAVAILABLE (resume
+// elsewhere) when the graceful stop begins.
 func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
 	const delay, timeout = 500 * time.Millisecond, time.Second
 	p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: delay, ShutdownTimeout: timeout})
@@ -268,8 +270,8 @@ func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit code %d, want 0", code)
 	}
-	if err := <-streamEnd; err != io.EOF {
-		t.Errorf("Watch ended with %v, want a clean end (io.EOF) when the graceful stop began", err)
+	if err := <-streamEnd; status.Code(err) != codes.Unavailable {
+		t.Errorf("Watch ended with %v, want UNAVAILABLE when the graceful stop began, so that the client resumes elsewhere", err)
 	}
 	if err := <-stuck; err == nil {
 		t.Error("the stuck request completed; it should have been cut by the hard stop")

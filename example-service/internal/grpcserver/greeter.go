@@ -24,8 +24,8 @@ type Greeter struct {
 	hostname string
 	count    atomic.Int64
 	// stopping is closed when graceful shutdown begins, so that Watch streams
-	// end cleanly and their clients reconnect to another replica, instead of
-	// being cut when the shutdown timeout expires.
+	// end with UNAVAILABLE and their clients resume on another replica,
+	// instead of being cut when the shutdown timeout expires.
 	stopping <-chan struct{}
 }
 
@@ -68,25 +68,50 @@ func (g *Greeter) Count(ctx context.Context, req *exampleservicev1.CountRequest)
 	return &exampleservicev1.CountResponse{Value: g.count.Add(1), Hostname: g.hostname}, nil
 }
 
-// Watch implements Greeter.Watch.
+// maxCatchUp bounds how far back a resumed Watch may start: a client that
+// was away longer has missed too much to replay, and starts a new watch.
+const maxCatchUp = 1000
+
+// errDraining ends Watch streams when the server stops. UNAVAILABLE, not OK:
+// the stream did not end, this replica did, and the client should resume.
+var errDraining = status.Error(codes.Unavailable, "the server is shutting down: resume the watch on another replica with after_sequence")
+
+// Watch implements Greeter.Watch. Event n is due at n × interval since the
+// Unix epoch, the same on every replica, so a stream resumed elsewhere with
+// after_sequence neither skips nor repeats an event.
 func (g *Greeter) Watch(req *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
 	interval := time.Duration(req.GetIntervalMs()) * time.Millisecond
 	if interval <= 0 {
 		interval = time.Second
 	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for seq := uint64(1); ; seq++ {
-		msg := &exampleservicev1.WatchResponse{Version: g.info.Version, Hostname: g.hostname, Sequence: seq}
-		if err := stream.Send(msg); err != nil {
-			return err
+	next := uint64(time.Now().UnixNano() / int64(interval)) // the current interval's event
+	if after := req.GetAfterSequence(); after > 0 {
+		if after+maxCatchUp < next {
+			return status.Errorf(codes.OutOfRange, "after_sequence %d is %d events back, more than the %d a watch may catch up on: start a new watch without it", after, next-after, maxCatchUp)
+		}
+		next = after + 1
+	}
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for ; ; next++ {
+		// Wait until the event is due; an event already due (catching up)
+		// goes at once.
+		due := time.Unix(0, int64(next)*int64(interval))
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+		} else {
+			timer.Reset(0)
 		}
 		select {
 		case <-stream.Context().Done():
 			return stream.Context().Err()
 		case <-g.stopping:
-			return nil
-		case <-ticker.C:
+			return errDraining
+		case <-timer.C:
+		}
+		msg := &exampleservicev1.WatchResponse{Version: g.info.Version, Hostname: g.hostname, Sequence: next}
+		if err := stream.Send(msg); err != nil {
+			return err
 		}
 	}
 }

@@ -2,7 +2,6 @@ package grpcserver
 
 import (
 	"context"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -69,21 +68,53 @@ func TestGreeter(t *testing.T) {
 		t.Errorf("Count past its deadline: %v", err)
 	}
 
+	// A new watch starts at the current interval and counts up by one.
 	stream, err := c.Watch(ctx, &exampleservicev1.WatchRequest{IntervalMs: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for seq := uint64(1); seq <= 3; seq++ {
-		msg, err := stream.Recv()
-		if err != nil || msg.GetSequence() != seq {
-			t.Fatalf("Watch message %d = %v, %v", seq, msg, err)
+	first, err := stream.Recv()
+	if now := uint64(time.Now().UnixMilli() / 10); err != nil || first.GetSequence() > now || first.GetSequence()+100 < now {
+		t.Fatalf("first Watch message = %v, %v; want about the current interval %d", first, err, now)
+	}
+	for want := first.GetSequence() + 1; want <= first.GetSequence()+3; want++ {
+		if msg, err := stream.Recv(); err != nil || msg.GetSequence() != want {
+			t.Fatalf("Watch message = %v, %v; want sequence %d", msg, err, want)
 		}
 	}
+
+	// A resumed watch catches up at once on what it missed, in order: 50
+	// events of 100 ms that were due come well before the 5 s they span.
+	resumeAfter := uint64(time.Now().UnixMilli()/100) - 50
+	resumed, err := c.Watch(ctx, &exampleservicev1.WatchRequest{IntervalMs: 100, AfterSequence: resumeAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for want := resumeAfter + 1; want <= resumeAfter+50; want++ {
+		if msg, err := resumed.Recv(); err != nil || msg.GetSequence() != want {
+			t.Fatalf("resumed Watch message = %v, %v; want sequence %d", msg, err, want)
+		}
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("catching up on 50 missed events took %v; they were due, so they should come at once", took)
+	}
+
+	// Too far back to replay.
+	old, err := c.Watch(ctx, &exampleservicev1.WatchRequest{IntervalMs: 10, AfterSequence: first.GetSequence() - 5000})
+	if err == nil {
+		_, err = old.Recv()
+	}
+	if status.Code(err) != codes.OutOfRange {
+		t.Errorf("Watch 5000 events back = %v, want OutOfRange", err)
+	}
+
+	// Stopping ends the stream with UNAVAILABLE: resume elsewhere.
 	close(stopping)
 	for {
 		if _, err := stream.Recv(); err != nil {
-			if err != io.EOF {
-				t.Errorf("Watch ended with %v, want io.EOF once the server is stopping", err)
+			if status.Code(err) != codes.Unavailable {
+				t.Errorf("Watch ended with %v, want UNAVAILABLE once the server is stopping", err)
 			}
 			break
 		}

@@ -47,7 +47,10 @@ type GreeterClient interface {
 	Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error)
 	// Watch sends the serving version every interval until the caller cancels
 	// or the server shuts down. Long-lived streams like this one are what the
-	// shutdown timeout bounds.
+	// shutdown timeout bounds. Event N is the Nth interval since the Unix epoch
+	// on every replica, so a stream cut by a drain (which ends it with
+	// UNAVAILABLE) resumes on another replica with after_sequence, and loses
+	// or repeats nothing: the generated client's Follow does that.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
@@ -126,7 +129,10 @@ type GreeterServer interface {
 	Count(context.Context, *CountRequest) (*CountResponse, error)
 	// Watch sends the serving version every interval until the caller cancels
 	// or the server shuts down. Long-lived streams like this one are what the
-	// shutdown timeout bounds.
+	// shutdown timeout bounds. Event N is the Nth interval since the Unix epoch
+	// on every replica, so a stream cut by a drain (which ends it with
+	// UNAVAILABLE) resumes on another replica with after_sequence, and loses
+	// or repeats nothing: the generated client's Follow does that.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedGreeterServer()
 }

@@ -6,11 +6,14 @@
 //     connection as a ClusterIP Service would.
 //   - It watches each pod's grpc.health.v1 status, so a pod that starts
 //     draining stops receiving calls at once, before DNS or kube-proxy catch up.
-//   - It retries calls that failed with UNAVAILABLE or RESOURCE_EXHAUSTED, with
+//   - It retries calls that failed with UNAVAILABLE, or with
+//     RESOURCE_EXHAUSTED when the server asks for it (gRFC A6 pushback), with
 //     exponential backoff and jitter, a timeout per attempt and a bounded
 //     number of attempts, but only for methods whose proto declares them free
 //     of side effects (idempotency_level); other calls are never retried,
-//     because a retried call may run twice.
+//     because a retried call may run twice. A retry budget (gRFC A6
+//     retryThrottling) stops retries while most attempts fail, so that a
+//     struggling service is not sent four times its load.
 //   - Every call has a deadline: the caller's, or DefaultTimeout. When no pod
 //     can take the call, it fails with UNAVAILABLE and the last attempt's
 //     reason after about 350 ms of retries, or with DEADLINE_EXCEEDED if the
@@ -118,6 +121,8 @@ type options struct {
 	creds             credentials.TransportCredentials
 	onRetry           func(method string, attempt uint, err error)
 	dialOptions       []grpc.DialOption
+	maxTokens         float64
+	tokenRatio        float64
 }
 
 // Option changes a default.
@@ -151,6 +156,13 @@ func WithOnRetry(f func(method string, attempt uint, err error)) Option {
 	return func(o *options) { o.onRetry = f }
 }
 
+// WithRetryBudget sets the retry throttling of gRFC A6: the bucket's size
+// and the tokens a success earns back. Retries stop while the bucket is at
+// or below half full. A maxTokens of 0 turns throttling off.
+func WithRetryBudget(maxTokens, tokenRatio float64) Option {
+	return func(o *options) { o.maxTokens, o.tokenRatio = maxTokens, tokenRatio }
+}
+
 // WithDialOptions adds grpc.DialOptions, e.g. interceptors for tracing.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
@@ -168,18 +180,20 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		perAttemptTimeout: DefaultPerAttemptTimeout,
 		backoff:           DefaultBackoff,
 		creds:             insecure.NewCredentials(),
+		maxTokens:         DefaultMaxTokens,
+		tokenRatio:        DefaultTokenRatio,
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	budget := newBudget(o.maxTokens, o.tokenRatio)
 	retryOpts := []retry.CallOption{
 		retry.WithMax(o.maxAttempts),
 		retry.WithBackoff(retry.BackoffExponentialWithJitter(o.backoff, backoffJitter)),
-		// Only codes that mean the call did not run: UNAVAILABLE (no pod, or
-		// the connection broke) and RESOURCE_EXHAUSTED (shed by an overloaded
-		// pod). Never CANCELED (the caller gave up), DEADLINE_EXCEEDED of the
-		// whole call, or DATA_LOSS.
-		retry.WithCodes(codes.Unavailable, codes.ResourceExhausted),
+		// Only failures that mean the call did not run, and only while the
+		// budget allows (see budget.retriable). Never CANCELED (the caller
+		// gave up), DEADLINE_EXCEEDED of the whole call, or DATA_LOSS.
+		retry.WithRetriable(budget.retriable),
 		retry.WithPerRetryTimeout(o.perAttemptTimeout),
 	}
 	if o.onRetry != nil {
@@ -199,6 +213,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		grpc.WithChainUnaryInterceptor(
 			defaultDeadline(o.timeout),
 			retryIdempotent(retry.UnaryClientInterceptor(retryOpts...)),
+			budget.countAttempts(),
 		),
 	}, o.dialOptions...)
 	conn, err := grpc.NewClient(target, dialOpts...)

@@ -16,7 +16,7 @@ type Balancer struct {
 	mu       sync.Mutex
 	backends []*routed
 	next     int
-	changed  chan struct{}  // closed and replaced on every routing change
+	changed  changes        // on every routing change
 	wg       sync.WaitGroup // watchers and late updates not yet applied
 	stop     chan struct{}
 }
@@ -29,7 +29,7 @@ type routed struct {
 
 // NewBalancer returns an empty balancer.
 func NewBalancer(poll, lag time.Duration) *Balancer {
-	return &Balancer{Poll: poll, Lag: lag, stop: make(chan struct{}), changed: make(chan struct{})}
+	return &Balancer{Poll: poll, Lag: lag, stop: make(chan struct{}), changed: newChanges()}
 }
 
 // Add starts watching p. It becomes routable once it is seen ready.
@@ -69,8 +69,7 @@ func (b *Balancer) later(update func()) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		update()
-		close(b.changed)
-		b.changed = make(chan struct{})
+		b.changed.notify()
 	})
 }
 
@@ -78,6 +77,10 @@ func (b *Balancer) later(update func()) {
 func (b *Balancer) Routable(p *Process) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.routableLocked(p)
+}
+
+func (b *Balancer) routableLocked(p *Process) bool {
 	for _, r := range b.backends {
 		if r.p == p {
 			return r.routable
@@ -103,21 +106,11 @@ func (b *Balancer) Pick() *Process {
 // WaitRoutable waits until p receives new work, or timeout passes. It wakes
 // on every routing change.
 func (b *Balancer) WaitRoutable(p *Process, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
+	return waitUntil(timeout, func() (bool, <-chan struct{}) {
 		b.mu.Lock()
-		changed := b.changed
-		b.mu.Unlock()
-		if b.Routable(p) {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			return false
-		}
-	}
+		defer b.mu.Unlock()
+		return b.routableLocked(p), b.changed.next()
+	})
 }
 
 // Close stops watching and waits for the watchers to end and for their late

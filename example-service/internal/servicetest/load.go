@@ -85,13 +85,13 @@ type Run struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	counts  map[Kind]*Counts
-	changed chan struct{} // closed and replaced on every outcome
+	changed changes // on every outcome
 }
 
 // Start begins sending. Stop ends it.
 func (l *Load) Start() *Run {
 	ctx, cancel := context.WithTimeout(context.Background(), l.MaxDuration)
-	r := &Run{cancel: cancel, counts: map[Kind]*Counts{}, changed: make(chan struct{})}
+	r := &Run{cancel: cancel, counts: map[Kind]*Counts{}, changed: newChanges()}
 	interval := time.Duration(float64(time.Second) * float64(l.Lanes) / float64(l.Rate))
 	// Every kind's counts exist before any lane runs: lanes read the map.
 	for _, kind := range l.Kinds {
@@ -133,10 +133,7 @@ func (l *Load) Start() *Run {
 func (r *Run) record(kind Kind, version string, retried bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer func() {
-		close(r.changed)
-		r.changed = make(chan struct{})
-	}()
+	defer r.changed.notify()
 	c := r.counts[kind]
 	c.Sent++
 	if retried {
@@ -155,21 +152,11 @@ func (r *Run) record(kind Kind, version string, retried bool, err error) {
 // it did within timeout. It wakes on every outcome; cond must not keep the
 // counts it is given.
 func (r *Run) WaitFor(timeout time.Duration, cond func(map[Kind]*Counts) bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
+	return waitUntil(timeout, func() (bool, <-chan struct{}) {
 		r.mu.Lock()
-		ok, changed := cond(r.counts), r.changed
-		r.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			return false
-		}
-	}
+		defer r.mu.Unlock()
+		return cond(r.counts), r.changed.next()
+	})
 }
 
 // WaitOK waits until every kind has had n successful requests, so that a

@@ -96,7 +96,7 @@ type Process struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	stderr bytes.Buffer
-	logged chan struct{} // closed and replaced on every write to stderr
+	logged changes // on every write to stderr
 	exit   error
 	exitAt time.Time
 }
@@ -143,7 +143,7 @@ func start(t testing.TB, bin string, o Options) (*Process, error) {
 		return nil, fmt.Errorf("address pipe: %w", err)
 	}
 	defer addrR.Close()
-	p := &Process{done: make(chan struct{}), logged: make(chan struct{})}
+	p := &Process{done: make(chan struct{}), logged: newChanges()}
 	args := append([]string{
 		"-http-addr=" + net.JoinHostPort(o.Host, "0"),
 		"-grpc-addr=" + net.JoinHostPort(o.Host, strconv.Itoa(o.GRPCPort)),
@@ -292,21 +292,11 @@ func (p *Process) ExitErr() error {
 // did within timeout. It wakes on every write, so it never waits longer than
 // the log line takes to arrive.
 func (p *Process) WaitLog(substr string, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
+	return waitUntil(timeout, func() (bool, <-chan struct{}) {
 		p.mu.Lock()
-		found, logged := strings.Contains(p.stderr.String(), substr), p.logged
-		p.mu.Unlock()
-		if found {
-			return true
-		}
-		select {
-		case <-logged:
-		case <-deadline.C:
-			return false
-		}
-	}
+		defer p.mu.Unlock()
+		return strings.Contains(p.stderr.String(), substr), p.logged.next()
+	})
 }
 
 // Stderr is what the process has logged so far.
@@ -336,7 +326,6 @@ type logWriter struct{ p *Process }
 func (l logWriter) Write(b []byte) (int, error) {
 	l.p.mu.Lock()
 	defer l.p.mu.Unlock()
-	close(l.p.logged)
-	l.p.logged = make(chan struct{})
+	l.p.logged.notify()
 	return l.p.stderr.Write(b)
 }

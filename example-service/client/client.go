@@ -22,11 +22,12 @@
 //     its streams with UNAVAILABLE, and Follow resumes on another pod from the
 //     last event it delivered, so the caller sees every event once, in order.
 //
-// grpc-go re-resolves DNS only when a connection closes or a pod's health
-// changes, and by default at most every 30 seconds. The server's
-// MaxConnectionAge closes connections periodically, which is how this client
-// finds pods added by a scale-up; importing this package lowers the interval
-// to MinResolutionInterval, because a rollout replaces pods faster than 30 s.
+// Pods come and go faster than DNS says so: the client resolves the name
+// with a resolver of its own (resolver.go), per connection, which looks again
+// at least every few seconds and whenever a connection breaks, retries a
+// failed lookup within seconds, and ignores TXT service config. The server's
+// MaxConnectionAge closes connections periodically as well, so that calls
+// spread onto pods added by a scale-up.
 package client
 
 import (
@@ -45,7 +46,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // registers client-side health checking
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/resolver/dns"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -55,9 +55,18 @@ import (
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
 )
 
-// DefaultTarget is the headless Service in the default namespace. Outside the
-// cluster, or in another namespace, pass your own target.
-const DefaultTarget = "dns:///example-service-headless.example-service.svc.cluster.local:9090"
+// DefaultTarget is the headless Service in its default namespace, in a
+// cluster whose DNS domain is cluster.local. Elsewhere use Target, or pass
+// your own target (outside the cluster, say).
+const DefaultTarget = "dns:///example-service-headless.example-service.svc.cluster.local.:9090"
+
+// Target is the headless Service's target in namespace, for a cluster whose
+// DNS domain is clusterDomain (cluster.local in most clusters). The name is
+// fully qualified, with the trailing dot, so that each lookup is one query
+// rather than one per search domain of the pod's resolv.conf (ndots:5).
+func Target(namespace, clusterDomain string) string {
+	return fmt.Sprintf("dns:///example-service-headless.%s.svc.%s.:9090", namespace, strings.TrimSuffix(clusterDomain, "."))
+}
 
 // Defaults. Every one is an Option.
 const (
@@ -77,17 +86,6 @@ const (
 	DefaultBackoff = 50 * time.Millisecond
 	backoffJitter  = 0.2
 )
-
-// MinResolutionInterval is the shortest time between two DNS resolutions.
-// grpc-go's default of 30 s is longer than a rolling update takes to replace
-// a few pods: a client could be left knowing only pods that are all draining
-// or gone, and fail every call (the cluster proof saw 711 of 23,142 calls fail
-// that way). One second still costs CoreDNS next to nothing.
-const MinResolutionInterval = time.Second
-
-// The interval is process-wide in grpc-go and may be set only before any
-// connection exists, hence init: importing this package sets it.
-func init() { dns.SetMinResolutionInterval(MinResolutionInterval) }
 
 // Keepalive pings find a dead connection (a pod that vanished without a FIN)
 // within Time + Timeout instead of the kernel's minutes. Time must stay at or
@@ -123,6 +121,7 @@ type options struct {
 	dialOptions       []grpc.DialOption
 	maxTokens         float64
 	tokenRatio        float64
+	resolveEvery      time.Duration
 }
 
 // Option changes a default.
@@ -156,6 +155,13 @@ func WithOnRetry(f func(method string, attempt uint, err error)) Option {
 	return func(o *options) { o.onRetry = f }
 }
 
+// WithResolveEvery sets how often each connection looks its DNS name up
+// again when nothing broke (default DefaultResolveEvery, at least
+// MinResolutionInterval).
+func WithResolveEvery(d time.Duration) Option {
+	return func(o *options) { o.resolveEvery = max(d, MinResolutionInterval) }
+}
+
 // WithRetryBudget sets the retry throttling of gRFC A6: the bucket's size
 // and the tokens a success earns back. Retries stop while the bucket is at
 // or below half full. A maxTokens of 0 turns throttling off.
@@ -182,6 +188,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		creds:             insecure.NewCredentials(),
 		maxTokens:         DefaultMaxTokens,
 		tokenRatio:        DefaultTokenRatio,
+		resolveEvery:      DefaultResolveEvery,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -204,6 +211,10 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 	}
 	dialOpts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(o.creds),
+		// This connection's own dns resolver (resolver.go); nothing global.
+		grpc.WithResolvers(dnsBuilder{every: o.resolveEvery}),
+		// The service config below is the only one: none from DNS TXT.
+		grpc.WithDisableServiceConfig(),
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithKeepaliveParams(keepaliveParams),
 		// grpc-go's own retry policy stays off, so attempts never multiply

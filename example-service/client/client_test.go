@@ -39,9 +39,9 @@ const (
 
 var binPath string
 
-// TestMain runs the tests with the client's own DNS re-resolution interval,
-// not a shorter one: the rollouts below replace pods every second or so, as
-// fast as the interval allows, which is the case the interval was chosen for.
+// TestMain runs the tests with the client's own DNS timings, not shorter
+// ones: the rollouts below replace pods every second or so, as fast as
+// MinResolutionInterval allows, which is the case it was chosen for.
 func TestMain(m *testing.M) { os.Exit(servicetest.Main(m, &binPath)) }
 
 // headlessDNS serves the A records of the headless Service.
@@ -49,6 +49,7 @@ type headlessDNS struct {
 	mu    sync.Mutex
 	addrs []string
 	addr  string
+	asked map[string]int // questions by "TYPE name", for the resolver's tests
 }
 
 func startDNS(t *testing.T) *headlessDNS {
@@ -57,7 +58,7 @@ func startDNS(t *testing.T) *headlessDNS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &headlessDNS{addr: pc.LocalAddr().String()}
+	h := &headlessDNS{addr: pc.LocalAddr().String(), asked: map[string]int{}}
 	srv := &dns.Server{PacketConn: pc, Handler: h}
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }
@@ -73,6 +74,9 @@ func (h *headlessDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
 	for _, q := range req.Question {
+		h.mu.Lock()
+		h.asked[dns.TypeToString[q.Qtype]+" "+q.Name]++
+		h.mu.Unlock()
 		if q.Qtype != dns.TypeA || q.Name != serviceName {
 			continue
 		}
@@ -160,7 +164,7 @@ func host(p *servicetest.Process) string {
 }
 
 func (c *cluster) target() string {
-	return fmt.Sprintf("dns://%s/%s:%d", c.dns.addr, serviceName[:len(serviceName)-1], c.port)
+	return fmt.Sprintf("dns://%s/%s:%d", c.dns.addr, serviceName, c.port)
 }
 
 // clientLoad is a load in progress.
@@ -430,6 +434,54 @@ func TestScaleUp(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("the new backend got no call within %v", limit)
+}
+
+// TestNewPodsFoundWithoutReconnects adds a backend while no connection
+// breaks (MaxConnectionAge is an hour): the client's resolver must find it
+// by looking again on its own schedule, as it must when a caching DNS
+// server hid new pods for a while. It also checks what the resolver asks:
+// only the fully qualified name (no search-domain variants) and never TXT,
+// so a _grpc_config record cannot replace the client's service config.
+func TestNewPodsFoundWithoutReconnects(t *testing.T) {
+	const every = time.Second
+	c := newCluster(t, "-grpc-max-connection-age=1h")
+	c.serve(2, "old")
+	cl, err := client.New(context.Background(), c.target(), client.WithResolveEvery(every))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
+		t.Fatalf("warm-up call: %v", err)
+	}
+	added := c.start("new")
+	c.dns.add(host(added))
+	addedAt := time.Now()
+	limit := every + 2*time.Second // a look-up, a connection, a health check
+	found := false
+	for !found && time.Since(addedAt) < limit {
+		resp, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{})
+		if err != nil {
+			t.Fatalf("call failed while a backend was added: %v", err)
+		}
+		found = resp.GetVersion() == "new"
+		time.Sleep(5 * time.Millisecond) // pacing between calls
+	}
+	if !found {
+		t.Fatalf("the new backend got no call within %v of appearing in DNS, with no connection broken", limit)
+	}
+	t.Logf("the new backend got its first call %v after it appeared in DNS (resolve every %v)", time.Since(addedAt).Round(time.Millisecond), every)
+
+	c.dns.mu.Lock()
+	defer c.dns.mu.Unlock()
+	for q, n := range c.dns.asked {
+		if q != "A "+serviceName && q != "AAAA "+serviceName {
+			t.Errorf("the resolver asked %q %d times; it should ask only for A and AAAA of %s", q, n, serviceName)
+		}
+	}
+	if c.dns.asked["A "+serviceName] < 2 {
+		t.Errorf("the resolver asked for %s only %d times: it never looked again", serviceName, c.dns.asked["A "+serviceName])
+	}
 }
 
 // TestAllBackendsDown fails fast and clearly, within the deadline.

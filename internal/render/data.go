@@ -82,9 +82,11 @@ func (d Data) HeadlessName() string { return d.Name + HeadlessSuffix }
 // HeadlessSuffix is appended to Name for the headless Service.
 const HeadlessSuffix = "-headless"
 
-// ClientTarget is the default dns:/// target of the generated gRPC client.
+// ClientTarget is the default dns:/// target of the generated gRPC client:
+// fully qualified, with the trailing dot, so that a lookup is one query and
+// not one per search domain of the pod's resolv.conf (ndots:5).
 func (d Data) ClientTarget() string {
-	return "dns:///" + d.HeadlessName() + "." + d.Namespace + ".svc.cluster.local:" + strconv.Itoa(d.GRPCPort)
+	return "dns:///" + d.HeadlessName() + "." + d.Namespace + ".svc.cluster.local.:" + strconv.Itoa(d.GRPCPort)
 }
 
 // Seconds renders a duration as whole seconds, for manifests and flags.

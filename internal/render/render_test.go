@@ -86,7 +86,7 @@ func TestDerivedNames(t *testing.T) {
 		d.GoPackage():    "svc2apiv1",
 		d.APIImport():    "example.com/svc2/v3/api/svc2api/v1",
 		d.HeadlessName(): "svc2-api-headless",
-		d.ClientTarget(): "dns:///svc2-api-headless.svc2-api.svc.cluster.local:9090",
+		d.ClientTarget(): "dns:///svc2-api-headless.svc2-api.svc.cluster.local.:9090",
 		d.Title():        "Svc2 Api",
 		d.Snake():        "svc2_api",
 	} {

@@ -9,7 +9,7 @@
 //
 // # Example
 //
-//	example-service-load -target dns:///example-service-headless.example-service.svc.cluster.local:9090 -rate 200 -duration 1m
+//	example-service-load -target dns:///example-service-headless.example-service.svc.cluster.local.:9090 -rate 200 -duration 1m
 package main
 
 import (

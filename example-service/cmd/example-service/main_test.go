@@ -352,7 +352,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"-http-addr", "env HTTP_ADDR", "-grpc-addr", "env GRPC_ADDR", "-health-addr", "env HEALTH_ADDR", "-addr-file", "env ADDR_FILE",
 		"-shutdown-delay", "env SHUTDOWN_DELAY", "(default 10s)",
 		"-shutdown-timeout", "env SHUTDOWN_TIMEOUT", "(default 15s)",
-		"-cleanup-timeout", "-grpc-max-connection-age", "-service-version", "env SERVICE_VERSION",
+		"-cleanup-timeout", "-grpc-max-connection-age", "-grpc-max-connection-age-grace", "env GRPC_MAX_CONNECTION_AGE_GRACE", "-service-version", "env SERVICE_VERSION",
 		"-memory-limit", "env MEMORY_LIMIT",
 		"-v value", // glog's own flags
 	} {

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Hostname: hostname})
 	grpcSrv := grpcserver.New(grpcserver.Config{
 		MaxConnectionAge:      cfg.GRPCMaxConnectionAge,
-		MaxConnectionAgeGrace: cfg.ShutdownTimeout,
+		MaxConnectionAgeGrace: cfg.GRPCMaxConnectionAgeGrace,
 		Health:                grpcHealth,
 		Metrics:               m,
 	}, grpcserver.NewGreeter(info, hostname, stopping))

@@ -34,6 +34,11 @@ type Config struct {
 	// GRPCMaxConnectionAge makes clients reconnect and re-resolve periodically,
 	// so that round_robin clients spread onto new replicas after a scale-up.
 	GRPCMaxConnectionAge time.Duration
+	// GRPCMaxConnectionAgeGrace is how long calls and streams may go on over
+	// a connection past its age; new calls move to a new connection at once.
+	// It is not the shutdown timeout S: a Watch stream may last far longer
+	// than a drain, and cutting it every minute or so helps nobody.
+	GRPCMaxConnectionAgeGrace time.Duration
 
 	// MemoryLimit is the container's memory limit in bytes (the downward
 	// API's limits.memory); 0 when unknown.
@@ -46,16 +51,17 @@ type Config struct {
 
 // flagEnv names the environment variable behind each flag.
 var flagEnv = map[string]string{
-	"http-addr":               "HTTP_ADDR",
-	"grpc-addr":               "GRPC_ADDR",
-	"health-addr":             "HEALTH_ADDR",
-	"addr-file":               "ADDR_FILE",
-	"shutdown-delay":          "SHUTDOWN_DELAY",
-	"shutdown-timeout":        "SHUTDOWN_TIMEOUT",
-	"cleanup-timeout":         "CLEANUP_TIMEOUT",
-	"grpc-max-connection-age": "GRPC_MAX_CONNECTION_AGE",
-	"memory-limit":            "MEMORY_LIMIT",
-	"service-version":         "SERVICE_VERSION",
+	"http-addr":                     "HTTP_ADDR",
+	"grpc-addr":                     "GRPC_ADDR",
+	"health-addr":                   "HEALTH_ADDR",
+	"addr-file":                     "ADDR_FILE",
+	"shutdown-delay":                "SHUTDOWN_DELAY",
+	"shutdown-timeout":              "SHUTDOWN_TIMEOUT",
+	"cleanup-timeout":               "CLEANUP_TIMEOUT",
+	"grpc-max-connection-age":       "GRPC_MAX_CONNECTION_AGE",
+	"memory-limit":                  "MEMORY_LIMIT",
+	"grpc-max-connection-age-grace": "GRPC_MAX_CONNECTION_AGE_GRACE",
+	"service-version":               "SERVICE_VERSION",
 }
 
 // register defines the service's flags on fs.
@@ -68,6 +74,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on the graceful drain before connections are closed hard (env SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop (env CLEANUP_TIMEOUT)")
 	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance (env GRPC_MAX_CONNECTION_AGE)")
+	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream (env GRPC_MAX_CONNECTION_AGE_GRACE)")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set (env MEMORY_LIMIT)")
 	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics (env SERVICE_VERSION)")
 }
@@ -140,6 +147,9 @@ func (c Config) validate() error {
 	}
 	if c.GRPCMaxConnectionAge <= 0 {
 		errs = append(errs, fmt.Errorf("--grpc-max-connection-age %v must be positive", c.GRPCMaxConnectionAge))
+	}
+	if c.GRPCMaxConnectionAgeGrace <= 0 {
+		errs = append(errs, fmt.Errorf("--grpc-max-connection-age-grace %v must be positive", c.GRPCMaxConnectionAgeGrace))
 	}
 	if c.MemoryLimit < 0 {
 		errs = append(errs, fmt.Errorf("--memory-limit %d is negative: give the limit in bytes, or 0 for none", c.MemoryLimit))

@@ -82,10 +82,18 @@ func (d Data) HeadlessName() string { return d.Name + HeadlessSuffix }
 // HeadlessSuffix is appended to Name for the headless Service.
 const HeadlessSuffix = "-headless"
 
-// ClientTarget is the default dns:/// target of the generated gRPC client:
-// fully qualified, with the trailing dot, so that a lookup is one query and
-// not one per search domain of the pod's resolv.conf (ndots:5).
+// ClientTarget is the dns:/// target of the headless Service, as templates
+// before ClientFQDNTarget rendered it. It keeps its value, since scaffold
+// update renders old template trees with this Data and must reproduce
+// exactly what they generated.
 func (d Data) ClientTarget() string {
+	return "dns:///" + d.HeadlessName() + "." + d.Namespace + ".svc.cluster.local:" + strconv.Itoa(d.GRPCPort)
+}
+
+// ClientFQDNTarget is the default target of the generated gRPC client: fully
+// qualified, with the trailing dot, so that a lookup is one query and not one
+// per search domain of the pod's resolv.conf (ndots:5).
+func (d Data) ClientFQDNTarget() string {
 	return "dns:///" + d.HeadlessName() + "." + d.Namespace + ".svc.cluster.local.:" + strconv.Itoa(d.GRPCPort)
 }
 

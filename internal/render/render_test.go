@@ -82,13 +82,14 @@ func TestRenderIsDeterministicAndMirrorsTemplates(t *testing.T) {
 func TestDerivedNames(t *testing.T) {
 	d := validData("svc2-api", "example.com/svc2/v3")
 	for got, want := range map[string]string{
-		d.ProtoPackage(): "svc2api.v1",
-		d.GoPackage():    "svc2apiv1",
-		d.APIImport():    "example.com/svc2/v3/api/svc2api/v1",
-		d.HeadlessName(): "svc2-api-headless",
-		d.ClientTarget(): "dns:///svc2-api-headless.svc2-api.svc.cluster.local.:9090",
-		d.Title():        "Svc2 Api",
-		d.Snake():        "svc2_api",
+		d.ProtoPackage():     "svc2api.v1",
+		d.GoPackage():        "svc2apiv1",
+		d.APIImport():        "example.com/svc2/v3/api/svc2api/v1",
+		d.HeadlessName():     "svc2-api-headless",
+		d.ClientTarget():     "dns:///svc2-api-headless.svc2-api.svc.cluster.local:9090",
+		d.ClientFQDNTarget(): "dns:///svc2-api-headless.svc2-api.svc.cluster.local.:9090",
+		d.Title():            "Svc2 Api",
+		d.Snake():            "svc2_api",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)

@@ -31,7 +31,8 @@ const (
 
 // Data is everything a template may use. Templates read fields and call the
 // methods below; the FuncMap stays tiny on purpose. Data only ever gains
-// fields and methods: scaffold update renders older template trees with it.
+// fields and methods, and never changes what one returns: scaffold update
+// renders older template trees with it and must get what they rendered then.
 type Data struct {
 	Name        string // DNS-1123 label, e.g. "example-service"
 	Module      string // Go module path of the generated service

@@ -46,6 +46,7 @@ const (
 	figHTTPP99    = "HTTP p99 latency at full load"
 	figHTTPFixP50 = "HTTP p50 latency at a fixed rate"
 	figHTTPFixP99 = "HTTP p99 latency at a fixed rate"
+	figHTTPFixCPU = "HTTP server CPU per request at a fixed rate"
 	figHTTPCPU    = "HTTP server CPU per request"
 	figHTTPCap    = "HTTP capacity of one server core (1 s ÷ CPU per request)"
 	figGRPCRate   = "gRPC SayHello calls/s"
@@ -53,6 +54,7 @@ const (
 	figGRPCP99    = "gRPC p99 latency at full load"
 	figGRPCFixP50 = "gRPC p50 latency at a fixed rate"
 	figGRPCFixP99 = "gRPC p99 latency at a fixed rate"
+	figGRPCFixCPU = "gRPC server CPU per call at a fixed rate"
 	figGRPCCPU    = "gRPC server CPU per call"
 	figGRPCCap    = "gRPC capacity of one server core (1 s ÷ CPU per call)"
 	figReady      = "start to ready"
@@ -73,6 +75,7 @@ func newFigures() *figures {
 		{Name: figHTTPP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
 		{Name: figHTTPFixP50, Unit: "ms", Digits: 2},
 		{Name: figHTTPFixP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
+		{Name: figHTTPFixCPU, Unit: "µs", Digits: 1},
 		{Name: figHTTPCPU, Unit: "µs", Digits: 1},
 		{Name: figHTTPCap, Unit: "req/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figGRPCRate, Unit: "calls/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
@@ -80,6 +83,7 @@ func newFigures() *figures {
 		{Name: figGRPCP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
 		{Name: figGRPCFixP50, Unit: "ms", Digits: 2},
 		{Name: figGRPCFixP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
+		{Name: figGRPCFixCPU, Unit: "µs", Digits: 1},
 		{Name: figGRPCCPU, Unit: "µs", Digits: 1},
 		{Name: figGRPCCap, Unit: "calls/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figReady, Unit: "ms", Digits: 1, Target: report.AtMost(50, "≤ 50 ms")},
@@ -236,13 +240,20 @@ func (lf loadFigs) record(figs *figures, side string, r load.Result, cpu time.Du
 	logf("  %s %.0f/s p50 %.2f ms p99 %.2f ms, server CPU %.1f µs each", lf.proto, r.Rate, ms(r.P50), ms(r.P99), per)
 }
 
-func fixedLatency(figs *figures, side, proto string, r load.Result, p50, p99 string) {
+// fixedFigs names the figures one protocol's fixed-rate run feeds.
+type fixedFigs struct{ p50, p99, cpu string }
+
+// fixedLatency adds one fixed-rate run's figures; cpu is the server CPU time
+// the run took.
+func fixedLatency(figs *figures, side, proto string, r load.Result, cpu time.Duration, ff fixedFigs) {
 	if r.Failed > 0 {
 		logf("  %s %s at a fixed rate: %d of %d failed: %v", side, proto, r.Failed, r.Requests, r.Errors)
 	}
-	figs.add(p50, side, ms(r.P50))
-	figs.add(p99, side, ms(r.P99))
-	logf("  %s at %.0f/s: p50 %.2f ms p99 %.2f ms", proto, r.Rate, ms(r.P50), ms(r.P99))
+	per := perCall(cpu, r.Requests)
+	figs.add(ff.p50, side, ms(r.P50))
+	figs.add(ff.p99, side, ms(r.P99))
+	figs.add(ff.cpu, side, per)
+	logf("  %s at %.0f/s: p50 %.2f ms p99 %.2f ms, server CPU %.1f µs each", proto, r.Rate, ms(r.P50), ms(r.P99), per)
 }
 
 // startReady starts s on loopback ports that the kernel picks (or, for a
@@ -343,16 +354,25 @@ func measureLoad(ctx context.Context, o options, s server, logs string, figs *fi
 	grpcFigs.record(figs, s.Label, g, cpu2-cpu1)
 
 	// Latency below saturation, where queueing in the load generator no
-	// longer dominates it.
+	// longer dominates it; and the CPU per request when every side gets the
+	// same arrivals, which a closed loop at full speed does not give them.
 	hf := load.HTTP{URL: "http://" + a.http + "/", Connections: o.conns, Rate: o.fixedHTTPRate, Duration: o.fixedDur}.Run()
-	fixedLatency(figs, s.Label, "HTTP", hf, figHTTPFixP50, figHTTPFixP99)
+	cpu3, err := p.CPUTime()
+	if err != nil {
+		return err
+	}
+	fixedLatency(figs, s.Label, "HTTP", hf, cpu3-cpu2, fixedFigs{figHTTPFixP50, figHTTPFixP99, figHTTPFixCPU})
 	gf, err := load.GRPC{
 		Addr: a.grpc, RPC: s.rpc, Concurrency: o.grpcConc, Connections: o.grpcConns, Rate: o.fixedGRPCRate, Duration: o.fixedDur,
 	}.Run()
 	if err != nil {
 		return err
 	}
-	fixedLatency(figs, s.Label, "gRPC", gf, figGRPCFixP50, figGRPCFixP99)
+	cpu4, err := p.CPUTime()
+	if err != nil {
+		return err
+	}
+	fixedLatency(figs, s.Label, "gRPC", gf, cpu4-cpu3, fixedFigs{figGRPCFixP50, figGRPCFixP99, figGRPCFixCPU})
 
 	if mem, err = p.Memory(); err != nil {
 		return err
@@ -497,7 +517,8 @@ func drawChart(path string, figs *figures, sides []report.Side, fixedHTTP, fixed
 	panels := []report.Panel{
 		{Title: "Throughput, measured", Legend: true, YLabel: "per second", Figures: []*report.Figure{f[figHTTPRate], f[figGRPCRate]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
 		{Title: "Capacity of one server core", YLabel: "per second", Figures: []*report.Figure{f[figHTTPCap], f[figGRPCCap]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
-		{Title: "Server CPU per request", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU]}, Labels: []string{"HTTP", "gRPC"}},
+		{Title: "Server CPU per request", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU], f[figHTTPFixCPU], f[figGRPCFixCPU]},
+			Labels: []string{"HTTP", "gRPC", "HTTP, fixed rate", "gRPC, fixed rate"}},
 		{Title: "Memory", YLabel: "MiB", Figures: []*report.Figure{f[figIdleRSS], f[figPeakRSS], f[figSize]}, Labels: []string{"idle RSS", "peak RSS", "binary"}},
 		{Title: "HTTP latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figHTTPP50], f[figHTTPP99]}, Labels: []string{"p50", "p99"}},
 		{Title: fmt.Sprintf("HTTP latency at %d req/s", fixedHTTP), YLabel: "ms", Figures: []*report.Figure{f[figHTTPFixP50], f[figHTTPFixP99]}, Labels: []string{"p50", "p99"}},

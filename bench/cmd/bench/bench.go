@@ -517,8 +517,9 @@ func drawChart(path string, figs *figures, sides []report.Side, fixedHTTP, fixed
 	panels := []report.Panel{
 		{Title: "Throughput, measured", Legend: true, YLabel: "per second", Figures: []*report.Figure{f[figHTTPRate], f[figGRPCRate]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
 		{Title: "Capacity of one server core", YLabel: "per second", Figures: []*report.Figure{f[figHTTPCap], f[figGRPCCap]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
-		{Title: "Server CPU per request", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU], f[figHTTPFixCPU], f[figGRPCFixCPU]},
-			Labels: []string{"HTTP", "gRPC", "HTTP, fixed rate", "gRPC, fixed rate"}},
+		{Title: "Server CPU per request, full load", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU]}, Labels: []string{"HTTP", "gRPC"}},
+		{Title: fmt.Sprintf("Server CPU per request at %d req/s, %d calls/s", fixedHTTP, fixedGRPC), YLabel: "µs",
+			Figures: []*report.Figure{f[figHTTPFixCPU], f[figGRPCFixCPU]}, Labels: []string{"HTTP", "gRPC"}},
 		{Title: "Memory", YLabel: "MiB", Figures: []*report.Figure{f[figIdleRSS], f[figPeakRSS], f[figSize]}, Labels: []string{"idle RSS", "peak RSS", "binary"}},
 		{Title: "HTTP latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figHTTPP50], f[figHTTPP99]}, Labels: []string{"p50", "p99"}},
 		{Title: fmt.Sprintf("HTTP latency at %d req/s", fixedHTTP), YLabel: "ms", Figures: []*report.Figure{f[figHTTPFixP50], f[figHTTPFixP99]}, Labels: []string{"p50", "p99"}},
@@ -528,7 +529,7 @@ func drawChart(path string, figs *figures, sides []report.Side, fixedHTTP, fixed
 		{Title: "Requests lost past SIGTERM", YLabel: "requests", Figures: []*report.Figure{f[figLost]}, Labels: []string{"on kept-alive connections"}},
 	}
 	title := "Every side in one run: bars are medians, whiskers min–max"
-	return report.Chart(path, title, sides, panels, 5)
+	return report.Chart(path, title, sides, panels, 4)
 }
 
 // rawResults is what results.json keeps: every sample of every side, for

@@ -17,54 +17,6 @@ import (
 	"github.com/zerodrop/zerodrop/bench/internal/report"
 )
 
-// server is one side of the comparison.
-type server struct {
-	label, bin string
-	// args is the command line: every port 0, and the bound addresses
-	// reported as JSON to proc.AddrFile.
-	args []string
-	// readyURL is what answers 200 once the server is ready to serve.
-	readyURL func(a addrs) string
-}
-
-// addrs is where a server bound its ports, as it reported them.
-type addrs struct {
-	http   string
-	grpc   string
-	health string
-}
-
-func parseAddrs(line []byte) (addrs, error) {
-	var a struct{ HTTP, GRPC, Health string }
-	if err := json.Unmarshal(line, &a); err != nil || a.HTTP == "" || a.GRPC == "" {
-		return addrs{}, fmt.Errorf("the server reported its addresses as %q: %v", line, err)
-	}
-	return addrs{http: a.HTTP, grpc: a.GRPC, health: a.Health}, nil
-}
-
-// generated is the example-service with every middleware on, as it ships,
-// except the drain delay D, which is 0 so that the exit figures measure the
-// drain machinery rather than the wait.
-func generated(bin string) server {
-	return server{
-		label: "A", bin: bin,
-		args: []string{
-			"-http-addr=127.0.0.1:0", "-grpc-addr=127.0.0.1:0", "-health-addr=127.0.0.1:0", "-addr-file=" + proc.AddrFile,
-			"-shutdown-delay=0", "-shutdown-timeout=5s",
-		},
-		readyURL: func(a addrs) string { return "http://" + a.health + "/readyz" },
-	}
-}
-
-// bare is the baseline; it has no health port, so ready means answering /.
-func bare(bin string) server {
-	return server{
-		label: "B", bin: bin,
-		args:     []string{"-http-addr=127.0.0.1:0", "-grpc-addr=127.0.0.1:0", "-addr-file=" + proc.AddrFile},
-		readyURL: func(a addrs) string { return "http://" + a.http + "/" },
-	}
-}
-
 // figures collects every measurement, by figure name and side.
 type figures struct {
 	byName map[string]*report.Figure
@@ -76,11 +28,7 @@ func (f *figures) add(name, side string, v float64) {
 	if fig == nil {
 		panic("unknown figure " + name)
 	}
-	if side == "A" {
-		fig.A = append(fig.A, v)
-	} else {
-		fig.B = append(fig.B, v)
-	}
+	fig.Add(side, v)
 }
 
 func (f *figures) list() []*report.Figure {
@@ -98,6 +46,7 @@ const (
 	figHTTPP99    = "HTTP p99 latency at full load"
 	figHTTPFixP50 = "HTTP p50 latency at a fixed rate"
 	figHTTPFixP99 = "HTTP p99 latency at a fixed rate"
+	figHTTPFixCPU = "HTTP server CPU per request at a fixed rate"
 	figHTTPCPU    = "HTTP server CPU per request"
 	figHTTPCap    = "HTTP capacity of one server core (1 s ÷ CPU per request)"
 	figGRPCRate   = "gRPC SayHello calls/s"
@@ -105,6 +54,7 @@ const (
 	figGRPCP99    = "gRPC p99 latency at full load"
 	figGRPCFixP50 = "gRPC p50 latency at a fixed rate"
 	figGRPCFixP99 = "gRPC p99 latency at a fixed rate"
+	figGRPCFixCPU = "gRPC server CPU per call at a fixed rate"
 	figGRPCCPU    = "gRPC server CPU per call"
 	figGRPCCap    = "gRPC capacity of one server core (1 s ÷ CPU per call)"
 	figReady      = "start to ready"
@@ -113,6 +63,7 @@ const (
 	figExitIdle   = "SIGTERM to exit, idle"
 	figExitLoad   = "SIGTERM to exit, under load"
 	figStopFailed = "failed requests sent before exit, under load"
+	figLost       = "requests lost on kept-alive connections when load continues past SIGTERM"
 	figSize       = "stripped binary size"
 	figScaffold   = "`scaffold new` wall time"
 )
@@ -124,6 +75,7 @@ func newFigures() *figures {
 		{Name: figHTTPP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
 		{Name: figHTTPFixP50, Unit: "ms", Digits: 2},
 		{Name: figHTTPFixP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
+		{Name: figHTTPFixCPU, Unit: "µs", Digits: 1},
 		{Name: figHTTPCPU, Unit: "µs", Digits: 1},
 		{Name: figHTTPCap, Unit: "req/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figGRPCRate, Unit: "calls/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
@@ -131,6 +83,7 @@ func newFigures() *figures {
 		{Name: figGRPCP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
 		{Name: figGRPCFixP50, Unit: "ms", Digits: 2},
 		{Name: figGRPCFixP99, Unit: "ms", Digits: 2, Target: report.RatioAtMost(1.2, "≤ 1.2× B")},
+		{Name: figGRPCFixCPU, Unit: "µs", Digits: 1},
 		{Name: figGRPCCPU, Unit: "µs", Digits: 1},
 		{Name: figGRPCCap, Unit: "calls/s", Target: report.RatioAtLeast(0.90, "≥ 0.90× B")},
 		{Name: figReady, Unit: "ms", Digits: 1, Target: report.AtMost(50, "≤ 50 ms")},
@@ -139,6 +92,7 @@ func newFigures() *figures {
 		{Name: figExitIdle, Unit: "ms", Digits: 1, Target: report.AtMost(50, "≤ 50 ms (D = 0)")},
 		{Name: figExitLoad, Unit: "ms", Digits: 1},
 		{Name: figStopFailed, Unit: "", Digits: 0},
+		{Name: figLost, Unit: "", Digits: 0, Target: report.AtMost(0, "0")},
 		{Name: figSize, Unit: "MiB", Digits: 1},
 		{Name: figScaffold, Unit: "ms", Digits: 0, Target: report.AtMost(300, "≤ 300 ms")},
 	}
@@ -173,12 +127,19 @@ func benchmark(ctx context.Context, o options, work string) error {
 	if err != nil {
 		return err
 	}
-	nameA, nameB := "generated service (A)", "bare baseline (B)"
-	sideB := bare(binB)
+	// Others may regenerate example-service while this runs; keep a copy.
+	proto := filepath.Join(work, "exampleservice.proto")
+	if err := copyFile(filepath.Join(o.repo, "example-service", "api", "exampleservice", "v1", "exampleservice.proto"), proto); err != nil {
+		return err
+	}
+	sayHello := load.SayHello(proto)
+	sideA := generated(binA).withRPC(sayHello)
+	sideB := bare(binB).withRPC(sayHello)
 	var sizeB int64
 	if o.vsShipped {
-		nameA, nameB = "patched: "+patchNames(o.patches)+" (A)", "example-service as shipped (B)"
+		sideA.Name = "patched: " + patchNames(o.patches) + " (A)"
 		srcB := shipped
+		nameB := "example-service as shipped (B)"
 		if len(o.bPatches) > 0 {
 			nameB = "patched: " + patchNames(o.bPatches) + " (B)"
 			srcB = filepath.Join(work, "example-service-b")
@@ -187,8 +148,8 @@ func benchmark(ctx context.Context, o options, work string) error {
 			}
 		}
 		sizeB, err = build(ctx, srcB, "./cmd/example-service", binB)
-		sideB = generated(binB)
-		sideB.label = "B"
+		sideB = generated(binB).withRPC(sayHello)
+		sideB.Label, sideB.Name = "B", nameB
 	} else {
 		sizeB, err = build(ctx, filepath.Join(o.repo, "bench"), "./cmd/bare", binB)
 	}
@@ -197,25 +158,31 @@ func benchmark(ctx context.Context, o options, work string) error {
 	}
 	figs.add(figSize, "A", mibOf(sizeA))
 	figs.add(figSize, "B", mibOf(sizeB))
-	// Others may regenerate example-service while this runs; keep a copy.
-	proto := filepath.Join(work, "exampleservice.proto")
-	if err := copyFile(filepath.Join(o.repo, "example-service", "api", "exampleservice", "v1", "exampleservice.proto"), proto); err != nil {
+	sides := []server{sideA, sideB}
+	peers, peerSizes, err := buildPeers(ctx, o, work, sayHello)
+	if err != nil {
 		return err
 	}
+	for i, p := range peers {
+		figs.add(figSize, p.Label, mibOf(peerSizes[i]))
+		sides = append(sides, p)
+	}
 
-	sides := []server{generated(binA), sideB}
 	for round := 1; round <= o.rounds; round++ {
 		for _, s := range sides {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			logf("round %d/%d: %s", round, o.rounds, s.label)
-			logs := filepath.Join(work, fmt.Sprintf("%s-%d", s.label, round))
-			if err := measureLoad(ctx, o, s, proto, logs, figs); err != nil {
-				return fmt.Errorf("round %d, %s: %w", round, s.label, err)
+			logf("round %d/%d: %s", round, o.rounds, s.Name)
+			logs := filepath.Join(work, fmt.Sprintf("%s-%d", s.Label, round))
+			if err := measureLoad(ctx, o, s, logs, figs); err != nil {
+				return fmt.Errorf("round %d, %s: %w", round, s.Label, err)
 			}
-			if err := measureShutdown(ctx, o, s, proto, logs, figs); err != nil {
-				return fmt.Errorf("round %d, %s shutdown: %w", round, s.label, err)
+			if err := measureShutdown(ctx, o, s, logs, figs); err != nil {
+				return fmt.Errorf("round %d, %s shutdown: %w", round, s.Label, err)
+			}
+			if err := measureLoss(ctx, o, s, logs, figs); err != nil {
+				return fmt.Errorf("round %d, %s loss past SIGTERM: %w", round, s.Label, err)
 			}
 		}
 	}
@@ -225,14 +192,18 @@ func benchmark(ctx context.Context, o options, work string) error {
 		}
 	}
 
-	m := describeMachine(o, began, loadBefore, loadAvg(), time.Since(began))
-	table := report.Table(figs.list(), nameA, nameB)
+	reportSides := make([]report.Side, len(sides))
+	for i, s := range sides {
+		reportSides[i] = s.Side
+	}
+	m := describeMachine(o, sides, began, loadBefore, loadAvg(), time.Since(began))
+	table := report.Table(figs.list(), reportSides)
 	fmt.Println(m + "\n" + table)
-	if err := writeRaw(filepath.Join(o.out, "results.json"), figs.list()); err != nil {
+	if err := writeRaw(filepath.Join(o.out, "results.json"), reportSides, figs.list()); err != nil {
 		return err
 	}
 	chart := filepath.Join(o.out, "chart.png")
-	if err := drawChart(chart, figs, nameA, nameB, o.fixedHTTPRate, o.fixedGRPCRate); err != nil {
+	if err := drawChart(chart, figs, reportSides, o.fixedHTTPRate, o.fixedGRPCRate); err != nil {
 		return err
 	}
 	logf("wrote %s", chart)
@@ -269,29 +240,55 @@ func (lf loadFigs) record(figs *figures, side string, r load.Result, cpu time.Du
 	logf("  %s %.0f/s p50 %.2f ms p99 %.2f ms, server CPU %.1f µs each", lf.proto, r.Rate, ms(r.P50), ms(r.P99), per)
 }
 
-func fixedLatency(figs *figures, side, proto string, r load.Result, p50, p99 string) {
+// fixedFigs names the figures one protocol's fixed-rate run feeds.
+type fixedFigs struct{ p50, p99, cpu string }
+
+// fixedLatency adds one fixed-rate run's figures; cpu is the server CPU time
+// the run took.
+func fixedLatency(figs *figures, side, proto string, r load.Result, cpu time.Duration, ff fixedFigs) {
 	if r.Failed > 0 {
 		logf("  %s %s at a fixed rate: %d of %d failed: %v", side, proto, r.Failed, r.Requests, r.Errors)
 	}
-	figs.add(p50, side, ms(r.P50))
-	figs.add(p99, side, ms(r.P99))
-	logf("  %s at %.0f/s: p50 %.2f ms p99 %.2f ms", proto, r.Rate, ms(r.P50), ms(r.P99))
+	per := perCall(cpu, r.Requests)
+	figs.add(ff.p50, side, ms(r.P50))
+	figs.add(ff.p99, side, ms(r.P99))
+	figs.add(ff.cpu, side, per)
+	logf("  %s at %.0f/s: p50 %.2f ms p99 %.2f ms, server CPU %.1f µs each", proto, r.Rate, ms(r.P50), ms(r.P99), per)
 }
 
-// startReady starts s on loopback ports that the kernel picks, pinned to the
-// server CPUs, and waits until it is ready; it returns the time that took.
-// On error nothing is left running.
-func startReady(ctx context.Context, o options, s server, logPath string, env []string) (*proc.Process, addrs, time.Duration, error) {
-	p, err := proc.StartEnv(s.bin, s.args, env, o.serverCPUs, logPath)
+// startReady starts s on loopback ports that the kernel picks (or, for a
+// server on fixed ports, that fixedPorts drew), pinned to the server CPUs,
+// with extra added to its command line, and waits until it is ready; it
+// returns the time that took. On error nothing is left running.
+func startReady(ctx context.Context, o options, s server, extra []string, logPath string, env []string) (*proc.Process, addrs, time.Duration, error) {
+	// A fixed port another program holds fails the start; draw again.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		args, fixed := s.command(extra)
+		p, a, ready, err := startOnce(ctx, o, s, args, fixed, logPath, env)
+		if err == nil || fixed == nil || attempt == attempts || !portTaken(logPath) {
+			return p, a, ready, err
+		}
+		logf("  %s: a fixed port was taken (%v); drawing others", s.Label, err)
+	}
+}
+
+func startOnce(ctx context.Context, o options, s server, args []string, fixed *addrs, logPath string, env []string) (*proc.Process, addrs, time.Duration, error) {
+	p, err := proc.StartEnv(s.bin, args, env, o.serverCPUs, logPath)
 	if err != nil {
 		return nil, addrs{}, 0, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	line, err := p.Addrs(rctx)
 	var a addrs
-	if err == nil {
-		a, err = parseAddrs(line)
+	if fixed != nil {
+		a = *fixed
+		p.NoAddrs()
+	} else {
+		var line []byte
+		if line, err = p.Addrs(rctx); err == nil {
+			a, err = parseAddrs(line)
+		}
 	}
 	var ready time.Duration
 	if err == nil {
@@ -304,23 +301,34 @@ func startReady(ctx context.Context, o options, s server, logPath string, env []
 	return p, a, ready, nil
 }
 
+// portTaken reports whether the server's log says it could not bind a port.
+// podinfo logs "failed to listen" for its gRPC port and the bind error for
+// its HTTP port.
+func portTaken(logPath string) bool {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return false
+	}
+	return strings.Contains(string(data), "address already in use") || strings.Contains(string(data), "failed to listen")
+}
+
 // measureLoad starts s, times its start, reads idle memory, runs the HTTP and
 // gRPC loads at full speed, reads peak memory, then stops it while idle.
 // Its server's log goes to logs + "-load.log".
-func measureLoad(ctx context.Context, o options, s server, proto, logs string, figs *figures) error {
-	p, a, ready, err := startReady(ctx, o, s, logs+"-load.log", nil)
+func measureLoad(ctx context.Context, o options, s server, logs string, figs *figures) error {
+	p, a, ready, err := startReady(ctx, o, s, nil, logs+"-load.log", nil)
 	if err != nil {
 		return err
 	}
 	defer p.Kill()
-	figs.add(figReady, s.label, ms(ready))
+	figs.add(figReady, s.Label, ms(ready))
 
 	time.Sleep(o.idleSettle)
 	mem, err := p.Memory()
 	if err != nil {
 		return err
 	}
-	figs.add(figIdleRSS, s.label, mibOf(mem.RSS))
+	figs.add(figIdleRSS, s.Label, mibOf(mem.RSS))
 
 	cpu0, err := p.CPUTime()
 	if err != nil {
@@ -331,10 +339,10 @@ func measureLoad(ctx context.Context, o options, s server, proto, logs string, f
 	if err != nil {
 		return err
 	}
-	httpFigs.record(figs, s.label, h, cpu1-cpu0)
+	httpFigs.record(figs, s.Label, h, cpu1-cpu0)
 
 	g, err := load.GRPC{
-		Addr: a.grpc, Proto: proto, Concurrency: o.grpcConc, Connections: o.grpcConns, Duration: o.grpcDur,
+		Addr: a.grpc, RPC: s.rpc, Concurrency: o.grpcConc, Connections: o.grpcConns, Duration: o.grpcDur,
 	}.Run()
 	if err != nil {
 		return err
@@ -343,32 +351,41 @@ func measureLoad(ctx context.Context, o options, s server, proto, logs string, f
 	if err != nil {
 		return err
 	}
-	grpcFigs.record(figs, s.label, g, cpu2-cpu1)
+	grpcFigs.record(figs, s.Label, g, cpu2-cpu1)
 
 	// Latency below saturation, where queueing in the load generator no
-	// longer dominates it.
+	// longer dominates it; and the CPU per request when every side gets the
+	// same arrivals, which a closed loop at full speed does not give them.
 	hf := load.HTTP{URL: "http://" + a.http + "/", Connections: o.conns, Rate: o.fixedHTTPRate, Duration: o.fixedDur}.Run()
-	fixedLatency(figs, s.label, "HTTP", hf, figHTTPFixP50, figHTTPFixP99)
+	cpu3, err := p.CPUTime()
+	if err != nil {
+		return err
+	}
+	fixedLatency(figs, s.Label, "HTTP", hf, cpu3-cpu2, fixedFigs{figHTTPFixP50, figHTTPFixP99, figHTTPFixCPU})
 	gf, err := load.GRPC{
-		Addr: a.grpc, Proto: proto, Concurrency: o.grpcConc, Connections: o.grpcConns, Rate: o.fixedGRPCRate, Duration: o.fixedDur,
+		Addr: a.grpc, RPC: s.rpc, Concurrency: o.grpcConc, Connections: o.grpcConns, Rate: o.fixedGRPCRate, Duration: o.fixedDur,
 	}.Run()
 	if err != nil {
 		return err
 	}
-	fixedLatency(figs, s.label, "gRPC", gf, figGRPCFixP50, figGRPCFixP99)
+	cpu4, err := p.CPUTime()
+	if err != nil {
+		return err
+	}
+	fixedLatency(figs, s.Label, "gRPC", gf, cpu4-cpu3, fixedFigs{figGRPCFixP50, figGRPCFixP99, figGRPCFixCPU})
 
 	if mem, err = p.Memory(); err != nil {
 		return err
 	}
-	figs.add(figPeakRSS, s.label, mibOf(mem.Peak))
+	figs.add(figPeakRSS, s.Label, mibOf(mem.Peak))
 
 	// Let the load's connections close, so that this is the idle exit.
 	time.Sleep(o.idleSettle)
-	exit, _, err := p.Terminate(10 * time.Second)
+	exit, _, err := p.Terminate(o.exitLimit)
 	if err != nil {
 		return err
 	}
-	figs.add(figExitIdle, s.label, ms(exit))
+	figs.add(figExitIdle, s.Label, ms(exit))
 	return nil
 }
 
@@ -377,8 +394,8 @@ func measureLoad(ctx context.Context, o options, s server, proto, logs string, f
 // process was gone that failed. Requests sent after it was gone fail too,
 // since nothing here routes them elsewhere; they are not counted.
 // Its server's log goes to logs + "-shutdown.log".
-func measureShutdown(ctx context.Context, o options, s server, proto, logs string, figs *figures) error {
-	p, a, _, err := startReady(ctx, o, s, logs+"-shutdown.log", nil)
+func measureShutdown(ctx context.Context, o options, s server, logs string, figs *figures) error {
+	p, a, _, err := startReady(ctx, o, s, nil, logs+"-shutdown.log", nil)
 	if err != nil {
 		return err
 	}
@@ -394,12 +411,12 @@ func measureShutdown(ctx context.Context, o options, s server, proto, logs strin
 	})
 	wg.Go(func() {
 		g, grpcErr = load.GRPC{
-			Addr: a.grpc, Proto: proto, Concurrency: o.grpcConc, Connections: o.grpcConns,
+			Addr: a.grpc, RPC: s.rpc, Concurrency: o.grpcConc, Connections: o.grpcConns,
 			Rate: o.stopRate, Duration: o.stopLoad, KeepCalls: true,
 		}.Run()
 	})
 	time.Sleep(o.stopAfter)
-	exit, exited, termErr := p.Terminate(10 * time.Second)
+	exit, exited, termErr := p.Terminate(o.exitLimit)
 	wg.Wait()
 	if termErr != nil {
 		return termErr
@@ -408,8 +425,8 @@ func measureShutdown(ctx context.Context, o options, s server, proto, logs strin
 		return grpcErr
 	}
 	hf, gf := failedBefore(h.Calls, exited), failedBefore(g.Calls, exited)
-	figs.add(figExitLoad, s.label, ms(exit))
-	figs.add(figStopFailed, s.label, float64(hf+gf))
+	figs.add(figExitLoad, s.Label, ms(exit))
+	figs.add(figStopFailed, s.Label, float64(hf+gf))
 	logf("  exit under load %.1f ms; failed before exit: %d HTTP %v, %d gRPC %v", ms(exit), hf, h.Errors, gf, g.Errors)
 	return nil
 }
@@ -422,6 +439,36 @@ func failedBefore(calls []load.Call, t time.Time) int {
 		}
 	}
 	return n
+}
+
+// measureLoss starts s afresh with its drain delay (drainArgs), puts it
+// under a steady HTTP load on kept-alive connections that never retry,
+// sends SIGTERM part-way through, and keeps the load going until well after
+// the process is gone, past D and the drain. It records the requests lost on
+// connections the server had kept alive: the ones a client cannot know were
+// never read. Requests refused on new connections once the listener closed
+// are logged, not counted: in a cluster D and endpoint removal send those
+// elsewhere, and here nothing can.
+// Its server's log goes to logs + "-loss.log".
+func measureLoss(ctx context.Context, o options, s server, logs string, figs *figures) error {
+	p, a, _, err := startReady(ctx, o, s, s.drainArgs, logs+"-loss.log", nil)
+	if err != nil {
+		return err
+	}
+	defer p.Kill()
+	run := load.KeepAlive{Addr: a.http, Path: "/", Connections: o.conns, Rate: o.stopRate, Timeout: 2 * time.Second}.Start()
+	time.Sleep(o.stopAfter)
+	exit, _, termErr := p.Terminate(o.exitLimit)
+	// Every connection sends several more requests after the exit.
+	time.Sleep(o.lossTail)
+	r := run.Stop()
+	if termErr != nil {
+		return termErr
+	}
+	figs.add(figLost, s.Label, float64(r.Lost))
+	logf("  past SIGTERM (%s; exit after %.0f ms): %d lost on kept-alive connections; %d answered, %d closed by Connection: close, %d failed on new connections %v",
+		s.drain, ms(exit), r.Lost, r.Answered, r.Closed, r.FreshFailed, r.Errors)
+	return nil
 }
 
 func perCall(cpu time.Duration, n int) float64 {
@@ -463,34 +510,45 @@ func measureScaffold(ctx context.Context, o options, work string, figs *figures)
 	return nil
 }
 
-// drawChart plots throughput and latency, A against B.
-func drawChart(path string, figs *figures, nameA, nameB string, fixedHTTP, fixedGRPC int) error {
+// drawChart plots throughput, cost, memory, start-up, loss and latency, a
+// bar for every side.
+func drawChart(path string, figs *figures, sides []report.Side, fixedHTTP, fixedGRPC int) error {
 	f := figs.byName
 	panels := []report.Panel{
 		{Title: "Throughput, measured", Legend: true, YLabel: "per second", Figures: []*report.Figure{f[figHTTPRate], f[figGRPCRate]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
 		{Title: "Capacity of one server core", YLabel: "per second", Figures: []*report.Figure{f[figHTTPCap], f[figGRPCCap]}, Labels: []string{"HTTP req/s", "gRPC calls/s"}},
-		{Title: "Server CPU per request", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU]}, Labels: []string{"HTTP", "gRPC"}},
-		{Title: "Memory", YLabel: "MiB", Figures: []*report.Figure{f[figIdleRSS], f[figPeakRSS]}, Labels: []string{"idle RSS", "peak RSS"}},
+		{Title: "Server CPU per request, full load", YLabel: "µs", Figures: []*report.Figure{f[figHTTPCPU], f[figGRPCCPU]}, Labels: []string{"HTTP", "gRPC"}},
+		{Title: fmt.Sprintf("Server CPU per request at %d req/s, %d calls/s", fixedHTTP, fixedGRPC), YLabel: "µs",
+			Figures: []*report.Figure{f[figHTTPFixCPU], f[figGRPCFixCPU]}, Labels: []string{"HTTP", "gRPC"}},
+		{Title: "Memory", YLabel: "MiB", Figures: []*report.Figure{f[figIdleRSS], f[figPeakRSS], f[figSize]}, Labels: []string{"idle RSS", "peak RSS", "binary"}},
 		{Title: "HTTP latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figHTTPP50], f[figHTTPP99]}, Labels: []string{"p50", "p99"}},
 		{Title: fmt.Sprintf("HTTP latency at %d req/s", fixedHTTP), YLabel: "ms", Figures: []*report.Figure{f[figHTTPFixP50], f[figHTTPFixP99]}, Labels: []string{"p50", "p99"}},
 		{Title: "gRPC latency at full load", YLabel: "ms", Figures: []*report.Figure{f[figGRPCP50], f[figGRPCP99]}, Labels: []string{"p50", "p99"}},
 		{Title: fmt.Sprintf("gRPC latency at %d calls/s", fixedGRPC), YLabel: "ms", Figures: []*report.Figure{f[figGRPCFixP50], f[figGRPCFixP99]}, Labels: []string{"p50", "p99"}},
+		{Title: "Start to ready", YLabel: "ms", Figures: []*report.Figure{f[figReady]}, Labels: []string{"fork to first ready answer"}},
+		{Title: "Requests lost past SIGTERM", YLabel: "requests", Figures: []*report.Figure{f[figLost]}, Labels: []string{"on kept-alive connections"}},
 	}
-	title := nameA + " vs " + nameB + ": bars are medians, whiskers min–max"
-	return report.Chart(path, title, nameA, nameB, panels, 4)
+	title := "Every side in one run: bars are medians, whiskers min–max"
+	return report.Chart(path, title, sides, panels, 4)
 }
 
-// writeRaw keeps every sample, for anyone who wants more than medians.
-// rawFigure is one figure's samples as results.json keeps them.
+// rawResults is what results.json keeps: every sample of every side, for
+// anyone who wants more than medians, and for -redraw.
+type rawResults struct {
+	Sides   []report.Side
+	Figures []rawFigure
+}
+
+// rawFigure is one figure's samples, by side label.
 type rawFigure struct {
 	Name, Unit string
-	A, B       []float64
+	Values     map[string][]float64
 }
 
-func writeRaw(path string, figs []*report.Figure) error {
-	var rs []rawFigure
+func writeRaw(path string, sides []report.Side, figs []*report.Figure) error {
+	rs := rawResults{Sides: sides}
 	for _, f := range figs {
-		rs = append(rs, rawFigure{f.Name, f.Unit, f.A, f.B})
+		rs.Figures = append(rs.Figures, rawFigure{f.Name, f.Unit, f.Values})
 	}
 	data, err := json.MarshalIndent(rs, "", "  ")
 	if err != nil {
@@ -510,18 +568,18 @@ func redraw(o options) error {
 	if err != nil {
 		return fmt.Errorf("read results: %w", err)
 	}
-	var rs []rawFigure
+	var rs rawResults
 	if err := json.Unmarshal(data, &rs); err != nil {
 		return fmt.Errorf("decode %s: %w", path, err)
 	}
 	figs := newFigures()
-	for _, r := range rs {
+	for _, r := range rs.Figures {
 		if f := figs.byName[r.Name]; f != nil {
-			f.A, f.B = r.A, r.B
+			f.Values = r.Values
 		}
 	}
 	chart := filepath.Join(o.out, "chart.png")
-	if err := drawChart(chart, figs, "generated service (A)", "bare baseline (B)", o.fixedHTTPRate, o.fixedGRPCRate); err != nil {
+	if err := drawChart(chart, figs, rs.Sides, o.fixedHTTPRate, o.fixedGRPCRate); err != nil {
 		return err
 	}
 	logf("wrote %s from %s", chart, path)

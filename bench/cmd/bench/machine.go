@@ -13,7 +13,7 @@ import (
 
 // describeMachine says where and how the figures were taken, since they mean
 // little without it.
-func describeMachine(o options, began time.Time, loadBefore, loadAfter string, took time.Duration) string {
+func describeMachine(o options, sides []server, began time.Time, loadBefore, loadAfter string, took time.Duration) string {
 	var sb strings.Builder
 	kernel := "unknown"
 	var u unix.Utsname
@@ -29,14 +29,48 @@ func describeMachine(o options, began time.Time, loadBefore, loadAfter string, t
 	fmt.Fprintf(&sb, "- machine: %d CPUs (`nproc`), %s; Linux %s; %s\n", runtime.NumCPU(), cpuModel(), kernel, runtime.Version())
 	fmt.Fprintf(&sb, "- load average (1, 5, 15 min): %s before, %s after; other work shared the machine\n", loadBefore, loadAfter)
 	fmt.Fprintf(&sb, "- pinning: %s\n", pin)
-	fmt.Fprintf(&sb, "- rounds: %d, interleaved A B; HTTP: vegeta, max rate, %d workers on %d keep-alive connections, %v a round; "+
-		"gRPC: ghz, %d concurrent calls on %d connection(s), %v a round, from the .proto file\n",
-		o.rounds, o.conns, o.conns, o.httpDur, o.grpcConc, o.grpcConns, o.grpcDur)
+	labels := make([]string, len(sides))
+	for i, s := range sides {
+		labels[i] = s.Label
+	}
+	fmt.Fprintf(&sb, "- rounds: %d, interleaved %s; HTTP: vegeta, max rate, %d workers on %d keep-alive connections, %v a round; "+
+		"gRPC: ghz, %d concurrent calls on %d connection(s), %v a round, %s\n",
+		o.rounds, strings.Join(labels, " "), o.conns, o.conns, o.httpDur, o.grpcConc, o.grpcConns, o.grpcDur, calls(sides))
 	fmt.Fprintf(&sb, "- latency at a fixed rate: %d HTTP req/s, %d gRPC calls/s, %v each, same connections\n", o.fixedHTTPRate, o.fixedGRPCRate, o.fixedDur)
 	fmt.Fprintf(&sb, "- shutdown under load: %d HTTP req/s and %d gRPC calls/s, SIGTERM %v in; A runs with `-shutdown-delay=0`\n",
 		o.stopRate, o.stopRate, o.stopAfter)
-	fmt.Fprintf(&sb, "- binaries: `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'`; `scaffold new`: median of %d runs after one untimed run\n", o.scaffoldRuns)
+	fmt.Fprintf(&sb, "- lost past SIGTERM: a fresh process, %d HTTP req/s on %d kept-alive connections that never retry, SIGTERM %v in, load until %v after the exit; D: ",
+		o.stopRate, o.conns, o.stopAfter, o.lossTail)
+	for i, s := range sides {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "%s %s", s.Label, s.drain)
+	}
+	sb.WriteString("\n")
+	fmt.Fprintf(&sb, "- binaries: `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (podinfo: `go install` of its module with the same flags); `scaffold new`: median of %d runs after one untimed run\n", o.scaffoldRuns)
+	for _, s := range sides {
+		fmt.Fprintf(&sb, "- %s: %s\n", s.Name, s.serves)
+	}
 	return sb.String()
+}
+
+// calls says which method each side's gRPC loads call, the sides that call
+// the same one together.
+func calls(sides []server) string {
+	var methods []string
+	by := map[string][]string{}
+	for _, s := range sides {
+		if by[s.rpc.Method] == nil {
+			methods = append(methods, s.rpc.Method)
+		}
+		by[s.rpc.Method] = append(by[s.rpc.Method], s.Label)
+	}
+	parts := make([]string, len(methods))
+	for i, m := range methods {
+		parts[i] = fmt.Sprintf("%s `%s`", strings.Join(by[m], " "), m)
+	}
+	return "calling " + strings.Join(parts, ", ") + " (types from a .proto file or a compiled descriptor, no reflection)"
 }
 
 func cpuList(cpus []int) string {

@@ -1,12 +1,14 @@
 // Command bench measures what the zerodrop template costs: it builds the
-// generated example-service (A) and the bare baseline in cmd/bare (B) the
-// same way, runs every figure for both in one run, interleaved A B A B so
-// that a noisy neighbour hurts both alike, and reports medians with their
-// range and the ratio A/B. Run it from the bench directory (make bench does).
+// generated example-service (A), the bare baseline in cmd/bare (B) and the
+// peers users would pick instead (podinfo and a kratos service, each from
+// its module at a pinned version; see peers.go) the same way, runs every
+// figure for every side in one run, interleaved A B P K A B P K so that a
+// noisy neighbour hurts all alike, and reports medians with their range and
+// each side's ratio to B. Run it from the bench directory (make bench does).
 //
 // Usage:
 //
-//	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-doc ../BENCHMARKS.md]
+//	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-peers podinfo,kratos] [-doc ../BENCHMARKS.md]
 //	bench -profile   # CPU profiles of A and B under load, into results/
 //	bench -redraw    # the chart again, from results/results.json
 //	bench -patch patches/x.patch -vs-shipped   # what a template change gains, into results/patched/
@@ -51,6 +53,12 @@ type options struct {
 	grpcConc, grpcConns  int
 	stopRate             int
 	stopLoad, stopAfter  time.Duration
+	// exitLimit is how long a server may take to exit after SIGTERM before
+	// it is killed and the run fails; lossTail how long the loss figure's
+	// load goes on after the exit.
+	exitLimit, lossTail time.Duration
+	// peers names the peers to run beside A and B.
+	peers []string
 	// The fixed-rate loads measure latency below saturation.
 	fixedHTTPRate, fixedGRPCRate int
 	fixedDur                     time.Duration
@@ -89,6 +97,9 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.stopRate, "shutdown-rate", 1000, "HTTP requests/s, and as many gRPC calls/s, while SIGTERM arrives")
 	fs.DurationVar(&o.stopLoad, "shutdown-load", 2500*time.Millisecond, "length of the load around SIGTERM")
 	fs.DurationVar(&o.stopAfter, "shutdown-after", time.Second, "SIGTERM this long into that load")
+	fs.DurationVar(&o.exitLimit, "exit-limit", 15*time.Second, "longest wait for a server to exit after SIGTERM")
+	fs.DurationVar(&o.lossTail, "loss-tail", 500*time.Millisecond, "load on kept-alive connections this long after the server exited")
+	peers := fs.String("peers", "podinfo,kratos", "comma-separated peers to run as further sides: podinfo, kratos (none with -patch)")
 	fs.DurationVar(&o.idleSettle, "idle-settle", 500*time.Millisecond, "wait after ready before reading idle RSS")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles under load instead of the benchmark")
 	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the work directory (binaries, each server's log) for a post-mortem")
@@ -114,6 +125,12 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	o.vsShipped = o.vsShipped || len(o.bPatches) > 0
+	// A patch run measures the patch, against B; peers would only lengthen it.
+	if *peers != "" && len(o.patches) == 0 {
+		for _, p := range strings.Split(*peers, ",") {
+			o.peers = append(o.peers, strings.TrimSpace(p))
+		}
+	}
 	// A patched run must not overwrite the committed chart of the shipped one.
 	if len(o.patches) > 0 && o.out == "results" {
 		o.out = filepath.Join("results", "patched")

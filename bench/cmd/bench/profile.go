@@ -41,17 +41,18 @@ func profile(ctx context.Context, o options, work string) error {
 		return err
 	}
 	dur := time.Duration(o.profileSeconds) * time.Second
-	for _, s := range []server{generated(binA), bare(binB)} {
-		if err := profileOne(ctx, o, s, proto, work, dur); err != nil {
-			return fmt.Errorf("profile %s: %w", s.label, err)
+	sayHello := load.SayHello(proto)
+	for _, s := range []server{generated(binA).withRPC(sayHello), bare(binB).withRPC(sayHello)} {
+		if err := profileOne(ctx, o, s, work, dur); err != nil {
+			return fmt.Errorf("profile %s: %w", s.Label, err)
 		}
 	}
 	return nil
 }
 
-func profileOne(ctx context.Context, o options, s server, proto, work string, dur time.Duration) error {
-	pprofFile := filepath.Join(work, s.label+"-pprof-addr")
-	p, a, _, err := startReady(ctx, o, s, filepath.Join(work, s.label+"-profile.log"), []string{"BENCH_PPROF_ADDR_FILE=" + pprofFile})
+func profileOne(ctx context.Context, o options, s server, work string, dur time.Duration) error {
+	pprofFile := filepath.Join(work, s.Label+"-pprof-addr")
+	p, a, _, err := startReady(ctx, o, s, nil, filepath.Join(work, s.Label+"-profile.log"), []string{"BENCH_PPROF_ADDR_FILE=" + pprofFile})
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func profileOne(ctx context.Context, o options, s server, proto, work string, du
 	}
 	time.Sleep(o.idleSettle)
 	base := "http://" + string(pprofAddr) + "/debug/pprof/"
-	if err := fetchProfile(ctx, base+"heap", filepath.Join(o.out, "heap-idle-"+s.label+".pprof")); err != nil {
+	if err := fetchProfile(ctx, base+"heap", filepath.Join(o.out, "heap-idle-"+s.Label+".pprof")); err != nil {
 		return err
 	}
 	// Profile the middle of each load: start the load, then ask for a
@@ -77,11 +78,11 @@ func profileOne(ctx context.Context, o options, s server, proto, work string, du
 				done <- nil
 				return
 			}
-			_, err := load.GRPC{Addr: a.grpc, Proto: proto, Concurrency: o.grpcConc, Connections: o.grpcConns, Duration: dur}.Run()
+			_, err := load.GRPC{Addr: a.grpc, RPC: s.rpc, Concurrency: o.grpcConc, Connections: o.grpcConns, Duration: dur}.Run()
 			done <- err
 		}()
 		time.Sleep(500 * time.Millisecond)
-		out := filepath.Join(o.out, "cpu-"+kind+"-"+s.label+".pprof")
+		out := filepath.Join(o.out, "cpu-"+kind+"-"+s.Label+".pprof")
 		ferr := fetchProfile(ctx, base+"profile?seconds="+secs, out)
 		if err := <-done; err != nil {
 			return err

@@ -12,6 +12,10 @@ import (
 
 	"github.com/bojand/ghz/runner"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // Result is one load run's outcome.
@@ -80,11 +84,30 @@ func (h HTTP) Run() Result {
 	return r
 }
 
-// GRPC is a unary gRPC load on Greeter/SayHello, described to ghz by the
-// example's .proto file rather than by server reflection, since the baseline
-// does not register reflection.
+// RPC is the unary method a gRPC load calls, and how ghz learns its types:
+// from a .proto file or a serialized FileDescriptorSet, never from server
+// reflection, which the baseline does not register.
+type RPC struct {
+	// Method is the method's full name, package.Service.Method.
+	Method string
+	// Proto is a .proto file that describes it; when empty, Protoset is.
+	Proto    string
+	Protoset []byte
+	// Data is the request, as JSON-like values.
+	Data map[string]any
+}
+
+// SayHello is the call the generated service, the baseline and the peers
+// that serve the example's Greeter answer, described by the example's .proto
+// file at proto.
+func SayHello(proto string) RPC {
+	return RPC{Method: "exampleservice.v1.Greeter.SayHello", Proto: proto, Data: map[string]any{"name": "bench"}}
+}
+
+// GRPC is a unary gRPC load on one method.
 type GRPC struct {
-	Addr, Proto string
+	Addr string
+	RPC  RPC
 	// Concurrency is the number of callers, spread over Connections
 	// HTTP/2 connections.
 	Concurrency, Connections int
@@ -95,17 +118,18 @@ type GRPC struct {
 	KeepCalls bool
 }
 
-// Method is the call every gRPC load makes.
-const Method = "exampleservice.v1.Greeter.SayHello"
-
 // Run calls g.Addr and summarises the results, like HTTP.Run.
 func (g GRPC) Run() (Result, error) {
 	// ghz sets GOMAXPROCS for the run and restores it to the machine's CPU
 	// count, not to the pinned value; put that back afterwards.
 	procs := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(procs)
-	rep, err := runner.Run(Method, g.Addr,
-		runner.WithProtoFile(g.Proto, []string{filepath.Dir(g.Proto)}),
+	describe := runner.WithProtosetBinary(g.RPC.Protoset)
+	if g.RPC.Proto != "" {
+		describe = runner.WithProtoFile(g.RPC.Proto, []string{filepath.Dir(g.RPC.Proto)})
+	}
+	rep, err := runner.Run(g.RPC.Method, g.Addr,
+		describe,
 		runner.WithInsecure(true),
 		runner.WithConcurrency(uint(g.Concurrency)),
 		runner.WithConnections(uint(g.Connections)),
@@ -113,7 +137,7 @@ func (g GRPC) Run() (Result, error) {
 		runner.WithRunDuration(g.Duration),
 		runner.WithTimeout(5*time.Second),
 		runner.WithDialTimeout(2*time.Second),
-		runner.WithData(map[string]any{"name": "bench"}),
+		runner.WithData(g.RPC.Data),
 		runner.WithCPUs(uint(procs)),
 		// Calls cut by the end of the run are not the server's failures.
 		runner.WithDurationStopAction("wait"),
@@ -149,4 +173,17 @@ func (g GRPC) Run() (Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// HealthCheck is grpc.health.v1.Health/Check for the whole server, for a
+// peer that serves no Greeter. ghz learns its types from the descriptor
+// compiled into grpc-go's health package, so no .proto file is needed.
+func HealthCheck() RPC {
+	fd := protodesc.ToFileDescriptorProto(healthpb.File_grpc_health_v1_health_proto)
+	set, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{fd}})
+	if err != nil {
+		// A compiled-in descriptor always marshals.
+		panic(fmt.Sprintf("marshal the health descriptor: %v", err))
+	}
+	return RPC{Method: "grpc.health.v1.Health.Check", Protoset: set, Data: map[string]any{}}
 }

@@ -154,6 +154,10 @@ func (p *Process) Addrs(ctx context.Context) ([]byte, error) {
 	return line, nil
 }
 
+// NoAddrs lets go of the address pipe of a server that will never write to
+// it, one that listens on fixed ports.
+func (p *Process) NoAddrs() { _ = p.addrs.Close() }
+
 // PID is the process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 

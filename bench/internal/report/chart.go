@@ -15,8 +15,8 @@ import (
 	"github.com/zerodrop/zerodrop/bench/internal/stats"
 )
 
-// Panel is one chart of the figure: A and B bars side by side for each of
-// its figures, which must share a unit.
+// Panel is one chart of the figure: a bar for every side, side by side, for
+// each of its figures, which must share a unit.
 type Panel struct {
 	Title, YLabel string
 	Figures       []*Figure
@@ -26,16 +26,22 @@ type Panel struct {
 	Legend bool
 }
 
-// Colours that stay apart in grey print and for the common colour-vision
-// deficiencies (blue and orange).
-var (
-	colourA = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
-	colourB = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
-)
+// colours are the sides' colours in order: A blue and B orange, as in every
+// chart so far, then the Okabe–Ito palette's green, reddish purple, sky blue
+// and vermilion, which stay apart for the common colour-vision deficiencies.
+var colours = []color.Color{
+	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	color.RGBA{R: 0x00, G: 0x9e, B: 0x73, A: 0xff},
+	color.RGBA{R: 0xcc, G: 0x79, B: 0xa7, A: 0xff},
+	color.RGBA{R: 0x56, G: 0xb4, B: 0xe9, A: 0xff},
+	color.RGBA{R: 0xd5, G: 0x5e, B: 0x00, A: 0xff},
+}
 
 // Chart draws the panels in a grid of cols columns and writes it as a PNG:
-// bars are medians, whiskers span min to max.
-func Chart(path, title, nameA, nameB string, panels []Panel, cols int) error {
+// bars are medians, whiskers span min to max, one bar per side in the order
+// given.
+func Chart(path, title string, sides []Side, panels []Panel, cols int) error {
 	rows := (len(panels) + cols - 1) / cols
 	grid := make([][]*plot.Plot, rows)
 	for i := range grid {
@@ -46,7 +52,7 @@ func Chart(path, title, nameA, nameB string, panels []Panel, cols int) error {
 		}
 	}
 	for i, pn := range panels {
-		p, err := panelPlot(pn, nameA, nameB)
+		p, err := panelPlot(pn, sides)
 		if err != nil {
 			return fmt.Errorf("chart %q: %w", pn.Title, err)
 		}
@@ -86,9 +92,9 @@ func Chart(path, title, nameA, nameB string, panels []Panel, cols int) error {
 	return nil
 }
 
-// panelPlot draws each figure as two bars, A left and B right, centred on
+// panelPlot draws each figure as a group of bars, one per side, centred on
 // the figure's index, with min–max whiskers and the median written on top.
-func panelPlot(pn Panel, nameA, nameB string) (*plot.Plot, error) {
+func panelPlot(pn Panel, sides []Side) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = pn.Title
 	p.Y.Label.Text = pn.YLabel
@@ -98,38 +104,36 @@ func panelPlot(pn Panel, nameA, nameB string) (*plot.Plot, error) {
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil
 	p.Add(grid)
-	const half = 0.18
+	// The group spans 0.8 of the space between figures.
+	width := 0.8 / float64(len(sides))
+	half := width/2 - 0.01
 	var labels plotter.XYLabels
 	for i, f := range pn.Figures {
-		a, b := f.Summaries()
-		for k, side := range []struct {
-			s      stats.Summary
-			colour color.Color
-			name   string
-		}{{a, colourA, nameA}, {b, colourB, nameB}} {
-			if side.s.N == 0 {
+		for k, side := range sides {
+			s := f.Summary(side.Label)
+			if s.N == 0 {
 				continue
 			}
-			x := float64(i) + (float64(k)*2-1)*(half+0.01)
+			x := float64(i) - 0.4 + width*(float64(k)+0.5)
 			bar, err := plotter.NewPolygon(plotter.XYs{
 				{X: x - half, Y: 0}, {X: x + half, Y: 0},
-				{X: x + half, Y: side.s.Median}, {X: x - half, Y: side.s.Median},
+				{X: x + half, Y: s.Median}, {X: x - half, Y: s.Median},
 			})
 			if err != nil {
 				return nil, fmt.Errorf("bar: %w", err)
 			}
-			bar.Color = side.colour
+			bar.Color = colours[k%len(colours)]
 			bar.LineStyle.Width = 0
-			whisker, err := plotter.NewYErrorBars(errBar{x: x, s: side.s})
+			whisker, err := plotter.NewYErrorBars(errBar{x: x, s: s})
 			if err != nil {
 				return nil, fmt.Errorf("whisker: %w", err)
 			}
 			p.Add(bar, whisker)
 			if i == 0 && pn.Legend {
-				p.Legend.Add(side.name, bar)
+				p.Legend.Add(side.Name, bar)
 			}
-			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: side.s.Max})
-			labels.Labels = append(labels.Labels, fmt.Sprintf("%.*f", f.Digits, side.s.Median))
+			labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: s.Max})
+			labels.Labels = append(labels.Labels, fmt.Sprintf("%.*f", f.Digits, s.Median))
 		}
 	}
 	l, err := plotter.NewLabels(labels)
@@ -139,6 +143,7 @@ func panelPlot(pn Panel, nameA, nameB string) (*plot.Plot, error) {
 	for i := range l.TextStyle {
 		l.TextStyle[i].XAlign = draw.XCenter
 		l.TextStyle[i].YAlign = draw.YBottom
+		l.TextStyle[i].Font.Size = vg.Points(8)
 		l.Offset = vg.Point{Y: vg.Points(3)}
 	}
 	p.Add(l)
@@ -146,6 +151,9 @@ func panelPlot(pn Panel, nameA, nameB string) (*plot.Plot, error) {
 	p.X.Min, p.X.Max = -0.6, float64(len(pn.Figures))-0.4
 	// Head room for the value labels and the legend.
 	p.Y.Max *= 1.25
+	if pn.Legend {
+		p.Y.Max *= 1.3
+	}
 	return p, nil
 }
 

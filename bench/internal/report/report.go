@@ -12,17 +12,38 @@ import (
 	"github.com/zerodrop/zerodrop/bench/internal/stats"
 )
 
-// Figure is one measured quantity, for the generated service (A) and the
-// baseline (B), in display units.
+// Side is one server the figures were taken on.
+type Side struct {
+	// Label keys Figure.Values and names the side in ratio columns: A, B, or
+	// a peer's letter.
+	Label string
+	// Name heads the side's column and its chart legend.
+	Name string
+}
+
+// Figure is one measured quantity, for every side, in display units.
 type Figure struct {
 	Name string
 	Unit string
 	// Digits is how many decimals to print.
 	Digits int
-	A, B   []float64
-	// Target is the goal the figure is held to, if any.
+	// Values are the samples, by side label.
+	Values map[string][]float64
+	// Target is the goal the generated service (A) is held to, if any,
+	// judged against the baseline (B).
 	Target *Target
 }
+
+// Add records one sample for side.
+func (f *Figure) Add(side string, v float64) {
+	if f.Values == nil {
+		f.Values = map[string][]float64{}
+	}
+	f.Values[side] = append(f.Values[side], v)
+}
+
+// Summary summarises side's samples.
+func (f *Figure) Summary(side string) stats.Summary { return stats.Summarize(f.Values[side]) }
 
 // Target is a goal and the test of whether it was met.
 type Target struct {
@@ -45,36 +66,51 @@ func RatioAtMost(r float64, text string) *Target {
 	return &Target{Text: text, Met: func(a, b stats.Summary) bool { return stats.Ratio(a, b) <= r }}
 }
 
-// Summaries returns the summaries of A and B.
-func (f *Figure) Summaries() (a, b stats.Summary) {
-	return stats.Summarize(f.A), stats.Summarize(f.B)
-}
-
 // Table renders the figures as a Markdown table: median (min–max) for each
-// side, the ratio A/B, the target and whether it was met. nameA and nameB
-// head the two sides' columns.
-func Table(figs []*Figure, nameA, nameB string) string {
+// side, the ratio of each side to the baseline, the target and whether A met
+// it. sides[0] is the generated service (A), sides[1] the baseline (B), the
+// rest are peers.
+func Table(figs []*Figure, sides []Side) string {
+	a, b := sides[0].Label, sides[1].Label
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "| figure | %s | %s | A/B | target | met |\n", nameA, nameB)
-	sb.WriteString("|---|---|---|---|---|---|\n")
+	sb.WriteString("| figure |")
+	for _, s := range sides {
+		fmt.Fprintf(&sb, " %s |", s.Name)
+	}
+	for _, s := range sides {
+		if s.Label != b {
+			fmt.Fprintf(&sb, " %s/%s |", s.Label, b)
+		}
+	}
+	sb.WriteString(" target | met |\n|---|")
+	sb.WriteString(strings.Repeat("---|", 2*len(sides)-1+2) + "\n")
 	for _, f := range figs {
-		a, b := f.Summaries()
-		ratio := "–"
-		if b.N > 0 {
-			if r := stats.Ratio(a, b); !math.IsNaN(r) {
-				ratio = fmt.Sprintf("%.2f×", r)
+		fmt.Fprintf(&sb, "| %s |", f.Name)
+		for _, s := range sides {
+			fmt.Fprintf(&sb, " %s |", f.cell(f.Summary(s.Label)))
+		}
+		base := f.Summary(b)
+		for _, s := range sides {
+			if s.Label == b {
+				continue
 			}
+			ratio := "–"
+			if x := f.Summary(s.Label); base.N > 0 && x.N > 0 {
+				if r := stats.Ratio(x, base); !math.IsNaN(r) {
+					ratio = fmt.Sprintf("%.2f×", r)
+				}
+			}
+			fmt.Fprintf(&sb, " %s |", ratio)
 		}
 		target, met := "–", "–"
-		if f.Target != nil && a.N > 0 {
+		if sa := f.Summary(a); f.Target != nil && sa.N > 0 {
 			target = f.Target.Text
 			met = "**no**"
-			if f.Target.Met(a, b) {
+			if f.Target.Met(sa, base) {
 				met = "yes"
 			}
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n",
-			f.Name, f.cell(a), f.cell(b), ratio, target, met)
+		fmt.Fprintf(&sb, " %s | %s |\n", target, met)
 	}
 	return sb.String()
 }
@@ -84,10 +120,14 @@ func (f *Figure) cell(s stats.Summary) string {
 		return "–"
 	}
 	v := func(x float64) string { return fmt.Sprintf("%.*f", f.Digits, x) }
-	if s.N == 1 {
-		return v(s.Median) + " " + f.Unit
+	unit := ""
+	if f.Unit != "" {
+		unit = " " + f.Unit
 	}
-	return fmt.Sprintf("%s %s (%s–%s)", v(s.Median), f.Unit, v(s.Min), v(s.Max))
+	if s.N == 1 || s.Min == s.Max {
+		return v(s.Median) + unit
+	}
+	return fmt.Sprintf("%s%s (%s–%s)", v(s.Median), unit, v(s.Min), v(s.Max))
 }
 
 // Begin and End enclose the part of a document that Splice replaces.

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,7 +18,7 @@ import (
 // Metrics holds the collectors that the servers record into.
 type Metrics struct {
 	Registry *prometheus.Registry
-	GRPC     *grpcprom.ServerMetrics
+	GRPC     *GRPCServer
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -29,9 +28,7 @@ type Metrics struct {
 func New(info version.Info) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets(prometheus.DefBuckets),
-		)),
+		GRPC:     NewGRPCServer(),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_requests_total",
 			Help: "HTTP requests served, by handler, method and status code.",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -144,7 +145,7 @@ func (e *testEvents) keys() []string {
 
 // readTestEvents reads go test -json output (test2json events) to the end.
 // A failed run keeps its output, which is what the test prints.
-func readTestEvents(t *testing.T, r interface{ Read([]byte) (int, error) }) *testEvents {
+func readTestEvents(t *testing.T, r io.Reader) *testEvents {
 	t.Helper()
 	e := &testEvents{byTest: map[string]*testResult{}, packageOutput: map[string]string{}}
 	running := map[string]*strings.Builder{} // output of the current run of each test

@@ -37,7 +37,8 @@ func versionHeader(v string, next http.Handler) http.Handler {
 }
 
 // closeWhileDraining asks each keep-alive client to reconnect after its next
-// response once shutdown has begun. Reconnecting goes through the updated
+// response once shutdown has begun (an HTTP/2 client gets GOAWAY instead of
+// the header, which HTTP/2 does not carry). Reconnecting goes through the updated
 // Service routing to another replica, so by the time the listener closes no
 // pooled connection is left to race a request against the close. Unlike
 // http.Server.SetKeepAlivesEnabled(false), it does not cut idle connections

@@ -40,9 +40,20 @@ type Deps struct {
 // New returns the API server. Request contexts derive from base, so that
 // cancelling base reaches every in-flight handler in the hard-stop phase;
 // Shutdown alone does not cancel them.
+//
+// It speaks HTTP/1.1 and, on the same port, HTTP/2 without TLS (h2c with
+// prior knowledge), which is what service meshes, ingress controllers and
+// gRPC-style clients use inside a cluster. An HTTP/2 client keeps one
+// connection for ever, so draining must move it: the Connection: close that
+// the drain middleware sets makes the server send GOAWAY instead, and the
+// client's next request opens a new connection through the updated routing.
 func New(base context.Context, deps Deps) *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
 	return &http.Server{
 		Handler:           Handler(deps),
+		Protocols:         &protocols,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 
@@ -111,6 +112,51 @@ func TestDrainingClosesConnections(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !resp.Close {
 		t.Errorf("while draining: status %d, Close %v; want 200 and Connection: close", resp.StatusCode, resp.Close)
+	}
+}
+
+// TestDrainingMovesHTTP2Clients: an h2c client multiplexes every request on
+// one connection, which Connection: close cannot reach. While draining, the
+// server answers and then sends GOAWAY, so the client's next request opens a
+// new connection (through the updated routing, in a cluster).
+func TestDrainingMovesHTTP2Clients(t *testing.T) {
+	srv, state := newTestServer(t)
+	state.Ready()
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protocols}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	get := func() (proto string, reused bool) {
+		t.Helper()
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET / over %s: status %d", resp.Proto, resp.StatusCode)
+		}
+		return resp.Proto, reused
+	}
+	if proto, _ := get(); proto != "HTTP/2.0" {
+		t.Fatalf("h2c request answered over %s, want HTTP/2.0", proto)
+	}
+	if _, reused := get(); !reused {
+		t.Fatal("a second h2c request opened a new connection before any drain")
+	}
+	state.Drain()
+	if _, reused := get(); !reused {
+		t.Fatal("the first request while draining did not use the open connection")
+	}
+	if _, reused := get(); reused {
+		t.Error("after a response while draining the client kept its HTTP/2 connection: no GOAWAY")
 	}
 }
 

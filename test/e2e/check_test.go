@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zerodrop/zerodrop/test/e2e/internal/load"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
 )
 
@@ -48,6 +49,39 @@ func TestCheck(t *testing.T) {
 		{"old version at the end", func() *report.Scenario { s := good(); s.Phases[1].FinalVersions["0.1.0"] = 1; return s }(), false, `still saw "0.1.0"`},
 		{"new version never seen", func() *report.Scenario { s := good(); delete(s.Phases[1].VersionsSeen, "0.2.0"); return s }(), false, "no client saw version 0.2.0"},
 		{"a phase without load", func() *report.Scenario { s := good(); s.Phases[1].Requests = 0; return s }(), false, "version: no requests"},
+		{"one slow phase", func() *report.Scenario { s := good(); s.Phases[1].P99ms = 4.1; return s }(), false, "version: p99 4.1 ms is more than 2×"},
+		{"eviction never refused", func() *report.Scenario {
+			s := good()
+			s.Phases[1].Kind, s.Phases[1].Evictions = "evict", &report.Evictions{Accepted: 3}
+			return s
+		}(), false, "refused no eviction"},
+		{"eviction refused", func() *report.Scenario {
+			s := good()
+			s.Phases[1].Kind, s.Phases[1].Evictions = "evict", &report.Evictions{Accepted: 3, Refused: 1}
+			return s
+		}(), false, ""},
+		{"streams that resumed cleanly", withStreams(good(), report.StreamFigures{Events: 100, Resumes: 3}), false, ""},
+		{"a lost event", withStreams(good(), report.StreamFigures{Events: 100, Resumes: 3, Gaps: 1}), false, "lost 1 events"},
+		{"a repeated event", withStreams(good(), report.StreamFigures{Events: 100, Resumes: 3, Duplicates: 2}), false, "repeated 2 events"},
+		{"a stream given up", withStreams(good(), report.StreamFigures{Events: 100, Resumes: 3, Ended: 1}), false, "gave up on a Watch stream 1 times"},
+		{"streams never cut", withStreams(good(), report.StreamFigures{Events: 100}), false, "ever cut and resumed"},
+		{"a phase without stream events", func() *report.Scenario {
+			s := withStreams(good(), report.StreamFigures{Events: 100, Resumes: 3})
+			s.Phases[1].Streams.Events = 0
+			return s
+		}(), false, "version: no stream events"},
+		{"an HTTP/2 client never moved", func() *report.Scenario {
+			s := good()
+			s.Clients = []load.Info{{Name: "h2c", Protocol: "http", Pinned: true}}
+			s.ByClient = []report.ClientFigures{{Name: "h2c", Dialed: 1}}
+			return s
+		}(), false, "h2c kept one HTTP/2 connection"},
+		{"naive that failed in every drop", func() *report.Scenario {
+			s := failing()
+			s.Phases[1].Kind, s.Phases[1].Failed = "evict", 3
+			return s
+		}(), true, ""},
+		{"naive that survived an eviction", func() *report.Scenario { s := failing(); s.Phases[1].Kind = "evict"; return s }(), true, "version: the naive overlay failed no request"},
 	}
 	for _, c := range cases {
 		problems := check(c.sc, c.wantFailures)
@@ -59,4 +93,16 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s: problems %q, want one containing %q", c.name, got, c.want)
 		}
 	}
+}
+
+// withStreams gives a scenario a stream client whose phases all saw events,
+// with totals t.
+func withStreams(s *report.Scenario, t report.StreamFigures) *report.Scenario {
+	s.Clients = append(s.Clients, load.Info{Name: "watch", Protocol: "stream"})
+	s.ByClient = append(s.ByClient, report.ClientFigures{Name: "watch"})
+	s.Streams = t
+	for i := range s.Phases {
+		s.Phases[i].Streams.Events = 10
+	}
+	return s
 }

@@ -67,9 +67,15 @@ func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 			Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.HTTPClient{Name: "ingress-keepalive-4", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
 			Rate: 25, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "h2c-clusterip-1", URL: url, HTTP2: true, Conns: 1, Rate: 25, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "ingress-h2-1", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
+			HTTP2: true, Conns: 1, Rate: 25, Timeout: 2 * time.Second, MaxInFlight: 50},
 		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
-			Dial: load.HeadlessDial, Mode: "example-service/client on the headless Service via CoreDNS: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
+			Dial: load.HeadlessDial, Retries: true, Mode: "SayHello through example-service/client on the headless Service via CoreDNS: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
+		load.GRPCClient{Name: "grpc-count-rr", Target: headless, Rate: 25, Conns: 1, Timeout: 2 * time.Second, MaxInFlight: 50,
+			Dial: load.HeadlessDial, Count: true, Mode: "Count (side effects: never retried) through example-service/client on the headless Service"},
+		load.StreamClient{Name: "watch-follow", Target: headless, Streams: 4, Interval: 250 * time.Millisecond},
 	}
 }
 
@@ -173,7 +179,7 @@ func TestRollingUpdates(t *testing.T) {
 	}()
 	for _, sc := range scenarios {
 		start := time.Now()
-		rep, err := runScenario(ctx, t, k, repo, sc, runDir, tlsPair, filepath.Join(bin, "scaffold"))
+		rep, err := runScenario(ctx, t, c, k, repo, sc, runDir, tlsPair, filepath.Join(bin, "scaffold"))
 		run.Timings["scenario "+sc.name] = time.Since(start).Seconds()
 		if rep != nil {
 			run.Scenarios = append(run.Scenarios, rep)
@@ -230,14 +236,17 @@ func buildImages(ctx context.Context, repo, bin, dir string) error {
 	return nil
 }
 
-// step is one rollout, started by a command and over when no old pod is left.
+// step is one phase of disruption: a rollout, started by a command and over
+// when no old pod is left, or one of the other ways a cluster takes pods
+// away. run does it and waits until it is over, and may note in its phase
+// what it did.
 type step struct {
 	name, kind string
 	to         string // version clients must see at the end
-	do         func(ctx context.Context) error
+	run        func(ctx context.Context, p *report.Phase) error
 }
 
-func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string, sc scenario, runDir string, tlsPair *certs.Pair, scaffold string) (*report.Scenario, error) {
+func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.Kubectl, repo string, sc scenario, runDir string, tlsPair *certs.Pair, scaffold string) (*report.Scenario, error) {
 	t.Logf("%s: applying %s", sc.name, sc.overlay)
 	tree, err := copyManifests(repo, t.TempDir())
 	if err != nil {
@@ -285,19 +294,25 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 			return err
 		}
 	}
+	d := disruptions{c: c, k: k, ns: sc.namespace}
 	steps := []step{
-		{"rollout restart 1", "restart", version0, kubectl("rollout", "restart", deploy)},
-		{"rollout restart 2", "restart", version0, kubectl("rollout", "restart", deploy)},
-		{"rollout restart 3", "restart", version0, kubectl("rollout", "restart", deploy)},
-		{"set image e2e-b", "set-image", version0, kubectl("set", "image", deploy, "example-service="+imageB)},
-		{"version " + version1 + " via ConfigMap", "version", version1, func(ctx context.Context) error {
+		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
+		{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
 			if err := setVersion(overlay, version0, version1); err != nil {
 				return err
 			}
 			_, err := k.Run(ctx, "apply", "-k", overlay)
 			return err
-		}},
-		{"rollout undo", "undo", version0, kubectl("rollout", "undo", deploy)},
+		})},
+		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
+		{"scale 3 to 1", "scale-in", version0, d.scale(1)},
+		{"scale 1 to 3", "scale-out", version0, d.scale(3)},
+		{"evict each pod", "evict", version0, d.evictEach},
+		{"delete each pod", "delete", version0, d.deleteEach},
+		{"SIGKILL one pod", report.KillKind, version0, d.killOne},
 	}
 
 	clients := loadFor(ip, sc.namespace, tlsPair.Roots)
@@ -336,10 +351,8 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 	var stepErr error
 	for _, s := range steps {
 		p := report.Phase{Name: s.name, Kind: s.kind, Start: since(), FromVersion: cur, ToVersion: s.to}
-		if stepErr = s.do(ctx); stepErr == nil {
-			var st kube.RolloutState
-			st, stepErr = k.WaitRollout(ctx, sc.namespace, "example-service", selector, 4*time.Minute)
-			t.Logf("%s: %s done after %.1fs (revision %s)", sc.name, s.name, (since() - p.Start).Seconds(), st.Revision)
+		if stepErr = s.run(ctx, &p); stepErr == nil {
+			t.Logf("%s: %s done after %.1fs %s", sc.name, s.name, (since() - p.Start).Seconds(), p.Note)
 		}
 		time.Sleep(settle)
 		p.End = since()
@@ -362,16 +375,19 @@ func runScenario(ctx context.Context, t *testing.T, k kube.Kubectl, repo string,
 	}
 	stop()
 	rep.Duration = since()
-	samples := rec.Samples()
-	report.Fill(rep, samples)
+	samples, events := rec.Samples(), rec.Events()
+	report.Fill(rep, samples, events)
 	if err := report.WriteSamples(filepath.Join(runDir, "samples-"+sc.name+".jsonl.gz"), samples); err != nil {
+		return rep, err
+	}
+	if err := report.WriteSamples(filepath.Join(runDir, "streams-"+sc.name+".jsonl.gz"), events); err != nil {
 		return rep, err
 	}
 	for _, d := range []string{runDir, filepath.Join("results", "latest")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return rep, fmt.Errorf("results: %w", err)
 		}
-		if err := report.Timeline(filepath.Join(d, "timeline-"+sc.name+".png"), rep, samples); err != nil {
+		if err := report.Timeline(filepath.Join(d, "timeline-"+sc.name+".png"), rep, samples, events); err != nil {
 			return rep, err
 		}
 	}
@@ -406,6 +422,7 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 		problems = append(problems, fmt.Sprintf("p99 during rollouts %.1f ms is more than %g× the steady p99 %.1f ms",
 			rep.RolloutP99, report.P99Factor, rep.SteadyP99))
 	}
+	problems = append(problems, checkDisruptions(rep, wantFailures)...)
 	for _, p := range rep.Phases {
 		if p.Requests == 0 {
 			problems = append(problems, p.Name+": no requests")
@@ -423,6 +440,62 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 		}
 		if p.VersionsSeen[p.ToVersion] == 0 {
 			problems = append(problems, fmt.Sprintf("%s: no client saw version %s", p.Name, p.ToVersion))
+		}
+	}
+	return problems
+}
+
+// dropKinds are the phases in which pods stop: the naive overlay must fail
+// requests in each of them, or the harness could not tell.
+var dropKinds = map[string]bool{"restart": true, "set-image": true, "version": true, "undo": true, "scale-in": true, "evict": true, "delete": true}
+
+// checkDisruptions returns what is wrong with the figures issue 13 adds:
+// each phase's latency, the streams, the HTTP/2 client's moves and the
+// evictions.
+func checkDisruptions(rep *report.Scenario, wantFailures bool) []string {
+	var problems []string
+	if wantFailures {
+		for _, p := range rep.Phases {
+			if dropKinds[p.Kind] && p.Failed+p.Expected == 0 {
+				problems = append(problems, fmt.Sprintf("%s: the naive overlay failed no request: the harness cannot see the defect here", p.Name))
+			}
+		}
+		return problems
+	}
+	for _, p := range rep.Phases {
+		if p.Kind != "steady" && p.P99ms > report.P99Factor*rep.SteadyP99 {
+			problems = append(problems, fmt.Sprintf("%s: p99 %.1f ms is more than %g× the steady p99 %.1f ms", p.Name, p.P99ms, report.P99Factor, rep.SteadyP99))
+		}
+		if p.Kind == "evict" && (p.Evictions == nil || p.Evictions.Refused == 0) {
+			problems = append(problems, p.Name+": the PodDisruptionBudget refused no eviction, so it was not shown to be in force")
+		}
+	}
+	st := rep.Streams
+	switch {
+	case st.Gaps > 0:
+		problems = append(problems, fmt.Sprintf("Watch streams lost %d events", st.Gaps))
+	case st.Duplicates > 0:
+		problems = append(problems, fmt.Sprintf("Watch streams repeated %d events", st.Duplicates))
+	case st.Ended > 0:
+		problems = append(problems, fmt.Sprintf("Follow gave up on a Watch stream %d times", st.Ended))
+	}
+	hasStreams := false
+	for i, c := range rep.Clients {
+		switch {
+		case c.Protocol == "stream":
+			hasStreams = true
+		case c.Pinned && rep.ByClient[i].Dialed < 2:
+			problems = append(problems, fmt.Sprintf("%s kept one HTTP/2 connection through every drain: no GOAWAY moved it", c.Name))
+		}
+	}
+	if hasStreams {
+		if st.Resumes == 0 {
+			problems = append(problems, "no Watch stream was ever cut and resumed: the streams prove nothing")
+		}
+		for _, p := range rep.Phases {
+			if p.Streams.Events == 0 {
+				problems = append(problems, p.Name+": no stream events")
+			}
 		}
 	}
 	return problems

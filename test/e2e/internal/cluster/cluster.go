@@ -138,3 +138,20 @@ func FlushConntrack(ctx context.Context) {
 	// conntrack exits 1 when nothing matched; that is not an error here.
 	_ = exec.CommandContext(ctx, "conntrack", "-D", "-d", "10.218.0.0", "--mask-dst", "255.255.255.0").Run()
 }
+
+// KillContainer sends SIGKILL to a container's process through containerd,
+// the way the OOM killer or a crashed node ends one: no SIGTERM, no drain,
+// and its connections die with it. containerID is a pod status's
+// "containerd://…" ID. The kubelet then restarts the container.
+func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
+	id, ok := strings.CutPrefix(containerID, "containerd://")
+	if !ok || id == "" {
+		return fmt.Errorf("kill: %q is not a containerd container ID", containerID)
+	}
+	sock := filepath.Join(c.Dir, "containerd", "containerd.sock")
+	out, err := exec.CommandContext(ctx, "ctr", "--address", sock, "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", id).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ctr tasks kill %s: %w: %s", id, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -15,6 +15,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -63,6 +65,15 @@ type RolloutState struct {
 	OldPods    int    // pods of any other ReplicaSet, terminating or not
 	Other      int    // new pods that are terminating or not ready
 	Generation bool   // the controller has seen the latest spec
+	// Pods are every pod of the Deployment by name, draining ones included.
+	Pods map[string]Pod
+}
+
+// Pod is what the harness needs of one pod.
+type Pod struct {
+	Ready, Terminating bool
+	Restarts           int    // of its first container
+	ContainerID        string // of its first container, "containerd://…"
 }
 
 // Done says the rollout is over in the sense the harness needs: every
@@ -87,7 +98,13 @@ func observe(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod)
 			s.NewHash = rs.Labels["pod-template-hash"]
 		}
 	}
+	s.Pods = map[string]Pod{}
 	for _, p := range pods {
+		ps := Pod{Ready: podReady(p), Terminating: p.DeletionTimestamp != nil}
+		if cs := p.Status.ContainerStatuses; len(cs) > 0 {
+			ps.Restarts, ps.ContainerID = int(cs[0].RestartCount), cs[0].ContainerID
+		}
+		s.Pods[p.Name] = ps
 		switch {
 		case p.Labels["pod-template-hash"] != s.NewHash:
 			s.OldPods++
@@ -117,15 +134,17 @@ func podReady(p *corev1.Pod) bool {
 // up in the rollouts' p99. One connection and the apiserver's watch events
 // cost next to nothing, and the state is re-read on every event.
 func (k Kubectl) WaitRollout(ctx context.Context, ns, name, selector string, timeout time.Duration) (RolloutState, error) {
+	return k.Wait(ctx, ns, name, selector, timeout, RolloutState.Done)
+}
+
+// Wait waits until done holds for the Deployment's state, or timeout. It
+// watches as WaitRollout does.
+func (k Kubectl) Wait(ctx context.Context, ns, name, selector string, timeout time.Duration, done func(RolloutState) bool) (RolloutState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cfg, err := clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
+	cs, err := k.clientset()
 	if err != nil {
-		return RolloutState{}, fmt.Errorf("kubeconfig: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return RolloutState{}, fmt.Errorf("client: %w", err)
+		return RolloutState{}, err
 	}
 	byName := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }))
@@ -179,14 +198,14 @@ func (k Kubectl) WaitRollout(ctx context.Context, ns, name, selector string, tim
 			}
 			if err == nil {
 				last = observe(d, rsList, podList)
-				if last.Done() {
+				if done(last) {
 					return last, nil
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("deployment %s/%s not rolled out within %v (last: %+v, err: %v): %w", ns, name, timeout, last, err, ctx.Err())
+			return last, fmt.Errorf("deployment %s/%s not in the state waited for within %v (last: %+v, err: %v): %w", ns, name, timeout, last, err, ctx.Err())
 		case <-changed:
 		}
 	}
@@ -222,4 +241,35 @@ func (k Kubectl) ClusterIP(ctx context.Context, ns, service string) (string, err
 		return "", err
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+func (k Kubectl) clientset() (*kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return cs, nil
+}
+
+// Evict asks the Eviction API to evict a pod, as kubectl drain and the
+// cluster autoscaler do. refused means the apiserver answered 429: the
+// PodDisruptionBudget allows no disruption now, and the caller should try
+// again later, as drain does.
+func (k Kubectl) Evict(ctx context.Context, ns, pod string) (refused bool, err error) {
+	cs, err := k.clientset()
+	if err != nil {
+		return false, err
+	}
+	err = cs.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}})
+	switch {
+	case apierrors.IsTooManyRequests(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("evict %s/%s: %w", ns, pod, err)
+	}
+	return false, nil
 }

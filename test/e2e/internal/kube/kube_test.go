@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"fmt"
+	"reflect"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,8 +26,11 @@ func rs(revision, hash string) *appsv1.ReplicaSet {
 	}}
 }
 
+var pods int // names the test's pods apart
+
 func pod(hash string, ready, deleting bool) *corev1.Pod {
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"pod-template-hash": hash}}}
+	pods++
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", hash, pods), Labels: map[string]string{"pod-template-hash": hash}}}
 	st := corev1.ConditionFalse
 	if ready {
 		st = corev1.ConditionTrue
@@ -64,7 +69,11 @@ func TestObserve(t *testing.T) {
 	}
 	for _, c := range cases {
 		got := observe(c.d, rss, c.pods)
-		if got != c.want || got.Done() != c.done {
+		if len(got.Pods) != len(c.pods) {
+			t.Errorf("%s: %d pods by name, want %d", c.name, len(got.Pods), len(c.pods))
+		}
+		got.Pods = nil // compared by count above
+		if !reflect.DeepEqual(got, c.want) || got.Done() != c.done {
 			t.Errorf("%s: got %+v (done %v), want %+v (done %v)", c.name, got, got.Done(), c.want, c.done)
 		}
 	}

@@ -39,6 +39,12 @@ type GRPCClient struct {
 	Dial func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error)
 	// Mode describes Dial in reports.
 	Mode string
+	// Count calls Greeter.Count, which has a side effect and is never
+	// retried, instead of SayHello. Its responses carry no version.
+	Count bool
+	// Retries says that Dial retries idempotent calls on another pod, so
+	// that no disruption, a hard kill included, may fail one.
+	Retries bool
 }
 
 // Describe implements Client.
@@ -47,7 +53,8 @@ func (c GRPCClient) Describe() Info {
 	if mode == "" {
 		mode = fmt.Sprintf("plain client, %d long-lived connections", c.Conns)
 	}
-	return Info{Name: c.Name, Protocol: "grpc", Rate: c.Rate, Mode: mode, Timeout: c.Timeout}
+	return Info{Name: c.Name, Protocol: "grpc", Rate: c.Rate, Mode: mode, Timeout: c.Timeout,
+		Retries: c.Retries && !c.Count, NoVersion: c.Count}
 }
 
 func plainDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
@@ -124,13 +131,21 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 		cctx, cancel := context.WithTimeout(context.WithValue(context.Background(), attemptsKey{}, &a), c.Timeout)
 		defer cancel()
 		t0 := time.Now()
-		resp, err := g.SayHello(cctx, &exampleservicev1.SayHelloRequest{Name: "e2e"})
+		var version string
+		var err error
+		if c.Count {
+			_, err = g.Count(cctx, &exampleservicev1.CountRequest{})
+		} else {
+			var resp *exampleservicev1.SayHelloResponse
+			resp, err = g.SayHello(cctx, &exampleservicev1.SayHelloRequest{Name: "e2e"})
+			version = resp.GetVersion()
+		}
 		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load())}
 		if err != nil {
 			s.Error = grpcError(err)
 			return s
 		}
-		s.OK, s.Version = true, resp.GetVersion()
+		s.OK, s.Version = true, version
 		return s
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -34,6 +35,15 @@ type Info struct {
 	Rate     int           `json:"rate"`     // requests or calls per second
 	Mode     string        `json:"mode"`     // how it holds connections
 	Timeout  time.Duration `json:"timeout"`
+	// Retries: the client is the generated one calling idempotent methods,
+	// which retries on another pod; even a hard kill must not fail it.
+	Retries bool `json:"retries,omitempty"`
+	// NoVersion: the responses carry no version (Count), so they do not
+	// count towards the versions a phase saw.
+	NoVersion bool `json:"no_version,omitempty"`
+	// Pinned: one HTTP/2 connection straight to a pod, which only the pod's
+	// GOAWAY can move.
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // Client is one population of the load. RunHTTP's clients and the gRPC
@@ -70,18 +80,28 @@ type HTTPClient struct {
 	// reached is recorded as a failure ("client saturated") rather than
 	// silently skipped, so the rate stays honest.
 	MaxInFlight int
+	// HTTP2 speaks only HTTP/2 over Conns connections (one, usually): h2c
+	// with prior knowledge for http URLs, TLS with ALPN h2 for https. Such a
+	// client keeps its connection for ever, so only the server's GOAWAY
+	// moves it; a response over anything but HTTP/2 is a failure.
+	HTTP2 bool
 }
 
 // Describe implements Client.
 func (c HTTPClient) Describe() Info {
 	mode := "new connection per request"
-	if c.KeepAlive {
+	switch {
+	case c.HTTP2 && strings.HasPrefix(c.URL, "https:"):
+		mode = fmt.Sprintf("HTTP/2 (TLS, ALPN h2) over %d connection(s)", c.Conns)
+	case c.HTTP2:
+		mode = fmt.Sprintf("HTTP/2 cleartext (h2c, prior knowledge) over %d connection(s)", c.Conns)
+	case c.KeepAlive:
 		mode = fmt.Sprintf("keep-alive pool of %d", c.Conns)
 	}
 	if c.Via != "" {
 		mode += ", " + c.Via
 	}
-	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout}
+	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == ""}
 }
 
 // Sample is one request.
@@ -100,6 +120,9 @@ type Sample struct {
 	// FailedAttempts counts gRPC attempts that failed, whether or not a
 	// later attempt succeeded.
 	FailedAttempts int `json:"fa,omitempty"`
+	// Dialed: an HTTP request that opened a new connection rather than
+	// reusing one (for an HTTP/2 client, a move after GOAWAY).
+	Dialed bool `json:"d,omitempty"`
 }
 
 // Recorder collects samples from concurrent requests.
@@ -107,6 +130,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	start   time.Time
 	samples []Sample
+	events  []StreamEvent
 }
 
 // Samples returns a copy of what was recorded so far.
@@ -200,15 +224,23 @@ func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 	tr := &http.Transport{
 		DialContext:         dial,
 		TLSClientConfig:     &tls.Config{RootCAs: c.RootCAs},
-		DisableKeepAlives:   !c.KeepAlive,
+		DisableKeepAlives:   !c.KeepAlive && !c.HTTP2,
 		MaxIdleConnsPerHost: c.Conns,
 		MaxConnsPerHost:     c.Conns,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
+	if c.HTTP2 {
+		tr.Protocols = new(http.Protocols)
+		if strings.HasPrefix(c.URL, "https:") {
+			tr.Protocols.SetHTTP2(true)
+		} else {
+			tr.Protocols.SetUnencryptedHTTP2(true)
+		}
+	}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: c.Timeout}
-	pace(ctx, rec, idx, c.Rate, c.MaxInFlight, take, func(time.Duration) Sample { return get(hc, c.URL) })
+	pace(ctx, rec, idx, c.Rate, c.MaxInFlight, take, func(time.Duration) Sample { return get(hc, c.URL, c.HTTP2) })
 }
 
 // hello is the part of example-service's GET / body that is checked.
@@ -216,9 +248,12 @@ type hello struct {
 	Version string `json:"version"`
 }
 
-func get(hc *http.Client, url string) Sample {
+func get(hc *http.Client, url string, http2 bool) Sample {
 	var s Sample
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { s.Conns++ }}
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		s.Conns++
+		s.Dialed = s.Dialed || !i.Reused
+	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
 	if err != nil {
 		s.Error = err.Error()
@@ -239,6 +274,8 @@ func get(hc *http.Client, url string) Sample {
 		s.Error = "read body: " + Classify(err)
 	case resp.StatusCode != http.StatusOK:
 		s.Error = fmt.Sprintf("status %d", resp.StatusCode)
+	case http2 && resp.ProtoMajor != 2:
+		s.Error = "answered over " + resp.Proto + ", not HTTP/2"
 	default:
 		var h hello
 		if err := json.Unmarshal(body, &h); err != nil {

@@ -72,3 +72,56 @@ func TestHTTPThroughIngressAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTP2KeepsOneConnection: an HTTP2 client sends every request over
+// one connection, cleartext (h2c) or TLS (ALPN h2), and counts the one dial.
+func TestHTTP2KeepsOneConnection(t *testing.T) {
+	const host = "example-service.example.com"
+	pair, err := certs.Issue(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			http.Error(w, r.Proto, http.StatusHTTPVersionNotSupported)
+			return
+		}
+		w.Header().Set("X-Version", "1.2.3")
+		fmt.Fprint(w, `{"version":"1.2.3"}`)
+	})
+	h2c := httptest.NewUnstartedServer(handler)
+	h2c.Config.Protocols = new(http.Protocols)
+	h2c.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2c.Start()
+	defer h2c.Close()
+	h2 := httptest.NewUnstartedServer(handler)
+	h2.EnableHTTP2 = true
+	h2.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	h2.StartTLS()
+	defer h2.Close()
+
+	for _, c := range []HTTPClient{
+		{Name: "h2c", URL: h2c.URL + "/"},
+		{Name: "h2", URL: "https://" + host + "/", Addr: h2.Listener.Addr().String(), RootCAs: pair.Roots},
+	} {
+		c.HTTP2, c.Conns, c.Rate, c.Timeout, c.MaxInFlight = true, 1, 200, 2*time.Second, 20
+		rec, wait := Run(context.Background(), []Client{c}, 5*time.Second, 20)
+		wait()
+		dialed := 0
+		for _, s := range rec.Samples() {
+			if !s.OK {
+				t.Fatalf("%s: %+v", c.Name, s)
+			}
+			if s.Dialed {
+				dialed++
+			}
+		}
+		if n := len(rec.Samples()); n != 20 || dialed != 1 {
+			t.Errorf("%s: %d samples, %d dialed; want 20 over 1 connection", c.Name, n, dialed)
+		}
+	}
+}

@@ -39,6 +39,96 @@ type Phase struct {
 	FailedBy       map[string]int `json:"failed_by_client,omitempty"`
 	VersionsSeen   map[string]int `json:"versions_seen,omitempty"`
 	FinalVersions  map[string]int `json:"final_versions,omitempty"` // in the last second of the phase
+
+	// Expected counts the failures of a hard kill that the design allows
+	// and the report explains: clients without retries, and calls with side
+	// effects, that were on or sent to the killed pod. They are not in
+	// Failed. ExpectedBy has them by "client: error".
+	Expected   int            `json:"expected_failures,omitempty"`
+	ExpectedBy map[string]int `json:"expected_by,omitempty"`
+	// Streams are the Watch streams' figures in the phase.
+	Streams StreamFigures `json:"streams"`
+	// Evictions counts the Eviction API's answers in an eviction phase.
+	Evictions *Evictions `json:"evictions,omitempty"`
+	// Note says what the harness did, in words (which pod it killed).
+	Note string `json:"note,omitempty"`
+}
+
+// Evictions are the answers to the eviction requests of one phase.
+type Evictions struct {
+	Accepted int `json:"accepted"`
+	// Refused were answered 429 because the PodDisruptionBudget allowed no
+	// disruption at that moment; the harness tried again, as drain does.
+	Refused int `json:"refused"`
+}
+
+// StreamFigures count what happened on the Watch streams.
+type StreamFigures struct {
+	Events     int     `json:"events"`
+	Gaps       int     `json:"gaps"`    // events lost
+	Duplicates int     `json:"duplicates"`
+	Resumes    int     `json:"resumes"` // streams reopened by Follow
+	Ended      int     `json:"ended"`   // streams Follow gave up on
+	P99DelayMs float64 `json:"p99_delay_ms"`
+	MaxDelayMs float64 `json:"max_delay_ms"`
+	// Errors are why streams were resumed or ended.
+	Errors map[string]int `json:"errors,omitempty"`
+}
+
+// add counts one stream event.
+func (f *StreamFigures) add(e load.StreamEvent) {
+	switch e.Kind {
+	case load.StreamOK:
+		f.Events++
+	case load.StreamGap:
+		f.Events++
+		f.Gaps += int(e.Missing)
+	case load.StreamDuplicate:
+		f.Events++
+		f.Duplicates++
+	case load.StreamResume:
+		f.Resumes++
+	case load.StreamEnded:
+		f.Ended++
+	}
+	if e.Error != "" {
+		if f.Errors == nil {
+			f.Errors = map[string]int{}
+		}
+		f.Errors[e.Kind+": "+e.Error]++
+	}
+}
+
+// KillKind is the kind of the phase whose failures may be expected.
+const KillKind = "kill"
+
+// explanations say why a client without retries fails when its pod is
+// killed outright, by the start of the error class. A failure of a class not
+// listed here is not explained, and counts as failed even in a hard kill.
+var explanations = []struct{ prefix, why string }{
+	{"connection refused", "a new connection reached the killed pod before its endpoint was removed, and nothing listened there any more"},
+	{"connection reset", "the request was on a connection to the killed process"},
+	{"EOF", "the request was on a connection to the killed process"},
+	{"read body", "the response was cut with the killed process's connection"},
+	{"status 502", "the ingress controller's request to the killed pod failed, and it does not retry"},
+	{"status 503", "the ingress controller had no ready endpoint for a moment"},
+	{"grpc Unavailable", "the call was on, or sent to, the killed pod, and the client does not retry it (no retry policy, or a method with side effects)"},
+}
+
+// Explain returns why a hard kill fails a request with this error class,
+// or "" if nothing does.
+func Explain(errClass string) string {
+	for _, e := range explanations {
+		if strings.HasPrefix(errClass, e.prefix) {
+			return e.why
+		}
+	}
+	return ""
+}
+
+// expected says whether a failed sample is a hard kill's expected failure.
+func (sc *Scenario) expected(p *Phase, s load.Sample) bool {
+	return p.Kind == KillKind && !sc.Clients[s.Client].Retries && Explain(s.Error) != ""
 }
 
 // Scenario is one overlay's run through every phase.
@@ -51,6 +141,10 @@ type Scenario struct {
 	Phases   []Phase     `json:"phases"`
 	Requests int         `json:"requests"`
 	Failed   int         `json:"failed"`
+	// Expected are the hard kill's explained failures, not in Failed.
+	Expected int `json:"expected_failures"`
+	// Streams totals every phase's stream figures.
+	Streams StreamFigures `json:"streams"`
 	// ByProtocol splits Requests and Failed into http and grpc.
 	ByProtocol map[string]*Totals `json:"by_protocol"`
 	// ByClient has each client's figures, in the order of Clients: which
@@ -100,8 +194,14 @@ type ClientFigures struct {
 	Name       string  `json:"name"`
 	Requests   int     `json:"requests"`
 	Failed     int     `json:"failed"`
+	Expected   int     `json:"expected_failures,omitempty"`
 	SteadyP99  float64 `json:"steady_p99_ms"`
 	RolloutP99 float64 `json:"rollout_p99_ms"`
+	// Dialed counts requests that opened a connection: for an HTTP/2 client,
+	// one plus the times a GOAWAY moved it.
+	Dialed int `json:"dialed"`
+	// Streams is a stream client's total.
+	Streams *StreamFigures `json:"streams,omitempty"`
 }
 
 // Totals counts requests and failures.
@@ -122,8 +222,8 @@ type Run struct {
 	PassProblem []string           `json:"problems,omitempty"`
 }
 
-// Fill computes the figures of sc's phases from samples.
-func Fill(sc *Scenario, samples []load.Sample) {
+// Fill computes the figures of sc's phases from samples and stream events.
+func Fill(sc *Scenario, samples []load.Sample, events []load.StreamEvent) {
 	var steady, rolling []time.Duration
 	clientSteady := make([][]time.Duration, len(sc.Clients))
 	clientRolling := make([][]time.Duration, len(sc.Clients))
@@ -136,11 +236,29 @@ func Fill(sc *Scenario, samples []load.Sample) {
 	for _, c := range sc.Clients {
 		sc.ByProtocol[c.Protocol] = &Totals{}
 	}
+	sc.Expected, sc.Streams = 0, StreamFigures{}
 	for i := range sc.Phases {
 		p := &sc.Phases[i]
-		var lat []time.Duration
+		var lat, delays []time.Duration
 		p.Errors, p.FailedBy, p.VersionsSeen, p.FinalVersions = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 		p.Requests, p.Failed, p.Retried, p.FailedAttempts = 0, 0, 0, 0
+		p.Expected, p.ExpectedBy, p.Streams = 0, map[string]int{}, StreamFigures{}
+		for _, e := range events {
+			if e.At < p.Start || e.At >= p.End {
+				continue
+			}
+			p.Streams.add(e)
+			sc.Streams.add(e)
+			cf := &sc.ByClient[e.Client]
+			if cf.Streams == nil {
+				cf.Streams = &StreamFigures{}
+			}
+			cf.Streams.add(e)
+			if e.Kind != load.StreamResume && e.Kind != load.StreamEnded {
+				delays = append(delays, e.Delay)
+			}
+		}
+		p.Streams.P99DelayMs, p.Streams.MaxDelayMs = ms(quantile(delays, 0.99)), ms(quantile(delays, 1))
 		for _, s := range samples {
 			if s.At < p.Start || s.At >= p.End {
 				continue
@@ -148,16 +266,23 @@ func Fill(sc *Scenario, samples []load.Sample) {
 			p.Requests++
 			cf := &sc.ByClient[s.Client]
 			cf.Requests++
+			if s.Dialed {
+				cf.Dialed++
+			}
 			tot := sc.ByProtocol[sc.Clients[s.Client].Protocol]
 			tot.Requests++
-			if !s.OK {
-				tot.Failed++
-			}
 			p.FailedAttempts += s.FailedAttempts
 			if s.Conns > 1 {
 				p.Retried++
 			}
+			if !s.OK && sc.expected(p, s) {
+				p.Expected++
+				p.ExpectedBy[sc.Clients[s.Client].Name+": "+s.Error]++
+				cf.Expected++
+				continue
+			}
 			if !s.OK {
+				tot.Failed++
 				p.Failed++
 				p.Errors[s.Error]++
 				p.FailedBy[sc.Clients[s.Client].Name]++
@@ -170,6 +295,9 @@ func Fill(sc *Scenario, samples []load.Sample) {
 			} else {
 				clientRolling[s.Client] = append(clientRolling[s.Client], s.Latency)
 			}
+			if sc.Clients[s.Client].NoVersion {
+				continue
+			}
 			p.VersionsSeen[s.Version]++
 			if s.At >= p.End-time.Second {
 				p.FinalVersions[s.Version]++
@@ -178,6 +306,7 @@ func Fill(sc *Scenario, samples []load.Sample) {
 		p.P50ms, p.P99ms, p.MaxMs = ms(quantile(lat, 0.5)), ms(quantile(lat, 0.99)), ms(quantile(lat, 1))
 		sc.Requests += p.Requests
 		sc.Failed += p.Failed
+		sc.Expected += p.Expected
 		if p.Kind == "steady" {
 			steady = append(steady, lat...)
 		} else {
@@ -252,14 +381,26 @@ func Markdown(r *Run) string {
 			fmt.Fprintf(&b, "- %s: %s, %d/s, %s, timeout %v\n", c.Name, c.Protocol, c.Rate, c.Mode, c.Timeout)
 		}
 		b.WriteString("\n")
-		b.WriteString("| phase | duration s | requests | failed | retried | failed gRPC attempts | p50 ms | p99 ms | max ms | versions seen | errors |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
-		for _, p := range sc.Phases {
-			fmt.Fprintf(&b, "| %s | %.1f | %d | %d | %d | %d | %.1f | %.1f | %.1f | %s | %s |\n",
-				p.Name, (p.End - p.Start).Seconds(), p.Requests, p.Failed, p.Retried, p.FailedAttempts, p.P50ms, p.P99ms, p.MaxMs,
+		b.WriteString("| # | phase | duration s | requests | failed | expected | retried | failed gRPC attempts | p50 ms | p99 ms | p99 / steady | max ms | versions seen | errors |\n")
+		b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		for i, p := range sc.Phases {
+			ratio := "-"
+			if p.Kind != "steady" && sc.SteadyP99 > 0 {
+				ratio = fmt.Sprintf("%.2f×", p.P99ms/sc.SteadyP99)
+			}
+			fmt.Fprintf(&b, "| %d | %s | %.1f | %d | %d | %d | %d | %d | %.1f | %.1f | %s | %.1f | %s | %s |\n",
+				i+1, p.Name, (p.End - p.Start).Seconds(), p.Requests, p.Failed, p.Expected, p.Retried, p.FailedAttempts, p.P50ms, p.P99ms, ratio, p.MaxMs,
 				counts(p.VersionsSeen), counts(p.Errors))
 		}
-		fmt.Fprintf(&b, "| **total** | %.1f | **%d** | **%d** | | | | | | | |\n\n", sc.Duration.Seconds(), sc.Requests, sc.Failed)
+		fmt.Fprintf(&b, "| | **total** | %.1f | **%d** | **%d** | %d | | | | | | | | |\n\n", sc.Duration.Seconds(), sc.Requests, sc.Failed, sc.Expected)
+		for _, p := range sc.Phases {
+			if p.Note != "" {
+				fmt.Fprintf(&b, "- %s: %s\n", p.Name, p.Note)
+			}
+		}
+		b.WriteString("\n")
+		writeExpected(&b, sc)
+		writeStreams(&b, sc)
 		for _, proto := range slices.Sorted(maps.Keys(sc.ByProtocol)) {
 			t := sc.ByProtocol[proto]
 			fmt.Fprintf(&b, "%s: %d failed of %d. ", proto, t.Failed, t.Requests)
@@ -275,13 +416,20 @@ func Markdown(r *Run) string {
 		}
 		b.WriteString(".\n\n")
 		if len(sc.ByClient) > 0 {
-			b.WriteString("| client | requests | failed | p99 steady ms | p99 rollouts ms | ratio |\n|---|---:|---:|---:|---:|---:|\n")
-			for _, c := range sc.ByClient {
+			b.WriteString("| client | requests | failed | expected (kill) | connections opened | p99 steady ms | p99 disruptions ms | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			for i, c := range sc.ByClient {
+				if sc.Clients[i].Protocol == "stream" {
+					continue
+				}
 				ratio := "-"
 				if c.SteadyP99 > 0 {
 					ratio = fmt.Sprintf("%.2f×", c.RolloutP99/c.SteadyP99)
 				}
-				fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %s |\n", c.Name, c.Requests, c.Failed, c.SteadyP99, c.RolloutP99, ratio)
+				dialed := "-"
+				if sc.Clients[i].Protocol == "http" {
+					dialed = fmt.Sprint(c.Dialed)
+				}
+				fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %.1f | %.1f | %s |\n", c.Name, c.Requests, c.Failed, c.Expected, dialed, c.SteadyP99, c.RolloutP99, ratio)
 			}
 			b.WriteString("\n")
 		}
@@ -293,6 +441,43 @@ func Markdown(r *Run) string {
 		}
 	}
 	return b.String()
+}
+
+// writeExpected lists the hard kill's failures that the design allows, each
+// with why, apart from the failures that count.
+func writeExpected(b *strings.Builder, sc *Scenario) {
+	for _, p := range sc.Phases {
+		if p.Kind != KillKind {
+			continue
+		}
+		fmt.Fprintf(b, "**%s: expected and explained** (%d; clients without retries and calls with side effects). "+
+			"Failed, and counted above: %d.\n\n", p.Name, p.Expected, p.Failed)
+		if len(p.ExpectedBy) == 0 {
+			continue
+		}
+		b.WriteString("| client: error | count | why |\n|---|---:|---|\n")
+		for _, k := range slices.Sorted(maps.Keys(p.ExpectedBy)) {
+			_, class, _ := strings.Cut(k, ": ")
+			fmt.Fprintf(b, "| %s | %d | %s |\n", k, p.ExpectedBy[k], Explain(class))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// writeStreams tabulates the Watch streams per phase.
+func writeStreams(b *strings.Builder, sc *Scenario) {
+	if sc.Streams.Events == 0 && sc.Streams.Ended == 0 {
+		return
+	}
+	t := sc.Streams
+	fmt.Fprintf(b, "Watch streams: %d events, %d lost, %d repeated, %d resumes, %d given up.\n\n", t.Events, t.Gaps, t.Duplicates, t.Resumes, t.Ended)
+	b.WriteString("| # | phase | events | lost | repeated | resumes | given up | p99 delay ms | max delay ms | why resumed or given up |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for i, p := range sc.Phases {
+		f := p.Streams
+		fmt.Fprintf(b, "| %d | %s | %d | %d | %d | %d | %d | %.1f | %.1f | %s |\n", i+1, p.Name, f.Events, f.Gaps, f.Duplicates, f.Resumes, f.Ended, f.P99DelayMs, f.MaxDelayMs, counts(f.Errors))
+	}
+	b.WriteString("\n")
 }
 
 func counts(m map[string]int) string {
@@ -308,10 +493,10 @@ func counts(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// WriteSamples writes every request of a scenario to path as gzipped JSON
-// lines, for questions the tables do not answer (which client was slow, and
+// WriteSamples writes every request (or stream event) of a scenario to path
+// as gzipped JSON lines, for questions the tables do not answer (which client was slow, and
 // when). Runs keep it in their own git-ignored directory: it is megabytes.
-func WriteSamples(path string, samples []load.Sample) (err error) {
+func WriteSamples[T any](path string, samples []T) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("samples: %w", err)

@@ -43,7 +43,7 @@ func synthetic() (*Scenario, []load.Sample) {
 
 func TestFill(t *testing.T) {
 	sc, samples := synthetic()
-	Fill(sc, samples)
+	Fill(sc, samples, nil)
 	if sc.Requests != 2000 || sc.Failed != 3 {
 		t.Fatalf("requests %d failed %d, want 2000 and 3", sc.Requests, sc.Failed)
 	}
@@ -70,7 +70,7 @@ func TestFill(t *testing.T) {
 
 func TestWriteAndTimeline(t *testing.T) {
 	sc, samples := synthetic()
-	Fill(sc, samples)
+	Fill(sc, samples, nil)
 	dir := t.TempDir()
 	if err := Write(dir, &Run{Scenarios: []*Scenario{sc}, Passed: true}); err != nil {
 		t.Fatal(err)
@@ -79,13 +79,13 @@ func TestWriteAndTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PASSED", "| version |", "connection refused: 3", "http: 3 failed of 1000", "| h | 1000 | 3 | 1.0 | 1.0 | 1.00× |"} {
+	for _, want := range []string{"PASSED", "| version |", "connection refused: 3", "http: 3 failed of 1000", "| h | 1000 | 3 | 0 | 0 | 1.0 | 1.0 | 1.00× |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("run.md lacks %q:\n%s", want, md)
 		}
 	}
 	p := filepath.Join(dir, "t.png")
-	if err := Timeline(p, sc, samples); err != nil {
+	if err := Timeline(p, sc, samples, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(p)
@@ -99,6 +99,66 @@ func TestWriteAndTimeline(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != 1200 {
 		t.Errorf("width %d", b.Dx())
+	}
+}
+
+// TestHardKillAndStreams: in a hard kill, only the explained failures of
+// clients without retries are expected; a failure of the retrying client, or
+// one nothing explains, still counts. Stream events are counted per phase,
+// lost and repeated ones apart.
+func TestHardKillAndStreams(t *testing.T) {
+	sc := &Scenario{
+		Clients: []load.Info{{Name: "plain", Protocol: "http"}, {Name: "rr", Protocol: "grpc", Retries: true}, {Name: "w", Protocol: "stream", Retries: true}},
+		Phases: []Phase{
+			{Name: "steady", Kind: "steady", End: 10 * time.Second},
+			{Name: "kill one pod", Kind: KillKind, Start: 10 * time.Second, End: 20 * time.Second},
+		},
+		Duration: 20 * time.Second,
+	}
+	at := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	samples := []load.Sample{
+		{Client: 0, At: at(1), OK: true, Version: "1", Latency: time.Millisecond},
+		{Client: 0, At: at(5), Error: "connection refused"}, // steady: counts
+		{Client: 0, At: at(11), Error: "connection refused"},
+		{Client: 0, At: at(11), Error: "connection refused"},
+		{Client: 0, At: at(12), Error: "timeout"}, // nothing explains it
+		{Client: 1, At: at(12), Error: "grpc Unavailable: EOF"},
+		{Client: 1, At: at(13), OK: true, Version: "1", Latency: time.Millisecond},
+	}
+	events := []load.StreamEvent{
+		{Client: 2, At: at(2), Kind: load.StreamOK, Seq: 1},
+		{Client: 2, At: at(11), Kind: load.StreamResume, Error: "grpc Unavailable: EOF"},
+		{Client: 2, At: at(12), Kind: load.StreamOK, Seq: 2, Delay: 900 * time.Millisecond},
+		{Client: 2, At: at(13), Kind: load.StreamGap, Seq: 5, Missing: 2},
+		{Client: 2, At: at(14), Kind: load.StreamDuplicate, Seq: 5},
+	}
+	Fill(sc, samples, events)
+	kill := sc.Phases[1]
+	if kill.Expected != 2 || kill.ExpectedBy["plain: connection refused"] != 2 {
+		t.Errorf("expected %d %v, want the 2 refused connections of plain", kill.Expected, kill.ExpectedBy)
+	}
+	if kill.Failed != 2 || kill.FailedBy["plain"] != 1 || kill.FailedBy["rr"] != 1 {
+		t.Errorf("failed %d by %v, want plain's timeout and rr's call", kill.Failed, kill.FailedBy)
+	}
+	if sc.Failed != 3 || sc.Expected != 2 {
+		t.Errorf("scenario failed %d expected %d, want 3 and 2", sc.Failed, sc.Expected)
+	}
+	if sc.Phases[0].Failed != 1 || sc.Phases[0].Expected != 0 {
+		t.Errorf("steady: failed %d expected %d: a failure outside a hard kill is never expected", sc.Phases[0].Failed, sc.Phases[0].Expected)
+	}
+	want := StreamFigures{Events: 3, Gaps: 2, Duplicates: 1, Resumes: 1, P99DelayMs: 900, MaxDelayMs: 900,
+		Errors: map[string]int{"resume: grpc Unavailable: EOF": 1}}
+	if !reflect.DeepEqual(kill.Streams, want) {
+		t.Errorf("kill streams %+v, want %+v", kill.Streams, want)
+	}
+	if sc.Streams.Events != 4 || sc.ByClient[2].Streams == nil || sc.ByClient[2].Streams.Events != 4 {
+		t.Errorf("stream totals %+v, by client %+v", sc.Streams, sc.ByClient[2].Streams)
+	}
+	md := Markdown(&Run{Scenarios: []*Scenario{sc}})
+	for _, w := range []string{"**kill one pod: expected and explained** (2;", "| plain: connection refused | 2 | a new connection", "Watch streams: 4 events, 2 lost, 1 repeated, 1 resumes"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("run.md lacks %q:\n%s", w, md)
+		}
 	}
 }
 

@@ -26,39 +26,69 @@ var (
 	okCol  = color.RGBA{76, 153, 96, 255}
 	badCol = color.RGBA{214, 39, 40, 255}
 	p99Col = color.RGBA{31, 119, 180, 255}
+	expCol = color.RGBA{255, 160, 40, 255}
+	resCol = color.RGBA{148, 103, 189, 255}
 )
 
 // Timeline draws one scenario as a PNG, one column per second: successes
-// (green) and failures (red, stacked on top and never hidden, however few)
-// above, p99 latency on a log scale below, and the phases as shaded bands
-// with their names, so a person sees where in which rollout a failure or a
-// latency spike happened.
-func Timeline(path string, sc *Scenario, samples []load.Sample) error {
+// (green), failures (red) and a hard kill's expected failures (orange),
+// stacked, with failures never hidden however few; stream resumes (purple
+// ticks, and red ones for a lost or repeated event) under them; p99 latency
+// on a log scale below; and the phases as numbered, shaded bands with a
+// legend, so a person sees where in which disruption a failure or a latency
+// spike happened.
+func Timeline(path string, sc *Scenario, samples []load.Sample, events []load.StreamEvent) error {
 	secs := int(math.Ceil(sc.Duration.Seconds()))
 	if secs == 0 {
 		return nil
 	}
-	ok, bad := make([]int, secs), make([]int, secs)
+	ok, bad, exp := make([]int, secs), make([]int, secs), make([]int, secs)
+	resumes, broken := make([]int, secs), make([]int, secs)
 	lat := make([][]time.Duration, secs)
+	phaseAt := func(at time.Duration) *Phase {
+		for i := range sc.Phases {
+			if p := &sc.Phases[i]; at >= p.Start && at < p.End {
+				return p
+			}
+		}
+		return nil
+	}
 	for _, s := range samples {
 		i := int(s.At / time.Second)
 		if i < 0 || i >= secs {
 			continue
 		}
-		if s.OK {
+		switch p := phaseAt(s.At); {
+		case s.OK:
 			ok[i]++
 			lat[i] = append(lat[i], s.Latency)
-		} else {
+		case p != nil && sc.expected(p, s):
+			exp[i]++
+		default:
 			bad[i]++
 		}
 	}
+	for _, e := range events {
+		i := int(e.At / time.Second)
+		if i < 0 || i >= secs {
+			continue
+		}
+		switch e.Kind {
+		case load.StreamResume:
+			resumes[i]++
+		case load.StreamGap, load.StreamDuplicate, load.StreamEnded:
+			broken[i]++
+		}
+	}
+	legend := phaseLegend(sc.Phases, 160)
 	const (
 		w, left, right = 1200, 60, 20
 		top, countH    = 30, 200
 		gap, latH      = 40, 140
 		bottom         = 30
-		h              = top + countH + gap + latH + bottom
+		lineH          = 15
 	)
+	h := top + countH + gap + latH + bottom + lineH*len(legend) + 8
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), &image.Uniform{white}, image.Point{}, draw.Src)
 	plotW := w - left - right
@@ -77,7 +107,7 @@ func Timeline(path string, sc *Scenario, samples []load.Sample) error {
 		if i%2 == 1 {
 			fill(x0, top, x1, top+countH+gap+latH, shade)
 		}
-		label := p.Name
+		label := fmt.Sprint(i + 1)
 		if p.Failed > 0 {
 			label += fmt.Sprintf(" (%d failed)", p.Failed)
 		}
@@ -86,11 +116,14 @@ func Timeline(path string, sc *Scenario, samples []load.Sample) error {
 		}
 		text(x0+2, top+countH+gap-8, ink, label)
 	}
+	for i, l := range legend {
+		text(left, top+countH+gap+latH+bottom+lineH*(i+1), ink, l)
+	}
 
 	// Counts per second.
 	maxCount := 1
 	for i := range secs {
-		maxCount = max(maxCount, ok[i]+bad[i])
+		maxCount = max(maxCount, ok[i]+bad[i]+exp[i])
 	}
 	base := top + countH
 	for i := range secs {
@@ -101,8 +134,19 @@ func Timeline(path string, sc *Scenario, samples []load.Sample) error {
 		if bad[i] > 0 {
 			hBad = max(hBad, 3)
 		}
+		hExp := exp[i] * countH / maxCount
+		if exp[i] > 0 {
+			hExp = max(hExp, 3)
+		}
 		fill(x0, base-hOK, x0+colW, base, okCol)
-		fill(x0, base-hOK-hBad, x0+colW, base-hOK, badCol)
+		fill(x0, base-hOK-hExp, x0+colW, base-hOK, expCol)
+		fill(x0, base-hOK-hExp-hBad, x0+colW, base-hOK-hExp, badCol)
+		switch {
+		case broken[i] > 0:
+			fill(x0, base+4, x0+max(colW, 2), base+16, badCol)
+		case resumes[i] > 0:
+			fill(x0, base+4, x0+max(colW, 2), base+12, resCol)
+		}
 	}
 	fill(left, base, w-right, base+1, ink)
 	// Phase boundaries across the counts, where the shading is covered.
@@ -110,7 +154,7 @@ func Timeline(path string, sc *Scenario, samples []load.Sample) error {
 		fill(x(p.Start.Seconds()), top, x(p.Start.Seconds())+1, top+countH+gap+latH, ink)
 	}
 	text(4, top+10, ink, fmt.Sprintf("%d/s", maxCount))
-	text(left, top-10, ink, fmt.Sprintf("%s: requests per second (green ok, red failed); p99 latency per second below (log scale)", sc.Name))
+	text(left, top-10, ink, fmt.Sprintf("%s: requests/s (green ok, red failed, orange expected in a hard kill); purple ticks: stream resumes; p99 latency/s (log)", sc.Name))
 
 	// p99 per second, log scale from 0.1 ms to 2 s.
 	lo, hi := math.Log10(0.1), math.Log10(2000)
@@ -156,6 +200,29 @@ func Timeline(path string, sc *Scenario, samples []load.Sample) error {
 		return fmt.Errorf("timeline: %w", err)
 	}
 	return nil
+}
+
+// phaseLegend lists the phases by number, in lines of at most width
+// characters.
+func phaseLegend(phases []Phase, width int) []string {
+	var lines []string
+	cur := ""
+	for i, p := range phases {
+		item := fmt.Sprintf("%d %s", i+1, p.Name)
+		switch {
+		case cur == "":
+			cur = item
+		case len(cur)+2+len(item) > width:
+			lines = append(lines, cur)
+			cur = item
+		default:
+			cur += ", " + item
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
 }
 
 // line draws a straight line (Bresenham).

@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/kube"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
+)
+
+// disruptions are the ways the harness takes pods away under load: the
+// rollouts, and what a cluster does besides them (an HPA or a person
+// scaling, a node drain evicting through the PodDisruptionBudget, a pod
+// deleted, a process killed outright). Each waits until the Deployment is
+// whole again, with no pod left draining, so that every phase is measured
+// from one steady shape to the next.
+type disruptions struct {
+	c  *cluster.Cluster
+	k  kube.Kubectl
+	ns string
+}
+
+// phaseTimeout bounds each phase.
+const phaseTimeout = 4 * time.Minute
+
+func (d disruptions) wait(ctx context.Context, done func(kube.RolloutState) bool) (kube.RolloutState, error) {
+	return d.k.Wait(ctx, d.ns, "example-service", selector, phaseTimeout, done)
+}
+
+// whole is a Deployment with every desired pod ready on the current
+// revision and nothing terminating.
+func whole(s kube.RolloutState) bool { return s.Done() && len(s.Pods) == s.Replicas }
+
+// gone says that none of names is left, not even draining.
+func gone(s kube.RolloutState, names []string) bool {
+	for _, n := range names {
+		if _, ok := s.Pods[n]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// serving returns the names of the ready pods that are not terminating.
+func serving(s kube.RolloutState) []string {
+	var names []string
+	for _, n := range slices.Sorted(maps.Keys(s.Pods)) {
+		if p := s.Pods[n]; p.Ready && !p.Terminating {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// rollout runs a command that starts a rollout and waits until no old pod
+// is left.
+func (d disruptions) rollout(start func(context.Context) error) func(context.Context, *report.Phase) error {
+	return func(ctx context.Context, p *report.Phase) error {
+		if err := start(ctx); err != nil {
+			return err
+		}
+		st, err := d.wait(ctx, kube.RolloutState.Done)
+		p.Note = "revision " + st.Revision
+		return err
+	}
+}
+
+// scale sets the replica count, as an HPA does, and waits until exactly n
+// pods are left, all ready.
+func (d disruptions) scale(n int) func(context.Context, *report.Phase) error {
+	return func(ctx context.Context, p *report.Phase) error {
+		before, err := d.wait(ctx, whole)
+		if err != nil {
+			return err
+		}
+		if _, err := d.k.Run(ctx, "-n", d.ns, "scale", "deployment/example-service", fmt.Sprintf("--replicas=%d", n)); err != nil {
+			return err
+		}
+		_, err = d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Replicas == n })
+		p.Note = fmt.Sprintf("%d → %d replicas", before.Replicas, n)
+		return err
+	}
+}
+
+// evictEach evicts every pod in turn through the Eviction API, as kubectl
+// drain does: an eviction the PodDisruptionBudget refuses (429) is asked
+// again once a pod has become ready in its place. The next eviction is
+// asked at once after one is accepted, while the replacement is not ready
+// yet, so that the budget must refuse it: that shows the PDB in force.
+func (d disruptions) evictEach(ctx context.Context, p *report.Phase) error {
+	ctx, cancel := context.WithTimeout(ctx, phaseTimeout)
+	defer cancel()
+	st, err := d.wait(ctx, whole)
+	if err != nil {
+		return err
+	}
+	ev := &report.Evictions{}
+	p.Evictions = ev
+	defer func() {
+		p.Note = fmt.Sprintf("%d evictions accepted; %d refused with 429 by the PodDisruptionBudget and asked again", ev.Accepted, ev.Refused)
+	}()
+	pods := serving(st)
+	for _, name := range pods {
+		for refusedInARow := 0; ; {
+			refused, err := d.k.Evict(ctx, d.ns, name)
+			if err != nil {
+				return err
+			}
+			if !refused {
+				ev.Accepted++
+				break
+			}
+			ev.Refused++
+			refusedInARow++
+			// Ask again once the budget can allow it: every desired pod
+			// ready. The disruption controller updates the budget's status a
+			// moment after that, so a second refusal in a row waits a little
+			// too, as drain's retry interval (5 s) does.
+			if _, err := d.wait(ctx, func(s kube.RolloutState) bool { return s.NewReady >= s.Replicas }); err != nil {
+				return err
+			}
+			if refusedInARow > 1 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		}
+	}
+	_, err = d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && gone(s, pods) })
+	return err
+}
+
+// deleteEach deletes every pod in turn with the default grace period, as a
+// person or a controller would, waiting for a replacement to be ready
+// before the next.
+func (d disruptions) deleteEach(ctx context.Context, p *report.Phase) error {
+	st, err := d.wait(ctx, whole)
+	if err != nil {
+		return err
+	}
+	pods := serving(st)
+	for _, name := range pods {
+		if _, err := d.k.Run(ctx, "-n", d.ns, "delete", "pod", name, "--wait=false"); err != nil {
+			return err
+		}
+		if _, err := d.wait(ctx, func(s kube.RolloutState) bool {
+			ps, ok := s.Pods[name]
+			return (!ok || ps.Terminating) && s.NewReady >= s.Replicas
+		}); err != nil {
+			return err
+		}
+	}
+	p.Note = fmt.Sprintf("deleted %d pods one after another", len(pods))
+	_, err = d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && gone(s, pods) })
+	return err
+}
+
+// killOne SIGKILLs one pod's container, and waits until the kubelet has
+// restarted it and it is ready again.
+func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
+	st, err := d.wait(ctx, whole)
+	if err != nil {
+		return err
+	}
+	pods := serving(st)
+	if len(pods) == 0 {
+		return fmt.Errorf("no serving pod to kill")
+	}
+	victim := pods[0]
+	before := st.Pods[victim]
+	if err := d.c.KillContainer(ctx, before.ContainerID); err != nil {
+		return err
+	}
+	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Restarts > before.Restarts })
+	p.Note = fmt.Sprintf("SIGKILL to the container of %s; the kubelet restarted it (restarts %d → %d)", victim, before.Restarts, after.Pods[victim].Restarts)
+	return err
+}

@@ -27,7 +27,9 @@ type scripted struct {
 
 func (g *scripted) Watch(req *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
 	g.calls <- req.GetAfterSequence()
-	send := func(seq uint64) error { return stream.Send(&exampleservicev1.WatchResponse{Sequence: seq, Hostname: "pod"}) }
+	send := func(seq uint64) error {
+		return stream.Send(&exampleservicev1.WatchResponse{Sequence: seq, Hostname: "pod"})
+	}
 	if req.GetAfterSequence() == 0 {
 		for _, seq := range []uint64{10, 11} {
 			if err := send(seq); err != nil {

@@ -65,7 +65,7 @@ type Evictions struct {
 // StreamFigures count what happened on the Watch streams.
 type StreamFigures struct {
 	Events     int     `json:"events"`
-	Gaps       int     `json:"gaps"`    // events lost
+	Gaps       int     `json:"gaps"` // events lost
 	Duplicates int     `json:"duplicates"`
 	Resumes    int     `json:"resumes"` // streams reopened by Follow
 	Ended      int     `json:"ended"`   // streams Follow gave up on

@@ -35,6 +35,19 @@ func mustDecode(t *testing.T, r Report) {
 	}
 }
 
+// lintFires lints a case's manifest, which must decode, and fails the test
+// unless rule fires as want says; it returns the rule's first finding.
+func lintFires(t *testing.T, yaml, rule string, want bool) (Finding, bool) {
+	t.Helper()
+	r := lintString(t, yaml, Options{})
+	mustDecode(t, r)
+	f, fired := findingOf(r, rule)
+	if fired != want {
+		t.Fatalf("%s fired: %v, want %v\n%s", rule, fired, want, text(t, r))
+	}
+	return f, fired
+}
+
 // findingOf returns the first finding of rule, if any.
 func findingOf(r Report, rule string) (Finding, bool) {
 	for _, f := range r.Findings {
@@ -121,12 +134,7 @@ subjects: [{kind: ServiceAccount, name: operator}]
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := lintString(t, tt.yaml, Options{})
-			mustDecode(t, r)
-			f, fired := findingOf(r, tt.rule)
-			if fired != tt.fires {
-				t.Fatalf("%s fired: %v, want %v\n%s", tt.rule, fired, tt.fires, text(t, r))
-			}
+			f, fired := lintFires(t, tt.yaml, tt.rule, tt.fires)
 			if fired && !strings.Contains(f.Fix, tt.fix) {
 				t.Errorf("fix %q lacks %q", f.Fix, tt.fix)
 			}

@@ -161,6 +161,18 @@ func (ix *index) podsSelectedBy(o *Object, sel labels.Selector) []*workload {
 	return out
 }
 
+// selecting returns the objects of items, in w's namespace, whose selector
+// (as sel reads it; nil selects nothing) matches w's pods.
+func selecting[T any](items []typed[T], w *workload, sel func(T) labels.Selector) []typed[T] {
+	var out []typed[T]
+	for _, it := range items {
+		if s := sel(it.v); s != nil && sameNamespace(it.obj, w.obj) && s.Matches(w.podLabels()) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 // selectsAnyPods reports whether sel matches the pods of some workload in
 // o's namespace, including those of kinds the rules cannot read.
 func (ix *index) selectsAnyPods(o *Object, sel labels.Selector) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -54,13 +55,7 @@ func servingContainer(spec *corev1.PodSpec, tp intstr.IntOrString) (string, bool
 
 // servicesFor returns the Services of the input that select w's pods.
 func (ix *index) servicesFor(w *workload) []typed[*corev1.Service] {
-	var out []typed[*corev1.Service]
-	for _, s := range ix.services {
-		if sel := serviceSelector(s.v.Spec.Selector); sel != nil && sameNamespace(s.obj, w.obj) && sel.Matches(w.podLabels()) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return selecting(ix.services, w, func(s *corev1.Service) labels.Selector { return serviceSelector(s.Spec.Selector) })
 }
 
 // servicesIn reports whether the input has a Service with a selector in o's

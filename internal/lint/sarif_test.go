@@ -110,13 +110,12 @@ func validateSARIF(t *testing.T, path, def string, v any) {
 	}
 }
 
-// TestWriteSARIF writes the report of a broken file as SARIF and checks it
-// against the schema's rules for what it holds: every finding a result with
-// its rule, level, message, file and line, and every rule described.
-func TestWriteSARIF(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "web.yaml")
-	const doc = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: web\n        ports: [{containerPort: 8080}]\n"
+// lintToSARIF lints doc, written to a file of its own, with the other
+// inputs and a broken Service read from stdin, and writes the report as
+// SARIF.
+func lintToSARIF(t *testing.T, doc string, more ...*Input) (file string, r Report, b bytes.Buffer) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "web.yaml")
 	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -124,17 +123,27 @@ func TestWriteSARIF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, m := range more {
+		in.Add(m)
+	}
 	stdin := loadString(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selectr: {}}\n")
 	stdin.Objects[0].Source, stdin.problems[0].Source = "-", "-"
 	in.Add(stdin)
-	r, err := Lint(in, Options{})
-	if err != nil {
+	if r, err = Lint(in, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
 	if err := WriteSARIF(&b, r, Rules()); err != nil {
 		t.Fatal(err)
 	}
+	return file, r, b
+}
+
+// TestWriteSARIF writes the report of a broken file as SARIF and checks it
+// against the schema's rules for what it holds: every finding a result with
+// its rule, level, message, file and line, and every rule described.
+func TestWriteSARIF(t *testing.T) {
+	const doc = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: web\n        ports: [{containerPort: 8080}]\n"
+	file, r, b := lintToSARIF(t, doc)
 	var log any
 	if err := json.Unmarshal(b.Bytes(), &log); err != nil {
 		t.Fatal(err)

@@ -14,10 +14,12 @@
 //     because a retried call may run twice. A retry budget (gRFC A6
 //     retryThrottling) stops retries while most attempts fail, so that a
 //     struggling service is not sent four times its load.
-//   - Every call has a deadline: the caller's, or DefaultTimeout. When no pod
-//     can take the call, it fails with UNAVAILABLE and the last attempt's
-//     reason after about 350 ms of retries, or with DEADLINE_EXCEEDED if the
-//     deadline is shorter than that.
+//   - Every call has a deadline: the caller's, or DefaultTimeout. An
+//     idempotent call waits for a ready pod (WaitForReady) within that
+//     deadline, each attempt bounded by the per-attempt timeout, so that it
+//     outlasts a moment with no pod instead of failing at once; when no pod
+//     comes, it fails with DEADLINE_EXCEEDED. Other calls fail at once with
+//     UNAVAILABLE when no pod is ready.
 //   - Follow keeps a Watch stream going across pods: a pod that drains ends
 //     its streams with UNAVAILABLE, and Follow resumes on another pod from the
 //     last event it delivered, so the caller sees every event once, in order.
@@ -28,6 +30,15 @@
 // failed lookup within seconds, and ignores TXT service config. The server's
 // MaxConnectionAge closes connections periodically as well, so that calls
 // spread onto pods added by a scale-up.
+//
+// No DNS client can see past the cluster DNS's cache, though: a stock
+// CoreDNS caches answers for 30 s, so for up to about 35 s the client may
+// know only pods that are gone, as after a node drain evicted them one by
+// one. WithFallback covers that window with the Service's ClusterIP, whose
+// one address no cache can make stale and behind which kube-proxy always
+// routes to ready pods: calls go there whenever the headless connection has
+// no ready pod, and return to per-call balancing as soon as it has one
+// again. NewInCluster sets up both.
 package client
 
 import (
@@ -35,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +54,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // registers client-side health checking
@@ -60,12 +73,22 @@ import (
 // your own target (outside the cluster, say).
 const DefaultTarget = "dns:///example-service-headless.example-service.svc.cluster.local.:9090"
 
+// DefaultFallbackTarget is the ClusterIP Service beside DefaultTarget: see
+// WithFallback.
+const DefaultFallbackTarget = "dns:///example-service.example-service.svc.cluster.local.:9090"
+
 // Target is the headless Service's target in namespace, for a cluster whose
 // DNS domain is clusterDomain (cluster.local in most clusters). The name is
 // fully qualified, with the trailing dot, so that each lookup is one query
 // rather than one per search domain of the pod's resolv.conf (ndots:5).
 func Target(namespace, clusterDomain string) string {
 	return fmt.Sprintf("dns:///example-service-headless.%s.svc.%s.:9090", namespace, strings.TrimSuffix(clusterDomain, "."))
+}
+
+// FallbackTarget is the ClusterIP Service's target in namespace, for
+// WithFallback, fully qualified like Target's.
+func FallbackTarget(namespace, clusterDomain string) string {
+	return fmt.Sprintf("dns:///example-service.%s.svc.%s.:9090", namespace, strings.TrimSuffix(clusterDomain, "."))
 }
 
 // Defaults. Every one is an Option.
@@ -107,8 +130,9 @@ const serviceConfig = `{
 // Client is a connection to example-service with the Greeter API.
 type Client struct {
 	exampleservicev1.GreeterClient
-	conn *grpc.ClientConn
-	opts options
+	conn     *grpc.ClientConn
+	fallback *grpc.ClientConn // nil without WithFallback
+	opts     options
 }
 
 type options struct {
@@ -122,6 +146,7 @@ type options struct {
 	maxTokens         float64
 	tokenRatio        float64
 	resolveEvery      time.Duration
+	fallback          string
 }
 
 // Option changes a default.
@@ -169,9 +194,29 @@ func WithRetryBudget(maxTokens, tokenRatio float64) Option {
 	return func(o *options) { o.maxTokens, o.tokenRatio = maxTokens, tokenRatio }
 }
 
-// WithDialOptions adds grpc.DialOptions, e.g. interceptors for tracing.
+// WithDialOptions adds grpc.DialOptions, e.g. interceptors for tracing. They
+// apply to the fallback connection too; interceptors among them run once per
+// attempt, on whichever connection the attempt goes.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
+}
+
+// WithFallback sends calls and streams to target whenever the main
+// connection has no ready pod: every pod it knows is draining or gone and
+// DNS has not told it of new ones yet. target should be the Service's
+// ClusterIP (FallbackTarget): kube-proxy routes each connection to a ready
+// pod, and the pod's GOAWAY when it drains moves the connection on, so the
+// fallback never goes stale. It balances per connection, not per call,
+// which is why it is only the fallback. Retries, deadlines and the budget
+// apply to it as to the main connection.
+func WithFallback(target string) Option { return func(o *options) { o.fallback = target } }
+
+// NewInCluster returns a client for the headless Service in namespace, with
+// the ClusterIP Service as its fallback (see WithFallback), for a cluster
+// whose DNS domain is clusterDomain (cluster.local in most clusters).
+func NewInCluster(ctx context.Context, namespace, clusterDomain string, opts ...Option) (*Client, error) {
+	opts = append([]Option{WithFallback(FallbackTarget(namespace, clusterDomain))}, opts...)
+	return New(ctx, Target(namespace, clusterDomain), opts...)
 }
 
 // New returns a client for target, e.g. DefaultTarget, or
@@ -209,30 +254,85 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 			o.onRetry(method, attempt+1, err)
 		}))
 	}
-	dialOpts := append([]grpc.DialOption{
+	common := []grpc.DialOption{
 		grpc.WithTransportCredentials(o.creds),
 		// This connection's own dns resolver (resolver.go); nothing global.
 		grpc.WithResolvers(dnsBuilder{every: o.resolveEvery}),
-		// The service config below is the only one: none from DNS TXT.
+		// The service config given here is the only one: none from DNS TXT.
 		grpc.WithDisableServiceConfig(),
-		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithKeepaliveParams(keepaliveParams),
 		// grpc-go's own retry policy stays off, so attempts never multiply
 		// with the interceptor's. Transparent retries of calls that never
 		// left the client (refused by GOAWAY) still happen, and are safe.
 		grpc.WithDisableRetry(),
+	}
+	var fallback *grpc.ClientConn
+	if o.fallback != "" {
+		// pick_first, the default: one connection through the ClusterIP. It
+		// has no interceptors of its own but the caller's: the main
+		// connection's chain runs around every attempt, wherever it goes.
+		var err error
+		fallback, err = grpc.NewClient(o.fallback, append(slices.Clone(common), o.dialOptions...)...)
+		if err != nil {
+			return nil, fmt.Errorf("client fallback %s: %w", o.fallback, err)
+		}
+		fallback.Connect()
+	}
+	dialOpts := append(common,
+		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithChainUnaryInterceptor(
 			defaultDeadline(o.timeout),
 			retryIdempotent(retry.UnaryClientInterceptor(retryOpts...)),
 			budget.countAttempts(),
+			routeUnary(fallback),
 		),
-	}, o.dialOptions...)
-	conn, err := grpc.NewClient(target, dialOpts...)
+		grpc.WithChainStreamInterceptor(routeStream(fallback)),
+	)
+	conn, err := grpc.NewClient(target, append(dialOpts, o.dialOptions...)...)
 	if err != nil {
+		if fallback != nil {
+			_ = fallback.Close()
+		}
 		return nil, fmt.Errorf("client for %s: %w", target, err)
 	}
 	conn.Connect()
-	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn, opts: o}, nil
+	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn, fallback: fallback, opts: o}, nil
+}
+
+// useFallback says whether an attempt should go to the fallback: the main
+// connection has no ready pod. An idle one is woken for the attempts after.
+func useFallback(cc, fallback *grpc.ClientConn) bool {
+	if fallback == nil {
+		return false
+	}
+	switch cc.GetState() {
+	case connectivity.Ready:
+		return false
+	case connectivity.Idle:
+		cc.Connect()
+	}
+	return true
+}
+
+// routeUnary runs closest to the wire, once per attempt, and sends the
+// attempt to the fallback while the main connection has no ready pod.
+func routeUnary(fallback *grpc.ClientConn) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if useFallback(cc, fallback) {
+			return fallback.Invoke(ctx, method, req, reply, opts...)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// routeStream does the same for streams, when each one opens.
+func routeStream(fallback *grpc.ClientConn) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if useFallback(cc, fallback) {
+			return fallback.NewStream(ctx, desc, method, opts...)
+		}
+		return streamer(ctx, desc, cc, method, opts...)
+	}
 }
 
 // Follow runs a Watch and calls f with each event until ctx ends, f returns
@@ -318,8 +418,14 @@ func (c *Client) followOnce(ctx context.Context, req *exampleservicev1.WatchRequ
 // Conn is the underlying connection, for other APIs on the same server.
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connections.
+func (c *Client) Close() error {
+	err := c.conn.Close()
+	if c.fallback != nil {
+		err = errors.Join(err, c.fallback.Close())
+	}
+	return err
+}
 
 // defaultDeadline gives every call a deadline, so that no call can hang.
 func defaultDeadline(d time.Duration) grpc.UnaryClientInterceptor {
@@ -338,7 +444,7 @@ func defaultDeadline(d time.Duration) grpc.UnaryClientInterceptor {
 func retryIdempotent(retrier grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if Idempotent(method) {
-			return retrier(ctx, method, req, reply, cc, invoker, opts...)
+			return retrier(ctx, method, req, reply, cc, invoker, append(opts, grpc.WaitForReady(true))...)
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}

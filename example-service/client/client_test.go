@@ -16,6 +16,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -122,6 +124,10 @@ type cluster struct {
 	subnet   string // "127.x.y."
 	nextHost int
 	extra    []string
+	// cache, if set, is the caching DNS server clients ask instead of dns.
+	cache *cachingDNS
+	// opts are added to every client that load makes.
+	opts []client.Option
 }
 
 func newCluster(t *testing.T, extraArgs ...string) *cluster {
@@ -164,7 +170,11 @@ func host(p *servicetest.Process) string {
 }
 
 func (c *cluster) target() string {
-	return fmt.Sprintf("dns://%s/%s:%d", c.dns.addr, serviceName, c.port)
+	addr := c.dns.addr
+	if c.cache != nil {
+		addr = c.cache.addr
+	}
+	return fmt.Sprintf("dns://%s/%s:%d", addr, serviceName, c.port)
 }
 
 // clientLoad is a load in progress.
@@ -193,7 +203,8 @@ func (l *clientLoad) waitFlowing(t *testing.T) {
 func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) *clientLoad {
 	c.t.Helper()
 	var retries loadgen.Counter
-	cl, err := client.New(context.Background(), c.target(), client.WithOnRetry(retries.Retry), client.WithTimeout(3*time.Second))
+	opts := append([]client.Option{client.WithOnRetry(retries.Retry), client.WithTimeout(3 * time.Second)}, c.opts...)
+	cl, err := client.New(context.Background(), c.target(), opts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -484,7 +495,9 @@ func TestNewPodsFoundWithoutReconnects(t *testing.T) {
 	}
 }
 
-// TestAllBackendsDown fails fast and clearly, within the deadline.
+// TestAllBackendsDown: with no pod at all, an idempotent call waits for one
+// until its deadline and then fails clearly, with the reason; a call with
+// side effects fails at once.
 func TestAllBackendsDown(t *testing.T) {
 	c := newCluster(t)
 	backends := c.serve(2, "v1")
@@ -507,14 +520,57 @@ func TestAllBackendsDown(t *testing.T) {
 	_, err = cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
 	took := time.Since(start)
 	t.Logf("with every backend down the call failed after %v: %v", took.Round(time.Millisecond), err)
-	if status.Code(err) != codes.Unavailable {
-		t.Errorf("code = %v, want Unavailable", status.Code(err))
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("code = %v, want DeadlineExceeded: an idempotent call waits for a pod", status.Code(err))
 	}
-	if took > deadline+200*time.Millisecond {
-		t.Errorf("the call took %v, past its %v deadline", took, deadline)
+	if took < deadline-50*time.Millisecond || took > deadline+200*time.Millisecond {
+		t.Errorf("the call took %v, want its %v deadline", took, deadline)
 	}
-	if status.Convert(err).Message() == "" {
-		t.Error("the error has no message")
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "connection refused") {
+		t.Errorf("the error %q does not say why no pod could take the call", msg)
+	}
+
+	start = time.Now()
+	_, err = cl.Count(context.Background(), &exampleservicev1.CountRequest{})
+	took = time.Since(start)
+	if status.Code(err) != codes.Unavailable || took > 200*time.Millisecond {
+		t.Errorf("Count with every backend down: %v after %v, want Unavailable at once: calls with side effects never wait", err, took)
+	}
+}
+
+// TestIdempotentCallWaitsForAPod: a call made while no pod is up succeeds
+// when one comes within its deadline, even with a single attempt.
+func TestIdempotentCallWaitsForAPod(t *testing.T) {
+	c := newCluster(t)
+	backends := c.serve(1, "v1")
+	entered := make(chan struct{}, 8)
+	cl, err := client.New(context.Background(), c.target(), client.WithMaxAttempts(1), client.WithPerAttemptTimeout(20*time.Second),
+		client.WithDialOptions(grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			entered <- struct{}{}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
+		t.Fatalf("warm-up call: %v", err)
+	}
+	<-entered
+	backends[0].Kill(t)
+	_, _, _ = backends[0].Wait(5 * time.Second)
+	c.dns.remove(host(backends[0]))
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+		done <- err
+	}()
+	<-entered // the call is on its way, with no pod to take it
+	c.serve(1, "v2")
+	if err := <-done; err != nil {
+		t.Errorf("a call made while no pod was up failed, though one came within its deadline: %v", err)
 	}
 }
 

@@ -17,7 +17,7 @@ func TestCheck(t *testing.T) {
 			Phases: []report.Phase{
 				{Name: "steady", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.1.0",
 					VersionsSeen: map[string]int{"0.1.0": 500}, FinalVersions: map[string]int{"0.1.0": 100}},
-				{Name: "version", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.2.0",
+				{Name: "version", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.2.0", DNSAnswer: 3, DNSStale: 3,
 					VersionsSeen: map[string]int{"0.1.0": 250, "0.2.0": 250}, FinalVersions: map[string]int{"0.2.0": 100}},
 			},
 		}
@@ -76,6 +76,7 @@ func TestCheck(t *testing.T) {
 			s.ByClient = []report.ClientFigures{{Name: "h2c", Dialed: 1}}
 			return s
 		}(), false, "h2c kept one HTTP/2 connection"},
+		{"DNS never stale", func() *report.Scenario { s := good(); s.Phases[1].DNSStale = 0; return s }(), false, "DNS cache was not put to the test"},
 		{"naive that failed in every drop", func() *report.Scenario {
 			s := failing()
 			s.Phases[1].Kind, s.Phases[1].Failed = "evict", 3

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"time"
 
@@ -180,4 +181,35 @@ func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Restarts > before.Restarts })
 	p.Note = fmt.Sprintf("SIGKILL to the container of %s; the kubelet restarted it (restarts %d → %d)", victim, before.Restarts, after.Pods[victim].Restarts)
 	return err
+}
+
+// staleDNS asks CoreDNS for the headless Service, as the clients do, and
+// counts the addresses in its answer and those of no serving pod: what its
+// cache hides from a client that only has DNS.
+func (d disruptions) staleDNS(ctx context.Context) (answer, stale int, err error) {
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "udp", cluster.DNSServer)
+	}}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ips, err := r.LookupHost(ctx, "example-service-headless."+d.ns+".svc.cluster.local.")
+	if err != nil {
+		return 0, 0, fmt.Errorf("look up the headless Service: %w", err)
+	}
+	st, err := d.wait(ctx, func(kube.RolloutState) bool { return true })
+	if err != nil {
+		return 0, 0, err
+	}
+	live := map[string]bool{}
+	for _, p := range st.Pods {
+		if p.Ready && !p.Terminating {
+			live[p.IP] = true
+		}
+	}
+	for _, ip := range ips {
+		if !live[ip] {
+			stale++
+		}
+	}
+	return len(ips), stale, nil
 }

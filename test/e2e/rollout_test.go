@@ -57,7 +57,10 @@ func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 	ingress := "https://" + ingressHost + "/"
 	via := "through the Ingress (Traefik, TLS)"
 	grpcTarget := clusterIP + ":9090"
-	headless := "dns://" + cluster.DNSServer + "/example-service-headless." + namespace + ".svc.cluster.local:9090"
+	headless := "dns://" + cluster.DNSServer + "/example-service-headless." + namespace + ".svc.cluster.local.:9090"
+	// What client.NewInCluster's fallback, the ClusterIP Service's name,
+	// resolves to; the harness's host has no cluster DNS of its own.
+	fallback := "passthrough:///" + grpcTarget
 	return []load.Client{
 		load.HTTPClient{Name: "http-newconn-a", URL: url, Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.HTTPClient{Name: "http-newconn-b", URL: url, Rate: 50, Timeout: 2 * time.Second, MaxInFlight: 100},
@@ -72,10 +75,11 @@ func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 			HTTP2: true, Conns: 1, Rate: 25, Timeout: 2 * time.Second, MaxInFlight: 50},
 		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
-			Dial: load.HeadlessDial, Retries: true, Mode: "SayHello through example-service/client on the headless Service via CoreDNS: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
+			Dial: load.HeadlessDial(fallback), Retries: true,
+			Mode: "SayHello through example-service/client on the headless Service via CoreDNS (30 s cache), the ClusterIP as fallback: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
 		load.GRPCClient{Name: "grpc-count-rr", Target: headless, Rate: 25, Conns: 1, Timeout: 2 * time.Second, MaxInFlight: 50,
-			Dial: load.HeadlessDial, Count: true, Mode: "Count (side effects: never retried) through example-service/client on the headless Service"},
-		load.StreamClient{Name: "watch-follow", Target: headless, Streams: 4, Interval: 250 * time.Millisecond},
+			Dial: load.HeadlessDial(fallback), Count: true, Mode: "Count (side effects: never retried) through example-service/client on the headless Service, the ClusterIP as fallback"},
+		load.StreamClient{Name: "watch-follow", Target: headless, Fallback: fallback, Streams: 4, Interval: 250 * time.Millisecond},
 	}
 }
 
@@ -352,7 +356,8 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	for _, s := range steps {
 		p := report.Phase{Name: s.name, Kind: s.kind, Start: since(), FromVersion: cur, ToVersion: s.to}
 		if stepErr = s.run(ctx, &p); stepErr == nil {
-			t.Logf("%s: %s done after %.1fs %s", sc.name, s.name, (since() - p.Start).Seconds(), p.Note)
+			p.DNSAnswer, p.DNSStale, stepErr = d.staleDNS(ctx)
+			t.Logf("%s: %s done after %.1fs %s; CoreDNS answered %d addresses, %d stale", sc.name, s.name, (since() - p.Start).Seconds(), p.Note, p.DNSAnswer, p.DNSStale)
 		}
 		time.Sleep(settle)
 		p.End = since()
@@ -469,6 +474,15 @@ func checkDisruptions(rep *report.Scenario, wantFailures bool) []string {
 		if p.Kind == "evict" && (p.Evictions == nil || p.Evictions.Refused == 0) {
 			problems = append(problems, p.Name+": the PodDisruptionBudget refused no eviction, so it was not shown to be in force")
 		}
+	}
+	// CoreDNS caches like a stock cluster's: the proof must have met the
+	// stale answers that the generated client's fallback is there for.
+	stale := 0
+	for _, p := range rep.Phases {
+		stale += p.DNSStale
+	}
+	if stale == 0 {
+		problems = append(problems, "CoreDNS never answered with an address of a pod that was gone: the DNS cache was not put to the test")
 	}
 	st := rep.Streams
 	switch {

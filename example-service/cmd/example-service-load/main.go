@@ -46,6 +46,7 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) (failed bool, err error) {
 	fs := flag.NewFlagSet("example-service-load", flag.ContinueOnError)
 	target := fs.String("target", client.DefaultTarget, "gRPC target")
+	fallback := fs.String("fallback", client.DefaultFallbackTarget, `target for calls while -target has no ready pod (the ClusterIP Service); "" for none`)
 	rate := fs.Int("rate", 100, "calls per second")
 	duration := fs.Duration("duration", 30*time.Second, "how long to send (at most "+maxDuration.String()+")")
 	method := fs.String("method", "SayHello", "SayHello (idempotent, retried) or Count (not idempotent, never retried)")
@@ -63,7 +64,11 @@ func run(ctx context.Context, args []string, out io.Writer) (failed bool, err er
 		return false, fmt.Errorf("-method %q: use SayHello or Count", *method)
 	}
 	var retries loadgen.Counter
-	c, err := client.New(ctx, *target, client.WithTimeout(*timeout), client.WithOnRetry(retries.Retry))
+	opts := []client.Option{client.WithTimeout(*timeout), client.WithOnRetry(retries.Retry)}
+	if *fallback != "" {
+		opts = append(opts, client.WithFallback(*fallback))
+	}
+	c, err := client.New(ctx, *target, opts...)
 	if err != nil {
 		return false, err
 	}

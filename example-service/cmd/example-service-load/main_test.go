@@ -22,7 +22,7 @@ func TestLoadAgainstARealServer(t *testing.T) {
 	p := servicetest.Start(t, binPath, servicetest.Options{Version: "v3"})
 	p.WaitReady(t, 10*time.Second)
 	var out bytes.Buffer
-	failed, err := run(context.Background(), []string{"-target", p.GRPCAddr, "-rate", "100", "-duration", "1s", "-json"}, &out)
+	failed, err := run(context.Background(), []string{"-target", p.GRPCAddr, "-fallback", "", "-rate", "100", "-duration", "1s", "-json"}, &out)
 	if err != nil || failed {
 		t.Fatalf("run: failed %v, err %v\n%s", failed, err, out.String())
 	}
@@ -58,11 +58,12 @@ func TestLoadReportsFailures(t *testing.T) {
 		}
 	}()
 	var out bytes.Buffer
-	failed, err := run(context.Background(), []string{"-target", ln.Addr().String(), "-rate", "20", "-duration", "500ms", "-timeout", "2s"}, &out)
+	failed, err := run(context.Background(), []string{"-target", ln.Addr().String(), "-fallback", "", "-rate", "20", "-duration", "500ms", "-timeout", "2s"}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !failed || !strings.Contains(out.String(), "Unavailable") {
+	// SayHello is idempotent: each call waits for a pod until its deadline.
+	if !failed || !strings.Contains(out.String(), "DeadlineExceeded") {
 		t.Errorf("against nothing: failed %v, report:\n%s", failed, out.String())
 	}
 	if !strings.Contains(out.String(), "retries") {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -209,7 +210,13 @@ func rollout(t *testing.T, delay time.Duration) int64 {
 // elsewhere) when the graceful stop begins.
 func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
 	const delay, timeout = 500 * time.Millisecond, time.Second
-	p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: delay, ShutdownTimeout: timeout})
+	// Kubernetes creates the termination log; the service only writes it.
+	termLog := filepath.Join(t.TempDir(), "termination-log")
+	if err := os.WriteFile(termLog, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: delay, ShutdownTimeout: timeout,
+		Args: []string{"-termination-log=" + termLog}})
 	p.WaitReady(t, 10*time.Second)
 
 	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -278,6 +285,37 @@ func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
 	}
 	if !strings.Contains(p.Stderr(), "closing it hard") {
 		t.Errorf("the log does not record the hard stop:\n%s", p.Stderr())
+	}
+	msg, err := os.ReadFile(termLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg), "hard stop: the http server(s)") {
+		t.Errorf("termination message %q does not report the hard stop of the http server", msg)
+	}
+}
+
+// TestNoTerminationLogOutsideKubernetes: a clean shutdown writes no
+// termination message, and a missing termination log is never created.
+func TestNoTerminationLogOutsideKubernetes(t *testing.T) {
+	dir := t.TempDir()
+	missing, empty := filepath.Join(dir, "missing"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{missing, empty} {
+		p := servicetest.Start(t, binary(t), servicetest.Options{ShutdownDelay: 10 * time.Millisecond, Args: []string{"-termination-log=" + path}})
+		p.WaitReady(t, 10*time.Second)
+		p.Signal(t, syscall.SIGTERM)
+		if code, _, err := p.Wait(10 * time.Second); err != nil || code != 0 {
+			t.Fatalf("exit %d, %v", code, err)
+		}
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the service created a termination log: %v", err)
+	}
+	if b, _ := os.ReadFile(empty); len(b) != 0 {
+		t.Errorf("a clean shutdown wrote a termination message: %q", b)
 	}
 }
 
@@ -353,7 +391,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"-shutdown-delay", "env SHUTDOWN_DELAY", "(default 10s)",
 		"-shutdown-timeout", "env SHUTDOWN_TIMEOUT", "(default 15s)",
 		"-cleanup-timeout", "-grpc-max-connection-age", "-grpc-max-connection-age-grace", "env GRPC_MAX_CONNECTION_AGE_GRACE", "-service-version", "env SERVICE_VERSION",
-		"-memory-limit", "env MEMORY_LIMIT",
+		"-memory-limit", "env MEMORY_LIMIT", "-termination-log", "env TERMINATION_LOG",
 		"-v value", // glog's own flags
 	} {
 		if !strings.Contains(string(out), want) {

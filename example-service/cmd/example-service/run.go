@@ -5,8 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc/health"
@@ -76,7 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}, grpcserver.NewGreeter(info, hostname, stopping))
 	admin := readiness.NewServer(state, m.Handler())
 
-	return lifecycle.Run(ctx, lifecycle.Plan{
+	var cut []string // servers the shutdown closed hard; written by Run's goroutines
+	var cutMu sync.Mutex
+	err = lifecycle.Run(ctx, lifecycle.Plan{
 		Delay:          cfg.ShutdownDelay,
 		Timeout:        cfg.ShutdownTimeout,
 		CleanupTimeout: cfg.CleanupTimeout,
@@ -88,11 +94,44 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		Ready:    state.Ready,
 		Drain:    state.Drain,
 		Stopping: func() { close(stopping) },
+		HardStop: func(server string) {
+			m.HardStop(server)
+			cutMu.Lock()
+			cut = append(cut, server)
+			cutMu.Unlock()
+		},
 		Cleanup: []lifecycle.Cleanup{
 			// Handlers still running after the hard stop see their context end.
 			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
 		},
 	})
+	if len(cut) > 0 {
+		slices.Sort(cut)
+		msg := fmt.Sprintf("hard stop: the %s server(s) still had requests or streams when --shutdown-timeout (%v) ran out, and they were cut; raise it, or end long work sooner when draining",
+			strings.Join(cut, ", "), cfg.ShutdownTimeout)
+		if werr := writeTerminationMessage(cfg.TerminationLog, msg); werr != nil {
+			glog.Warningf("%s; writing it to %s: %v", msg, cfg.TerminationLog, werr)
+		}
+	}
+	return err
+}
+
+// writeTerminationMessage writes msg to the termination log that Kubernetes
+// mounts into the container, and does nothing where there is none: it never
+// creates the file.
+func writeTerminationMessage(path, msg string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open termination log: %w", err)
+	}
+	_, err = f.WriteString(msg + "\n")
+	return errors.Join(err, f.Close())
 }
 
 // memoryLimit is the Go runtime's soft memory limit for a container limit of

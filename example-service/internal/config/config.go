@@ -44,6 +44,11 @@ type Config struct {
 	// API's limits.memory); 0 when unknown.
 	MemoryLimit int64
 
+	// TerminationLog is where a hard stop at shutdown is reported, for the
+	// pod's status (lastState.terminated.message). Kubernetes creates the
+	// file; the service never does, so outside a pod nothing is written.
+	TerminationLog string
+
 	// Version is the deployed version, fed by the kustomize ConfigMap so that
 	// changing it rolls the Deployment.
 	Version string
@@ -60,6 +65,7 @@ var flagEnv = map[string]string{
 	"cleanup-timeout":               "CLEANUP_TIMEOUT",
 	"grpc-max-connection-age":       "GRPC_MAX_CONNECTION_AGE",
 	"memory-limit":                  "MEMORY_LIMIT",
+	"termination-log":               "TERMINATION_LOG",
 	"grpc-max-connection-age-grace": "GRPC_MAX_CONNECTION_AGE_GRACE",
 	"service-version":               "SERVICE_VERSION",
 }
@@ -76,6 +82,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance (env GRPC_MAX_CONNECTION_AGE)")
 	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream (env GRPC_MAX_CONNECTION_AGE_GRACE)")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set (env MEMORY_LIMIT)")
+	fs.StringVar(&c.TerminationLog, "termination-log", "/dev/termination-log", "report a hard stop at shutdown in this `file`, if it exists: Kubernetes shows it in the pod's status (env TERMINATION_LOG)")
 	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics (env SERVICE_VERSION)")
 }
 

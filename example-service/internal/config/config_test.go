@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		HTTPAddr: ":8080", GRPCAddr: ":9090", HealthAddr: ":8081",
 		ShutdownDelay: 10 * time.Second, ShutdownTimeout: 15 * time.Second, CleanupTimeout: 3 * time.Second,
-		GRPCMaxConnectionAge: time.Minute, GRPCMaxConnectionAgeGrace: time.Hour, Version: "dev",
+		GRPCMaxConnectionAge: time.Minute, GRPCMaxConnectionAgeGrace: time.Hour, TerminationLog: "/dev/termination-log", Version: "dev",
 	}
 	if c != want {
 		t.Errorf("defaults = %+v, want %+v", c, want)

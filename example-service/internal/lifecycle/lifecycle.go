@@ -24,7 +24,9 @@
 //     timeout S (--shutdown-timeout). They close the listeners, let calls in
 //     flight finish, and send GOAWAY; long-lived streams are told to end.
 //     When S expires, Close and Stop end whatever remains, including streams
-//     and handlers that ignore their context.
+//     and handlers that ignore their context. Plan.HardStop hears of each
+//     server so closed: the service counts it in a metric and reports it in
+//     the pod's termination message, since the exit status does not.
 //  5. Cleanup runs in the order given (dependency order: the health and
 //     metrics server last among servers, then clients and pools), bounded by
 //     the cleanup timeout F (--cleanup-timeout).
@@ -83,6 +85,11 @@ type Plan struct {
 	Drain func()
 	// Stopping is called as phase 4 begins, to tell long-lived handlers to end.
 	Stopping func()
+	// HardStop is called with a server's name when S ran out before it had
+	// stopped, just before it is closed hard: requests or streams it still
+	// had were cut. Count it; the process still exits 0, because the bound
+	// did its job, so nothing else would show that it happened.
+	HardStop func(server string)
 	// Cleanup runs in order in phase 5.
 	Cleanup []Cleanup
 }
@@ -133,14 +140,14 @@ func Run(ctx context.Context, p Plan) error {
 	// Phase 4.
 	call(p.Stopping)
 	sctx, cancelStop := context.WithTimeout(context.Background(), p.Timeout)
-	errs := []error{serveErr, stopServers(sctx, p.Servers)}
+	errs := []error{serveErr, stopServers(sctx, p.Servers, p.HardStop)}
 	cancelStop()
 	glog.Infof("shutdown: servers stopped after %s", elapsed())
 
 	// Phase 5.
 	cctx, cancel := context.WithTimeout(context.Background(), p.CleanupTimeout)
 	defer cancel()
-	adminStop := func(ctx context.Context) error { return stopServers(ctx, p.Admin) }
+	adminStop := func(ctx context.Context) error { return stopServers(ctx, p.Admin, p.HardStop) }
 	admin := Cleanup{Name: "admin servers", Run: adminStop}
 	steps := append([]Cleanup{admin}, p.Cleanup...)
 	for _, c := range steps {
@@ -156,7 +163,7 @@ func Run(ctx context.Context, p Plan) error {
 // stopServers shuts servers down concurrently until ctx ends, then closes
 // whatever is still running. A server that needed the hard stop is reported
 // in the log, not as an error: bounding it is the point of the timeout.
-func stopServers(ctx context.Context, servers []Server) error {
+func stopServers(ctx context.Context, servers []Server, hardStop func(string)) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(servers))
 	for i, s := range servers {
@@ -171,6 +178,9 @@ func stopServers(ctx context.Context, servers []Server) error {
 				errs[i] = fmt.Errorf("shut down %s server: %w", s.Name, err)
 			}
 			glog.Warningf("shutdown: %s server still busy when its time ran out; closing it hard", s.Name)
+			if hardStop != nil {
+				hardStop(s.Name)
+			}
 			if err := s.Close(); err != nil {
 				errs[i] = errors.Join(errs[i], fmt.Errorf("close %s server: %w", s.Name, err))
 			}

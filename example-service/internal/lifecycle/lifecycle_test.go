@@ -130,10 +130,12 @@ func TestHardStop(t *testing.T) {
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	hardStops := make(chan string, 2)
 	go func() {
 		done <- Run(ctx, Plan{
 			Timeout: timeout, CleanupTimeout: time.Second,
-			Servers: []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn)},
+			Servers:  []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn)},
+			HardStop: func(server string) { hardStops <- server },
 		})
 	}()
 	go func() { _ = get(httpLn.Addr().String()) }()
@@ -159,6 +161,15 @@ func TestHardStop(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("stuck handlers held Run past S")
+	}
+	close(hardStops)
+	var stopped []string
+	for s := range hardStops {
+		stopped = append(stopped, s)
+	}
+	slices.Sort(stopped)
+	if !slices.Equal(stopped, []string{"grpc", "http"}) {
+		t.Errorf("HardStop called for %v, want both servers", stopped)
 	}
 }
 

@@ -22,6 +22,7 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	hardStops    *prometheus.CounterVec
 }
 
 // New registers the Go runtime, process, build-info, HTTP and gRPC collectors.
@@ -38,6 +39,10 @@ func New(info version.Info) *Metrics {
 			Help:    "Time to serve HTTP requests, by handler and method.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"handler", "method"}),
+		hardStops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "example_service_shutdown_hard_stops_total",
+			Help: "Servers closed hard because the shutdown timeout ran out while they still had requests or streams, by server.",
+		}, []string{"server"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "example_service_build_info",
@@ -52,10 +57,15 @@ func New(info version.Info) *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildInfo, m.GRPC, m.httpRequests, m.httpDuration,
+		buildInfo, m.GRPC, m.httpRequests, m.httpDuration, m.hardStops,
 	)
 	return m
 }
+
+// HardStop counts a server closed hard at shutdown. A scrape in the seconds
+// before the process exits sees it; the termination message (see run.go)
+// keeps it for the pod's status too.
+func (m *Metrics) HardStop(server string) { m.hardStops.WithLabelValues(server).Inc() }
 
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {

@@ -336,9 +336,13 @@ if [[ -n $coredns ]]; then
 cluster.local:$DNS_PORT {
     bind 127.0.0.1
     errors
+    # The caching of a stock cluster (EKS's and AKS's CoreDNS, kubeadm's
+    # before 1.32, NodeLocal DNSCache): an answer is served for 30 s,
+    # however the Service's endpoints change meanwhile.
+    cache 30
     kubernetes cluster.local {
         kubeconfig $dir/admin.kubeconfig e2e
-        ttl 5
+        ttl 30
     }
 }
 COREFILE

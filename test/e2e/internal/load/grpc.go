@@ -66,16 +66,20 @@ func plainDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface
 	return cc, cc.Close, nil
 }
 
-// HeadlessDial is example-service's own generated client
+// HeadlessDial returns a Dial for example-service's own generated client
 // (example-service/client): DNS through the headless Service, round_robin,
-// client-side health checking, and retries of idempotent calls with backoff,
-// so that the proof tests what users get.
-func HeadlessDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
-	c, err := client.New(context.Background(), target, client.WithDialOptions(opts...))
-	if err != nil {
-		return nil, nil, fmt.Errorf("generated client %s: %w", target, err)
+// client-side health checking, retries of idempotent calls with backoff, and
+// fallback, the ClusterIP Service's address, for calls while no pod it knows
+// of is ready (after a caching DNS hid new ones), so that the proof tests
+// what users get from client.NewInCluster.
+func HeadlessDial(fallback string) func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
+	return func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
+		c, err := client.New(context.Background(), target, client.WithDialOptions(opts...), client.WithFallback(fallback))
+		if err != nil {
+			return nil, nil, fmt.Errorf("generated client %s: %w", target, err)
+		}
+		return c.Conn(), c.Close, nil
 	}
-	return c.Conn(), c.Close, nil
 }
 
 // attempts counts the attempts of one call: grpc-go retries below the

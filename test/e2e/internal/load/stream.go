@@ -22,6 +22,8 @@ type StreamClient struct {
 	Target   string
 	Streams  int
 	Interval time.Duration
+	// Fallback is the generated client's WithFallback target, if any.
+	Fallback string
 }
 
 // StreamEvent is one thing that happened on a stream.
@@ -52,7 +54,7 @@ const (
 // Describe implements Client.
 func (c StreamClient) Describe() Info {
 	return Info{Name: c.Name, Protocol: "stream", Rate: c.Streams * int(time.Second/c.Interval), Retries: true,
-		Mode: fmt.Sprintf("%d Watch streams (one event every %v each), each through its own example-service/client and Follow on the headless Service", c.Streams, c.Interval),
+		Mode: fmt.Sprintf("%d Watch streams (one event every %v each), each through its own example-service/client and Follow on the headless Service, the ClusterIP as fallback", c.Streams, c.Interval),
 	}
 }
 
@@ -88,11 +90,15 @@ func (c StreamClient) follow(ctx context.Context, rec *Recorder, idx, stream int
 	ev := func(kind string) StreamEvent {
 		return StreamEvent{Client: idx, Stream: stream, At: time.Since(rec.start), Kind: kind}
 	}
-	cl, err := client.New(ctx, c.Target, client.WithOnRetry(func(_ string, _ uint, err error) {
+	opts := []client.Option{client.WithOnRetry(func(_ string, _ uint, err error) {
 		e := ev(StreamResume)
 		e.Error = grpcError(err)
 		rec.addEvent(e)
-	}))
+	})}
+	if c.Fallback != "" {
+		opts = append(opts, client.WithFallback(c.Fallback))
+	}
+	cl, err := client.New(ctx, c.Target, opts...)
 	if err != nil {
 		e := ev(StreamEnded)
 		e.Error = err.Error()

@@ -52,6 +52,11 @@ type Phase struct {
 	Evictions *Evictions `json:"evictions,omitempty"`
 	// Note says what the harness did, in words (which pod it killed).
 	Note string `json:"note,omitempty"`
+	// DNSAnswer and DNSStale: how many addresses CoreDNS gave for the
+	// headless Service when the phase was over, and how many of them were
+	// of no serving pod any more; its cache is why.
+	DNSAnswer int `json:"dns_answer"`
+	DNSStale  int `json:"dns_stale"`
 }
 
 // Evictions are the answers to the eviction requests of one phase.
@@ -394,9 +399,14 @@ func Markdown(r *Run) string {
 		}
 		fmt.Fprintf(&b, "| | **total** | %.1f | **%d** | **%d** | %d | | | | | | | | |\n\n", sc.Duration.Seconds(), sc.Requests, sc.Failed, sc.Expected)
 		for _, p := range sc.Phases {
-			if p.Note != "" {
-				fmt.Fprintf(&b, "- %s: %s\n", p.Name, p.Note)
+			if p.Kind == "steady" {
+				continue
 			}
+			fmt.Fprintf(&b, "- %s: %s", p.Name, p.Note)
+			if p.DNSAnswer > 0 {
+				fmt.Fprintf(&b, "; at its end CoreDNS still answered %d of %d addresses of pods that were gone", p.DNSStale, p.DNSAnswer)
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 		writeExpected(&b, sc)

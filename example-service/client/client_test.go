@@ -26,6 +26,7 @@ import (
 	"github.com/miekg/dns"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
@@ -560,6 +561,17 @@ func TestIdempotentCallWaitsForAPod(t *testing.T) {
 	backends[0].Kill(t)
 	_, _, _ = backends[0].Wait(5 * time.Second)
 	c.dns.remove(host(backends[0]))
+	// Once the client has seen the connection go; a call sent before that
+	// would go out on the dead connection and fail, with one attempt.
+	conn := cl.Conn()
+	for st := conn.GetState(); st == connectivity.Ready; st = conn.GetState() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		changed := conn.WaitForStateChange(ctx, st)
+		cancel()
+		if !changed {
+			t.Fatal("the client still thinks its only backend is ready, 10s after it was killed")
+		}
+	}
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -239,7 +239,9 @@ func Fill(sc *Scenario, samples []load.Sample, events []load.StreamEvent) {
 	sc.Requests, sc.Failed = 0, 0
 	sc.ByProtocol = map[string]*Totals{}
 	for _, c := range sc.Clients {
-		sc.ByProtocol[c.Protocol] = &Totals{}
+		if c.Protocol != "stream" { // streams have events, not requests
+			sc.ByProtocol[c.Protocol] = &Totals{}
+		}
 	}
 	sc.Expected, sc.Streams = 0, StreamFigures{}
 	for i := range sc.Phases {

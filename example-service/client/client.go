@@ -49,6 +49,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
@@ -59,6 +60,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // registers client-side health checking
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -287,6 +289,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 			routeUnary(fallback),
 		),
 		grpc.WithChainStreamInterceptor(routeStream(fallback)),
+		grpc.WithStatsHandler(sentTracker{}),
 	)
 	conn, err := grpc.NewClient(target, append(dialOpts, o.dialOptions...)...)
 	if err != nil {
@@ -316,12 +319,49 @@ func useFallback(cc, fallback *grpc.ClientConn) bool {
 
 // routeUnary runs closest to the wire, once per attempt, and sends the
 // attempt to the fallback while the main connection has no ready pod.
+//
+// The main connection's state can change between that check and the pick:
+// its last ready pod turns NOT_SERVING, and the call fails in the client with
+// UNAVAILABLE without ever being sent. Such an attempt goes to the fallback
+// too, whatever the method's side effects, since no server has seen it; an
+// attempt that was sent (headers handed to the transport, as sentTracker
+// hears) is never sent again here.
 func routeUnary(fallback *grpc.ClientConn) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if useFallback(cc, fallback) {
 			return fallback.Invoke(ctx, method, req, reply, opts...)
 		}
-		return invoker(ctx, method, req, reply, cc, opts...)
+		if fallback == nil {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		sent := new(atomic.Bool)
+		err := invoker(context.WithValue(ctx, sentKey{}, sent), method, req, reply, cc, opts...)
+		if status.Code(err) == codes.Unavailable && !sent.Load() && ctx.Err() == nil {
+			return fallback.Invoke(ctx, method, req, reply, opts...)
+		}
+		return err
+	}
+}
+
+// sentKey marks a call's context with the flag that sentTracker sets.
+type sentKey struct{}
+
+// sentTracker is the main connection's stats handler that records, in the
+// flag routeUnary put in the call's context, that an attempt's headers went
+// to the transport: from then on a server may have run it.
+type sentTracker struct{}
+
+func (sentTracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (sentTracker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (sentTracker) HandleConn(context.Context, stats.ConnStats) {}
+func (sentTracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if _, ok := s.(*stats.OutHeader); !ok {
+		return
+	}
+	if sent, ok := ctx.Value(sentKey{}).(*atomic.Bool); ok {
+		sent.Store(true)
 	}
 }
 

@@ -165,6 +165,22 @@ func (c *cluster) serve(n int, version string) []*servicetest.Process {
 	return ps
 }
 
+// roll replaces old with backends of version one at a time, changing DNS as
+// a headless Service does: a new pod's address appears once it is ready, and
+// an old pod's address disappears as it is told to stop. The pauses are the
+// rollout's pace, not synchronisation: the client must cope with whatever it
+// has or has not noticed by then.
+func (c *cluster) roll(old []*servicetest.Process, version string) {
+	for _, o := range old {
+		p := c.start(version)
+		c.dns.add(host(p))
+		time.Sleep(300 * time.Millisecond) // the next pod's readiness
+		c.dns.remove(host(o))
+		o.Signal(c.t, syscall.SIGTERM)
+		time.Sleep(700 * time.Millisecond) // the rollout moves on
+	}
+}
+
 func host(p *servicetest.Process) string {
 	h, _, _ := net.SplitHostPort(p.GRPCAddr)
 	return h
@@ -246,16 +262,7 @@ func TestRollingRestart(t *testing.T) {
 	old := c.serve(3, "v1")
 	load := c.load("SayHello", 200, 7*time.Second, 20)
 	load.waitFlowing(t)
-	// The pauses below are the rollout's pace, not synchronisation: the
-	// client must cope with whatever it has or has not noticed by then.
-	for _, o := range old {
-		p := c.start("v2")
-		c.dns.add(host(p))
-		time.Sleep(300 * time.Millisecond) // the next pod's readiness
-		c.dns.remove(host(o))
-		o.Signal(t, syscall.SIGTERM)
-		time.Sleep(700 * time.Millisecond) // the rollout moves on
-	}
+	c.roll(old, "v2")
 	r := <-load.report
 	logReport(t, "rolling restart", r)
 	if r.Failed != 0 {

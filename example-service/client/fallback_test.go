@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -184,15 +183,7 @@ func rollBehindCache(t *testing.T, withFallback bool) (failed, calls int64, labe
 	}
 	load := c.load("SayHello", 200, 7*time.Second, 20)
 	load.waitFlowing(t)
-	// The pauses below are the rollout's pace, not synchronisation.
-	for _, o := range old {
-		p := c.start("v2")
-		c.dns.add(host(p))
-		time.Sleep(300 * time.Millisecond) // the next pod's readiness
-		c.dns.remove(host(o))
-		o.Signal(t, syscall.SIGTERM)
-		time.Sleep(700 * time.Millisecond) // the rollout moves on
-	}
+	c.roll(old, "v2")
 	r := <-load.report
 	logReport(t, fmt.Sprintf("behind a caching DNS, fallback %v", withFallback), r)
 	if hits, misses := cache.counts(); hits == 0 || misses > 2 {

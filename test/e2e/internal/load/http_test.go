@@ -14,12 +14,11 @@ import (
 	"github.com/zerodrop/zerodrop/test/e2e/internal/certs"
 )
 
-// TestHTTPThroughIngressAddress sends by the Ingress's name to a server on
-// loopback, as the harness does through the ingress controller: the name
-// must reach the server as Host and TLS server name, and the connection
-// policies must hold (a new connection per request, or a pool).
-func TestHTTPThroughIngressAddress(t *testing.T) {
-	const host = "example-service.example.com"
+const host = "example-service.example.com"
+
+// serverCert issues a certificate for host from a CA of its own.
+func serverCert(t *testing.T) (*certs.Pair, tls.Certificate) {
+	t.Helper()
 	pair, err := certs.Issue(host)
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +27,15 @@ func TestHTTPThroughIngressAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pair, cert
+}
+
+// TestHTTPThroughIngressAddress sends by the Ingress's name to a server on
+// loopback, as the harness does through the ingress controller: the name
+// must reach the server as Host and TLS server name, and the connection
+// policies must hold (a new connection per request, or a pool).
+func TestHTTPThroughIngressAddress(t *testing.T) {
+	pair, cert := serverCert(t)
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Host != host || r.TLS == nil || r.TLS.ServerName != host {
@@ -76,15 +84,7 @@ func TestHTTPThroughIngressAddress(t *testing.T) {
 // TestHTTP2KeepsOneConnection: an HTTP2 client sends every request over
 // one connection, cleartext (h2c) or TLS (ALPN h2), and counts the one dial.
 func TestHTTP2KeepsOneConnection(t *testing.T) {
-	const host = "example-service.example.com"
-	pair, err := certs.Issue(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, cert := serverCert(t)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 2 {
 			http.Error(w, r.Proto, http.StatusHTTPVersionNotSupported)

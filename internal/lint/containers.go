@@ -39,7 +39,7 @@ func checkImageTag(ix *index, e *emitter) {
 	for _, w := range ix.workloads {
 		for _, ac := range w.allContainers() {
 			tag, digest := imageTag(ac.c.Image)
-			if digest || (tag != "" && !slices.Contains(movingTags(), tag)) {
+			if digest || (tag != "" && !slices.Contains(movingTags(), tag)) || buildReference(ac.c.Image) {
 				continue
 			}
 			what := "has no tag, so it runs latest"
@@ -50,6 +50,13 @@ func checkImageTag(ix *index, e *emitter) {
 				"image %s of container %s %s: pods of one revision can run different code, a rescheduled pod changes code mid-rollout, and a rollback rolls nothing back", ac.c.Image, ac.c.Name, what)
 		}
 	}
+}
+
+// buildReference reports whether image names source for a build tool to
+// replace with a pinned digest before anything is applied (ko resolve turns
+// ko://example.com/cmd/app into registry/app@sha256:...), not an image.
+func buildReference(image string) bool {
+	return strings.HasPrefix(image, "ko://")
 }
 
 // checkEnvDuplicate: the kubelet takes the last of two entries with one

@@ -44,6 +44,10 @@ type Object struct {
 	// templateLabels are the pod labels of such an object, so that a Service
 	// or budget selecting its pods is not reported as selecting nothing.
 	templateLabels map[string]string
+	// customLabels are the labels of a custom resource, which operators
+	// commonly copy onto the pods they make for it (a Prometheus named self,
+	// labelled prometheus: self, runs pods a Service finds by that label).
+	customLabels map[string]string
 }
 
 // typeFactories are the kinds the rules read or that commonly sit next to a
@@ -104,8 +108,9 @@ type typeMeta struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Metadata   struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
+		Name      string            `json:"name"`
+		Namespace string            `json:"namespace"`
+		Labels    map[string]string `json:"labels"`
 	} `json:"metadata"`
 }
 
@@ -183,6 +188,9 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 	}
 	factory, ok := d.factories[o.APIVersion+"/"+o.Kind]
 	if !ok {
+		if strings.Contains(o.APIVersion, ".") && o.Kind != "CustomResourceDefinition" {
+			o.customLabels = tm.Metadata.Labels
+		}
 		var pt podTemplateOf
 		if err := yaml.Unmarshal(doc, &pt); err == nil && pt.Spec.Template != nil && len(pt.Spec.Template.Spec.Containers) > 0 {
 			o.hasPodTemplate, o.templateLabels = true, pt.Spec.Template.Metadata.Labels

@@ -163,7 +163,7 @@ func checkGraceUnresolved(ix *index, e *emitter) {
 func checkDrainMissing(ix *index, e *emitter) {
 	ix.forEachContainer(func(w *workload, c *corev1.Container) {
 		t := ix.timeline(w, c)
-		if !ix.serving(w, c) || len(t.unresolved) > 0 || t.hook.sleep+t.delay > 0 {
+		if !ix.serving(w, c) || len(t.unresolved) > 0 || t.hook.sleep+t.delay > 0 || t.hook.httpGet {
 			return
 		}
 		fix := "add lifecycle.preStop.sleep.seconds (10 is a good start), or have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY)"
@@ -171,7 +171,7 @@ func checkDrainMissing(ix *index, e *emitter) {
 			fix = "have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY), or, if the image has a shell, add a preStop exec of sleep 10 (the native sleep action needs Kubernetes 1.30)"
 		}
 		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop", fix,
-			"container %s stops at once on termination, while kube-proxy, ingress controllers and DNS still send it traffic for a few seconds: those requests fail", c.Name)
+			"container %s stops at once on termination, while kube-proxy, ingress controllers and DNS still send it traffic for a few seconds: those requests fail%s", c.Name, ix.servingAssumed(w))
 	})
 }
 

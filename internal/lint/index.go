@@ -36,6 +36,7 @@ type index struct {
 	workloads      []*workload
 	skipped        []skipped
 	opaquePods     []*Object // objects of unknown kinds whose pods rules cannot read, but Services may select
+	customs        []*Object // custom resources, whose operators may make pods the input does not hold
 	services       []typed[*corev1.Service]
 	configMaps     []typed[*corev1.ConfigMap]
 	pdbs           []typed[*policyv1.PodDisruptionBudget]
@@ -59,6 +60,9 @@ func newIndex(in *Input) *index {
 		if w, ok := newWorkload(o); ok {
 			ix.workloads = append(ix.workloads, w)
 			continue
+		}
+		if o.customLabels != nil {
+			ix.customs = append(ix.customs, o)
 		}
 		if why := skipReason(o); why != "" {
 			ix.skipped = append(ix.skipped, skipped{o.APIVersion, o.Kind, why})

@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,13 +27,43 @@ import (
 func (ix *index) serving(w *workload, c *corev1.Container) bool {
 	services := ix.servicesFor(w)
 	if len(services) == 0 {
-		return len(c.Ports) > 0 && w.scalable() && !ix.servicesIn(w.obj)
+		return w.scalable() && !ix.servicesIn(w.obj) && slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return !operationalPort(p.Name) })
 	}
 	for _, s := range services {
 		for _, p := range s.v.Spec.Ports {
-			if target, ok := servingContainer(w.spec(), targetPort(p)); ok && target == c.Name {
+			tp := targetPort(p)
+			if operationalPort(p.Name) || (tp.Type == intstr.String && operationalPort(tp.StrVal)) {
+				continue
+			}
+			if target, ok := servingContainer(w.spec(), tp); ok && target == c.Name {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// servingAssumed qualifies a finding that rests on serving when no Service
+// in the input decided it: the workload is assumed to take traffic because
+// it declares a port, which holds for a lone Deployment file but not for a
+// controller whose port only exposes metrics. The reader can tell which.
+func (ix *index) servingAssumed(w *workload) string {
+	if len(ix.servicesFor(w)) > 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (assumed to take traffic: no Service in the input selects %s %s, and it declares a port)", w.kind(), w.obj.Name)
+}
+
+// operationalPort reports whether a port, by its name, is for the cluster's
+// machinery rather than for clients: metrics scrapes, health checks and
+// profiling. A scrape that misses one drain is retried at the next
+// interval, so such a port alone does not make a pod a server whose
+// requests a rollout must not drop.
+func operationalPort(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"metrics", "health", "healthz", "probes", "profiling", "pprof", "prometheus"} {
+		if n == w || strings.HasPrefix(n, w+"-") || strings.HasSuffix(n, "-"+w) {
+			return true
 		}
 	}
 	return false
@@ -176,6 +207,11 @@ type preStopHook struct {
 	native    bool          // lifecycle.preStop.sleep, which needs nothing in the image
 	execSleep bool          // an exec hook that runs sleep, which needs a shell in the image
 	command   string        // the exec command, for messages
+	// httpGet: the hook asks the app itself to drain (Contour's envoy asks
+	// its shutdown manager, which answers once connections have drained).
+	// The kubelet waits for the answer before SIGTERM, for as long as the
+	// app takes, which the input does not tell.
+	httpGet bool
 }
 
 // execSleepRE finds `sleep N` in a shell command: N seconds, or N with an
@@ -208,6 +244,8 @@ func preStopOf(c *corev1.Container) preStopHook {
 		unit := map[string]time.Duration{"": time.Second, "s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
 		h.sleep = time.Duration(n * float64(unit))
 		return h
+	case ps.HTTPGet != nil:
+		return preStopHook{httpGet: true}
 	}
 	return preStopHook{}
 }

@@ -198,7 +198,7 @@ func checkReplicasMin(ix *index, e *emitter) {
 				fix = fmt.Sprintf("the pods share ReadWriteOnce claim %s, so a second replica would have to share its node and its files: for availability, move the state out (a database, or a StatefulSet with a volume per pod), then run at least 2 replicas", claims[0])
 			}
 			e.addf(w.obj, "spec.replicas", fix,
-				"the %s runs %s%s: a node loss or an eviction takes the service down %s", w.kind(), plural(int(r), "replica"), unset, also)
+				"the %s runs %s%s: a node loss or an eviction takes the service down %s%s", w.kind(), plural(int(r), "replica"), unset, also, ix.servingAssumed(w))
 		}
 	}
 }

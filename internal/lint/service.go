@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -56,12 +57,24 @@ func checkServiceSelectsNothing(ix *index, e *emitter) {
 	}
 	for _, s := range ix.services {
 		sel := serviceSelector(s.v.Spec.Selector)
-		if sel == nil || ix.selectsAnyPods(s.obj, sel) {
+		if sel == nil || ix.selectsAnyPods(s.obj, sel) || ix.operatorMayMake(s.obj, sel) {
 			continue
 		}
 		e.add(s.obj, "spec.selector", "the selector matches the pods of no workload in the input: the Service has no endpoints",
 			"use the pod labels of the workload it fronts, in the same namespace")
 	}
+}
+
+// operatorMayMake reports whether a custom resource in o's namespace carries
+// the labels sel asks for: its operator most likely makes the pods (from a
+// Prometheus, a ThanosRuler, a Kafka), and they are not in the input.
+func (ix *index) operatorMayMake(o *Object, sel labels.Selector) bool {
+	for _, cr := range ix.customs {
+		if sameNamespace(cr, o) && sel.Matches(labels.Set(cr.customLabels)) {
+			return true
+		}
+	}
+	return false
 }
 
 // governs reports whether s is a StatefulSet's governing Service (its

@@ -54,6 +54,7 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
@@ -120,6 +121,26 @@ var keepaliveParams = keepalive.ClientParameters{
 	Time:                20 * time.Second,
 	Timeout:             5 * time.Second,
 	PermitWithoutStream: true,
+}
+
+// connectParams paces reconnects to an address whose connection broke or
+// was refused. gRPC's default waits 1 s after the first failure, then 1.6 s,
+// 2.6 s and on: a killed pod restarts on the same address within about a
+// second, and a reconnect through the ClusterIP fallback lands on another
+// pod at each try, so waiting that long held every call meant for that
+// connection for a second (issue 13's hard kill). Reconnects are cheap (a
+// refused SYN), so the first comes after 100 ms and they slow down to one
+// every 5 s for an address that stays gone, until re-resolution drops it.
+// A connect may still take as long as gRPC's default allows (20 s): a zero
+// here would cut each one off at the backoff delay.
+var connectParams = grpc.ConnectParams{
+	Backoff: backoff.Config{
+		BaseDelay:  100 * time.Millisecond,
+		Multiplier: 1.6,
+		Jitter:     0.2,
+		MaxDelay:   5 * time.Second,
+	},
+	MinConnectTimeout: 20 * time.Second,
 }
 
 // serviceConfig balances per call across all resolved addresses and skips
@@ -263,6 +284,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		// The service config given here is the only one: none from DNS TXT.
 		grpc.WithDisableServiceConfig(),
 		grpc.WithKeepaliveParams(keepaliveParams),
+		grpc.WithConnectParams(connectParams),
 		// grpc-go's own retry policy stays off, so attempts never multiply
 		// with the interceptor's. Transparent retries of calls that never
 		// left the client (refused by GOAWAY) still happen, and are safe.

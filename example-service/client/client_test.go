@@ -549,6 +549,119 @@ func TestAllBackendsDown(t *testing.T) {
 	}
 }
 
+// podAddr is a pod's address that the test owns, in front of a backend.
+// kill cuts every connection through it and, until restart, closes each new
+// one at once and counts it: a killed pod's address refuses connections until
+// the kubelet has restarted the container on it, and to gRPC a connection
+// closed before the server's first frame is a failed one all the same.
+type podAddr struct {
+	addr    string
+	backend string
+	down    atomic.Bool
+	refused atomic.Int64
+
+	mu   sync.Mutex
+	open map[net.Conn]bool
+}
+
+func newPodAddr(t *testing.T, backend string) *podAddr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := &podAddr{addr: ln.Addr().String(), backend: backend, open: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		pa.cut()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if pa.down.Load() {
+				pa.refused.Add(1)
+				_ = conn.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", pa.backend)
+			if err != nil {
+				_ = conn.Close()
+				continue
+			}
+			pa.mu.Lock()
+			pa.open[conn], pa.open[up] = true, true
+			pa.mu.Unlock()
+			relay(&wg, conn, up, func(c net.Conn) {
+				pa.mu.Lock()
+				delete(pa.open, c)
+				pa.mu.Unlock()
+			})
+		}
+	}()
+	return pa
+}
+
+// cut closes every connection through the address.
+func (pa *podAddr) cut() {
+	pa.mu.Lock()
+	defer pa.mu.Unlock()
+	for conn := range pa.open {
+		_ = conn.Close()
+	}
+	clear(pa.open)
+}
+
+func (pa *podAddr) kill() {
+	pa.down.Store(true)
+	pa.cut()
+}
+
+func (pa *podAddr) restart() { pa.down.Store(false) }
+
+// TestReconnectsSoonAfterAKill: the client tries a killed pod's address
+// again within a fraction of a second, not after gRPC's default backoff (1 s,
+// then 1.6 s, 2.6 s, ...), so that a call meant for it waits no longer than
+// the pod takes to come back. In 2 s of refusals the default makes 2 or 3
+// attempts; the client's pace (100 ms, growing 1.6 times) makes 5 or 6.
+func TestReconnectsSoonAfterAKill(t *testing.T) {
+	c := newCluster(t)
+	b := c.start("v1")
+	pa := newPodAddr(t, b.GRPCAddr)
+	cl, err := client.New(t.Context(), "passthrough:///"+pa.addr, client.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := cl.SayHello(t.Context(), &exampleservicev1.SayHelloRequest{}); err != nil {
+		t.Fatalf("before the kill: %v", err)
+	}
+	pa.kill()
+	// A call made now waits for the pod (WaitForReady) and keeps the
+	// connection wanted while it is down.
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.SayHello(t.Context(), &exampleservicev1.SayHelloRequest{})
+		done <- err
+	}()
+	time.Sleep(2 * time.Second) // the pod's restart, not synchronisation
+	tries := pa.refused.Load()
+	pa.restart()
+	if err := <-done; err != nil {
+		t.Errorf("a call made while the pod was down failed after it came back: %v", err)
+	}
+	t.Logf("%d connection attempts in 2 s while the pod was down", tries)
+	if tries < 4 {
+		t.Errorf("the client tried the killed pod's address %d times in 2 s, want at least 4: it backs off as slowly as gRPC's default", tries)
+	}
+}
+
 // TestIdempotentCallWaitsForAPod: a call made while no pod is up succeeds
 // when one comes within its deadline, even with a single attempt.
 func TestIdempotentCallWaitsForAPod(t *testing.T) {

@@ -153,20 +153,26 @@ func (c *cluster) kubeProxy() *kubeProxy {
 			kp.conns.Add(1)
 			track(conn, true)
 			track(backend, true)
-			wg.Add(2)
-			pipe := func(dst, src net.Conn) {
-				defer wg.Done()
-				_, _ = io.Copy(dst, src)
-				_ = dst.Close()
-				_ = src.Close()
-				track(dst, false)
-				track(src, false)
-			}
-			go pipe(conn, backend)
-			go pipe(backend, conn)
+			relay(&wg, conn, backend, func(c net.Conn) { track(c, false) })
 		}
 	}()
 	return kp
+}
+
+// relay copies between a and b both ways until either side ends, then
+// closes both and calls done with each; wg counts its two goroutines.
+func relay(wg *sync.WaitGroup, a, b net.Conn, done func(net.Conn)) {
+	wg.Add(2)
+	pipe := func(dst, src net.Conn) {
+		defer wg.Done()
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+		done(dst)
+		done(src)
+	}
+	go pipe(a, b)
+	go pipe(b, a)
 }
 
 // rollBehindCache replaces three backends one at a time under load, as

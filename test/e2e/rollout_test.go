@@ -399,9 +399,6 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 		}
 	}
 	rep.Problems = check(rep, sc.wantFailures)
-	if !sc.wantFailures {
-		rep.Unmet = phaseLatency(rep)
-	}
 	return rep, stepErr
 }
 
@@ -456,20 +453,21 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 }
 
 // phaseLatency lists the phases whose p99 is more than P99Factor times the
-// steady p99. Issue 13 asks for each phase within it; on this 2-core
-// machine, where the pods, the control plane, Traefik and the load share
-// the cores, scaling to one pod and replacing pods one after another raise
-// every client's p99 alike (to 2.5-3x in the runs so far), so it is
-// reported, not yet failed. The aggregate over all disruptions still fails
-// the run (check).
+// steady p99: issue 13 asks for each disruption within it, not only for
+// their aggregate, since one slow kind of disruption hides in the sum of
+// many fast ones. On this 2-core node it needs the control plane and
+// containerd at a low CPU priority (cluster/up.sh, start_low), or their
+// bursts when pods start take every client's p99 to 2.5-7×, and the
+// client's quick reconnects (connectParams), or a killed pod holds calls
+// for a second.
 func phaseLatency(rep *report.Scenario) []string {
-	var unmet []string
+	var slow []string
 	for _, p := range rep.Phases {
 		if p.Kind != "steady" && p.P99ms > report.P99Factor*rep.SteadyP99 {
-			unmet = append(unmet, fmt.Sprintf("%s: p99 %.1f ms is more than %g× the steady p99 %.1f ms", p.Name, p.P99ms, report.P99Factor, rep.SteadyP99))
+			slow = append(slow, fmt.Sprintf("%s: p99 %.1f ms is more than %g× the steady p99 %.1f ms", p.Name, p.P99ms, report.P99Factor, rep.SteadyP99))
 		}
 	}
-	return unmet
+	return slow
 }
 
 // dropKinds are the phases in which pods stop: the naive overlay must fail
@@ -489,6 +487,7 @@ func checkDisruptions(rep *report.Scenario, wantFailures bool) []string {
 		}
 		return problems
 	}
+	problems = append(problems, phaseLatency(rep)...)
 	for _, p := range rep.Phases {
 		if p.Kind == "evict" && (p.Evictions == nil || p.Evictions.Refused == 0) {
 			problems = append(problems, p.Name+": the PodDisruptionBudget refused no eviction, so it was not shown to be in force")

@@ -162,9 +162,6 @@ type Scenario struct {
 	RolloutP99 float64       `json:"rollout_p99_ms"`
 	Duration   time.Duration `json:"duration"`
 	Problems   []string      `json:"problems,omitempty"`
-	// Unmet are targets the run is measured against but that do not fail
-	// it (yet): issue 13's p99 of each phase within P99Factor of steady.
-	Unmet []string `json:"unmet,omitempty"`
 }
 
 // P99Factor is issue 6's latency target: the p99 during rollouts at most
@@ -451,10 +448,7 @@ func Markdown(r *Run) string {
 		for _, p := range sc.Problems {
 			fmt.Fprintf(&b, "- **problem:** %s\n", p)
 		}
-		for _, u := range sc.Unmet {
-			fmt.Fprintf(&b, "- **target not met (reported, not failed):** %s\n", u)
-		}
-		if len(sc.Problems)+len(sc.Unmet) > 0 {
+		if len(sc.Problems) > 0 {
 			b.WriteString("\n")
 		}
 	}

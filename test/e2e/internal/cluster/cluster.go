@@ -142,14 +142,16 @@ func FlushConntrack(ctx context.Context) {
 // KillContainer sends SIGKILL to a container's process through containerd,
 // the way the OOM killer or a crashed node ends one: no SIGTERM, no drain,
 // and its connections die with it. containerID is a pod status's
-// "containerd://…" ID. The kubelet then restarts the container.
+// "containerd://…" ID. The kubelet then restarts the container. ctr runs at
+// nice 10, as kubectl does (kube.Kubectl.Run), so that the harness's own
+// commands do not take the CPU from the load it measures.
 func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
 	id, ok := strings.CutPrefix(containerID, "containerd://")
 	if !ok || id == "" {
 		return fmt.Errorf("kill: %q is not a containerd container ID", containerID)
 	}
 	sock := filepath.Join(c.Dir, "containerd", "containerd.sock")
-	out, err := exec.CommandContext(ctx, "ctr", "--address", sock, "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", id).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "nice", "-n", "10", "ctr", "--address", sock, "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", id).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ctr tasks kill %s: %w: %s", id, err, strings.TrimSpace(string(out)))
 	}

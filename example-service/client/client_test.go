@@ -555,13 +555,12 @@ func TestAllBackendsDown(t *testing.T) {
 // the kubelet has restarted the container on it, and to gRPC a connection
 // closed before the server's first frame is a failed one all the same.
 type podAddr struct {
-	addr    string
-	backend string
-	down    atomic.Bool
-	refused atomic.Int64
+	addr string
+	r    *relays
 
-	mu   sync.Mutex
-	open map[net.Conn]bool
+	mu      sync.Mutex // orders kill against a connection being spliced
+	down    bool
+	refused int
 }
 
 func newPodAddr(t *testing.T, backend string) *podAddr {
@@ -570,60 +569,54 @@ func newPodAddr(t *testing.T, backend string) *podAddr {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pa := &podAddr{addr: ln.Addr().String(), backend: backend, open: map[net.Conn]bool{}}
-	var wg sync.WaitGroup
+	pa := &podAddr{addr: ln.Addr().String(), r: newRelays()}
 	t.Cleanup(func() {
 		_ = ln.Close()
-		pa.cut()
-		wg.Wait()
+		pa.r.cut()
+		pa.r.wait()
 	})
-	wg.Add(1)
+	pa.r.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer pa.r.wg.Done()
 		for {
 			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			if pa.down.Load() {
-				pa.refused.Add(1)
-				_ = conn.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", pa.backend)
+			up, err := net.Dial("tcp", backend)
 			if err != nil {
 				_ = conn.Close()
 				continue
 			}
 			pa.mu.Lock()
-			pa.open[conn], pa.open[up] = true, true
+			if pa.down {
+				pa.refused++
+				_ = conn.Close()
+				_ = up.Close()
+			} else {
+				pa.r.start(conn, up)
+			}
 			pa.mu.Unlock()
-			relay(&wg, conn, up, func(c net.Conn) {
-				pa.mu.Lock()
-				delete(pa.open, c)
-				pa.mu.Unlock()
-			})
 		}
 	}()
 	return pa
 }
 
-// cut closes every connection through the address.
-func (pa *podAddr) cut() {
+func (pa *podAddr) kill() {
 	pa.mu.Lock()
 	defer pa.mu.Unlock()
-	for conn := range pa.open {
-		_ = conn.Close()
-	}
-	clear(pa.open)
+	pa.down = true
+	pa.r.cut()
 }
 
-func (pa *podAddr) kill() {
-	pa.down.Store(true)
-	pa.cut()
+// restart brings the address back and says how many connections it
+// refused while it was down.
+func (pa *podAddr) restart() (refused int) {
+	pa.mu.Lock()
+	defer pa.mu.Unlock()
+	pa.down = false
+	return pa.refused
 }
-
-func (pa *podAddr) restart() { pa.down.Store(false) }
 
 // TestReconnectsSoonAfterAKill: the client tries a killed pod's address
 // again within a fraction of a second, not after gRPC's default backoff (1 s,
@@ -651,8 +644,7 @@ func TestReconnectsSoonAfterAKill(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(2 * time.Second) // the pod's restart, not synchronisation
-	tries := pa.refused.Load()
-	pa.restart()
+	tries := pa.restart()
 	if err := <-done; err != nil {
 		t.Errorf("a call made while the pod was down failed after it came back: %v", err)
 	}

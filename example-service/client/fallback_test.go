@@ -109,32 +109,15 @@ func (c *cluster) kubeProxy() *kubeProxy {
 		c.t.Fatal(err)
 	}
 	kp := &kubeProxy{addr: ln.Addr().String()}
-	var (
-		mu   sync.Mutex
-		open = map[net.Conn]bool{}
-		wg   sync.WaitGroup
-	)
-	track := func(conn net.Conn, add bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if add {
-			open[conn] = true
-		} else {
-			delete(open, conn)
-		}
-	}
+	r := newRelays()
 	c.t.Cleanup(func() {
 		_ = ln.Close()
-		mu.Lock()
-		for conn := range open {
-			_ = conn.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+		r.cut()
+		r.wait()
 	})
-	wg.Add(1)
+	r.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer r.wg.Done()
 		for n := 0; ; n++ {
 			conn, err := ln.Accept()
 			if err != nil {
@@ -151,29 +134,53 @@ func (c *cluster) kubeProxy() *kubeProxy {
 				continue
 			}
 			kp.conns.Add(1)
-			track(conn, true)
-			track(backend, true)
-			relay(&wg, conn, backend, func(c net.Conn) { track(c, false) })
+			r.start(conn, backend)
 		}
 	}()
 	return kp
 }
 
-// relay copies between a and b both ways until either side ends, then
-// closes both and calls done with each; wg counts its two goroutines.
-func relay(wg *sync.WaitGroup, a, b net.Conn, done func(net.Conn)) {
-	wg.Add(2)
+// relays are a test proxy's spliced connections, so that it can cut them
+// all, as a pod's death does, and wait for their goroutines at the end.
+type relays struct {
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	open map[net.Conn]bool
+}
+
+func newRelays() *relays { return &relays{open: map[net.Conn]bool{}} }
+
+// start copies between a and b both ways until either side ends, then
+// closes both.
+func (r *relays) start(a, b net.Conn) {
+	r.mu.Lock()
+	r.open[a], r.open[b] = true, true
+	r.mu.Unlock()
+	r.wg.Add(2)
 	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
+		defer r.wg.Done()
 		_, _ = io.Copy(dst, src)
 		_ = dst.Close()
 		_ = src.Close()
-		done(dst)
-		done(src)
+		r.mu.Lock()
+		delete(r.open, dst)
+		delete(r.open, src)
+		r.mu.Unlock()
 	}
 	go pipe(a, b)
 	go pipe(b, a)
 }
+
+// cut closes every connection.
+func (r *relays) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for conn := range r.open {
+		_ = conn.Close()
+	}
+}
+
+func (r *relays) wait() { r.wg.Wait() }
 
 // rollBehindCache replaces three backends one at a time under load, as
 // TestRollingRestart does, with the clients asking a 30 s caching DNS server

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,4 +76,69 @@ func TestMerge3(t *testing.T) {
 	if err != nil || !conflict || !strings.HasPrefix(string(merged), want) {
 		t.Errorf("conflict = %q, conflict %v, err %v; want it to start %q", merged, conflict, err, want)
 	}
+}
+
+// TestApplyChangesRestoresWhenARenameFails fails the last rename, after the
+// first ones have replaced their targets: every file replaced or created so
+// far must be put back as it was, mode included, and no temporary file or
+// new directory left behind.
+func TestApplyChangesRestoresWhenARenameFails(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "a.txt"), "a")
+	if err := os.Chmod(filepath.Join(root, "a.txt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(root, "z.txt"), "z")
+	immutable(t, filepath.Join(root, "z.txt"))
+	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	err := applyChanges(root, []fileWrite{
+		{path: "a.txt", content: []byte("A"), mode: 0o644},
+		{path: "new/dir/c.txt", content: []byte("C"), mode: 0o644},
+		{path: "z.txt", content: []byte("Z"), mode: 0o644},
+	}, nil)
+	if err == nil || !strings.Contains(err.Error(), "update z.txt") {
+		t.Fatalf("err = %v, want the failed rename of z.txt", err)
+	}
+	if after := snapshot(t, root); after != before || !treesEqual(beforeFiles, readTree(t, root)) {
+		t.Errorf("a failed rename left the tree changed:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+// TestApplyChangesRestoresWhenADeletionFails fails a deletion, which comes
+// after every rename: the renamed files and the files deleted before it must
+// be back.
+func TestApplyChangesRestoresWhenADeletionFails(t *testing.T) {
+	root := t.TempDir()
+	mustWrite(t, filepath.Join(root, "a.txt"), "a")
+	mustWrite(t, filepath.Join(root, "old/b.txt"), "b")
+	mustWrite(t, filepath.Join(root, "y.txt"), "y")
+	immutable(t, filepath.Join(root, "y.txt"))
+	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	err := applyChanges(root, []fileWrite{
+		{path: "a.txt", content: []byte("A"), mode: 0o644},
+		{path: "new.txt", content: []byte("N"), mode: 0o644},
+	}, []string{"old/b.txt", "y.txt"})
+	if err == nil || !strings.Contains(err.Error(), "delete y.txt") {
+		t.Fatalf("err = %v, want the failed deletion of y.txt", err)
+	}
+	if after := snapshot(t, root); after != before || !treesEqual(beforeFiles, readTree(t, root)) {
+		t.Errorf("a failed deletion left the tree changed:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+// immutable sets the file's immutable attribute until the test ends, so that
+// the kernel refuses to replace or remove it. That is a real failure of
+// rename(2) and unlink(2) part way through an apply, which no permission bit
+// gives root. It needs root (CAP_LINUX_IMMUTABLE) and a file system with
+// attributes, as CI has; elsewhere the test is skipped.
+func immutable(t *testing.T, path string) {
+	t.Helper()
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("cannot make %s immutable (needs root, chattr and ext4 or the like): %v: %s", path, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("chattr", "-i", path).CombinedOutput(); err != nil {
+			t.Errorf("chattr -i %s: %v: %s", path, err, out)
+		}
+	})
 }

@@ -16,7 +16,7 @@ func TestApplyChangesIsAllOrNothing(t *testing.T) {
 	mustWrite(t, filepath.Join(root, "a.txt"), "a")
 	mustWrite(t, filepath.Join(root, "b.txt"), "b")
 	mustWrite(t, filepath.Join(root, "blocker"), "a file where a directory is needed")
-	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	unchanged := keepsTree(t, root)
 	err := applyChanges(root, []fileWrite{
 		{path: "a.txt", content: []byte("A"), mode: 0o644},
 		{path: "new/dir/c.txt", content: []byte("C"), mode: 0o644},
@@ -25,9 +25,7 @@ func TestApplyChangesIsAllOrNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "blocker/x.txt") {
 		t.Fatalf("err = %v, want a failure naming blocker/x.txt", err)
 	}
-	if after := snapshot(t, root); after != before || !treesEqual(beforeFiles, readTree(t, root)) {
-		t.Errorf("a failed apply changed the tree:\nbefore: %s\nafter:  %s", before, after)
-	}
+	unchanged("a failed apply")
 }
 
 // TestApplyChangesWritesDeletesAndTidies applies writes and deletions, and
@@ -90,7 +88,7 @@ func TestApplyChangesRestoresWhenARenameFails(t *testing.T) {
 	}
 	mustWrite(t, filepath.Join(root, "z.txt"), "z")
 	immutable(t, filepath.Join(root, "z.txt"))
-	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	unchanged := keepsTree(t, root)
 	err := applyChanges(root, []fileWrite{
 		{path: "a.txt", content: []byte("A"), mode: 0o644},
 		{path: "new/dir/c.txt", content: []byte("C"), mode: 0o644},
@@ -99,9 +97,7 @@ func TestApplyChangesRestoresWhenARenameFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "update z.txt") {
 		t.Fatalf("err = %v, want the failed rename of z.txt", err)
 	}
-	if after := snapshot(t, root); after != before || !treesEqual(beforeFiles, readTree(t, root)) {
-		t.Errorf("a failed rename left the tree changed:\nbefore: %s\nafter:  %s", before, after)
-	}
+	unchanged("a failed rename")
 }
 
 // TestApplyChangesRestoresWhenADeletionFails fails a deletion, which comes
@@ -113,7 +109,7 @@ func TestApplyChangesRestoresWhenADeletionFails(t *testing.T) {
 	mustWrite(t, filepath.Join(root, "old/b.txt"), "b")
 	mustWrite(t, filepath.Join(root, "y.txt"), "y")
 	immutable(t, filepath.Join(root, "y.txt"))
-	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	unchanged := keepsTree(t, root)
 	err := applyChanges(root, []fileWrite{
 		{path: "a.txt", content: []byte("A"), mode: 0o644},
 		{path: "new.txt", content: []byte("N"), mode: 0o644},
@@ -121,9 +117,7 @@ func TestApplyChangesRestoresWhenADeletionFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "delete y.txt") {
 		t.Fatalf("err = %v, want the failed deletion of y.txt", err)
 	}
-	if after := snapshot(t, root); after != before || !treesEqual(beforeFiles, readTree(t, root)) {
-		t.Errorf("a failed deletion left the tree changed:\nbefore: %s\nafter:  %s", before, after)
-	}
+	unchanged("a failed deletion")
 }
 
 // immutable sets the file's immutable attribute until the test ends, so that
@@ -141,4 +135,17 @@ func immutable(t *testing.T, path string) {
 			t.Errorf("chattr -i %s: %v: %s", path, err, out)
 		}
 	})
+}
+
+// keepsTree records root's paths, modes and contents now, and returns a
+// check that they are all the same later.
+func keepsTree(t *testing.T, root string) func(after string) {
+	t.Helper()
+	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	return func(after string) {
+		t.Helper()
+		if now := snapshot(t, root); now != before || !treesEqual(beforeFiles, readTree(t, root)) {
+			t.Errorf("%s changed the tree:\nbefore: %s\nafter:  %s", after, before, now)
+		}
+	}
 }

@@ -169,7 +169,7 @@ func benchmark(ctx context.Context, o options, work string) error {
 	}
 
 	for round := 1; round <= o.rounds; round++ {
-		for _, s := range sides {
+		for _, s := range roundOrder(sides, round) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -214,6 +214,22 @@ func benchmark(ctx context.Context, o options, work string) error {
 		logf("updated %s", o.doc)
 	}
 	return nil
+}
+
+// roundOrder is the order in which the sides run in round (from 1): each
+// round starts one side later than the one before, so that every side runs
+// first, second and so on equally often over as many rounds as there are
+// sides. A fixed order gave the side that always ran first a handicap of
+// its own in the full-load figures (an A/A control of the same binary on
+// both sides came out at 1.11-1.16x), which was the driver's state after
+// the previous side's loads, not the servers'.
+func roundOrder(sides []server, round int) []server {
+	n := len(sides)
+	order := make([]server, 0, n)
+	for i := range n {
+		order = append(order, sides[(round-1+i)%n])
+	}
+	return order
 }
 
 // loadFigs names the figures one protocol's load run feeds.

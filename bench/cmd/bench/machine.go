@@ -33,7 +33,7 @@ func describeMachine(o options, sides []server, began time.Time, loadBefore, loa
 	for i, s := range sides {
 		labels[i] = s.Label
 	}
-	fmt.Fprintf(&sb, "- rounds: %d, interleaved %s; HTTP: vegeta, max rate, %d workers on %d keep-alive connections, %v a round; "+
+	fmt.Fprintf(&sb, "- rounds: %d, interleaved %s, each round starting one side later; HTTP: vegeta, max rate, %d workers on %d keep-alive connections, %v a round; "+
 		"gRPC: ghz, %d concurrent calls on %d connection(s), %v a round, %s\n",
 		o.rounds, strings.Join(labels, " "), o.conns, o.conns, o.httpDur, o.grpcConc, o.grpcConns, o.grpcDur, calls(sides))
 	fmt.Fprintf(&sb, "- latency at a fixed rate: %d HTTP req/s, %d gRPC calls/s, %v each, same connections\n", o.fixedHTTPRate, o.fixedGRPCRate, o.fixedDur)

@@ -1,14 +1,15 @@
 // Command bench measures what the zerodrop template costs: it builds the
 // generated example-service (A), the bare baseline in cmd/bare (B) and the
-// peers users would pick instead (podinfo and a kratos service, each from
-// its module at a pinned version; see peers.go) the same way, runs every
-// figure for every side in one run, interleaved A B P K A B P K so that a
-// noisy neighbour hurts all alike, and reports medians with their range and
-// each side's ratio to B. Run it from the bench directory (make bench does).
+// peers users would pick instead (podinfo, a kratos service and a go-zero
+// service, each from its module at a pinned version; see peers.go) the same
+// way, runs every figure for every side in one run, interleaved A B P K G,
+// B P K G A, ... so that a noisy neighbour hurts all alike and no side always
+// runs first, and reports medians with their range and each side's ratio to
+// B. Run it from the bench directory (make bench does).
 //
 // Usage:
 //
-//	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-peers podinfo,kratos] [-doc ../BENCHMARKS.md]
+//	bench [-rounds 5] [-http-duration 5s] [-grpc-duration 5s] [-peers podinfo,kratos,gozero] [-doc ../BENCHMARKS.md]
 //	bench -profile   # CPU profiles of A and B under load, into results/
 //	bench -redraw    # the chart again, from results/results.json
 //	bench -patch patches/x.patch -vs-shipped   # what a template change gains, into results/patched/
@@ -84,7 +85,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.repo, "repo", "..", "root of the zerodrop repository")
 	fs.StringVar(&o.out, "out", "results", "directory for the chart, the raw results and profiles")
 	fs.StringVar(&o.doc, "doc", "", "Markdown file whose bench block gets the results (e.g. ../BENCHMARKS.md)")
-	fs.IntVar(&o.rounds, "rounds", 5, "interleaved A B rounds")
+	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds of every side, each starting one side later")
 	fs.IntVar(&o.scaffoldRuns, "scaffold-runs", 7, "timed runs of scaffold new")
 	fs.DurationVar(&o.httpDur, "http-duration", 5*time.Second, "HTTP load per round")
 	fs.DurationVar(&o.grpcDur, "grpc-duration", 5*time.Second, "gRPC load per round")
@@ -99,7 +100,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.stopAfter, "shutdown-after", time.Second, "SIGTERM this long into that load")
 	fs.DurationVar(&o.exitLimit, "exit-limit", 15*time.Second, "longest wait for a server to exit after SIGTERM")
 	fs.DurationVar(&o.lossTail, "loss-tail", 500*time.Millisecond, "load on kept-alive connections this long after the server exited")
-	peers := fs.String("peers", "podinfo,kratos", "comma-separated peers to run as further sides: podinfo, kratos (none with -patch)")
+	peers := fs.String("peers", "podinfo,kratos,gozero", "comma-separated peers to run as further sides: podinfo, kratos, gozero (none with -patch)")
 	fs.DurationVar(&o.idleSettle, "idle-settle", 500*time.Millisecond, "wait after ready before reading idle RSS")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles under load instead of the benchmark")
 	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the work directory (binaries, each server's log) for a post-mortem")

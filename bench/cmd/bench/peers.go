@@ -31,6 +31,7 @@ type peer struct {
 var knownPeers = []peer{
 	{name: "podinfo", build: buildPodinfo},
 	{name: "kratos", build: buildKratos},
+	{name: "gozero", build: buildGozero},
 }
 
 // buildPeers builds the peers named in o.peers. A peer whose module cannot
@@ -42,7 +43,7 @@ func buildPeers(ctx context.Context, o options, work string, sayHello load.RPC) 
 	for _, name := range o.peers {
 		i := peerIndex(name)
 		if i < 0 {
-			return nil, nil, fmt.Errorf("unknown peer %q (known: podinfo, kratos)", name)
+			return nil, nil, fmt.Errorf("unknown peer %q (known: %s)", name, strings.Join(peerNames(), ", "))
 		}
 		s, size, err := knownPeers[i].build(ctx, o, work, sayHello)
 		if ctx.Err() != nil {
@@ -57,6 +58,14 @@ func buildPeers(ctx context.Context, o options, work string, sayHello load.RPC) 
 		sizes = append(sizes, size)
 	}
 	return sides, sizes, nil
+}
+
+func peerNames() []string {
+	names := make([]string, len(knownPeers))
+	for i, p := range knownPeers {
+		names[i] = p.name
+	}
+	return names
 }
 
 func peerIndex(name string) int {
@@ -129,12 +138,13 @@ func buildPodinfo(ctx context.Context, _ options, _ string, _ load.RPC) (server,
 // podinfo runs as shipped, logging at info. It cannot listen on port 0: its
 // gRPC server starts only for a port above 0, and binds it on every
 // interface; an HTTP port of 0 turns HTTP off; and it logs only the ports
-// it was given. So every start draws two fixed ports (twoPorts).
+// it was given. So every start draws two fixed ports (freePorts).
 func podinfo(bin string) server {
 	return server{
 		Side: report.Side{Label: "P", Name: "podinfo " + podinfoRelease + " (P)"}, bin: bin,
 		fixedPorts: func() ([]string, addrs) {
-			h, g := twoPorts()
+			ports := freePorts(2)
+			h, g := ports[0], ports[1]
 			return []string{"--host=127.0.0.1", "--port=" + strconv.Itoa(h), "--grpc-port=" + strconv.Itoa(g)},
 				addrs{http: "127.0.0.1:" + strconv.Itoa(h), grpc: "127.0.0.1:" + strconv.Itoa(g)}
 		},
@@ -173,6 +183,41 @@ func buildKratos(ctx context.Context, o options, work string, sayHello load.RPC)
 			"with its HTTP and gRPC transport servers, the recovery middleware on both, 1 s timeouts, the layout's logger; `GET /` " +
 			"is a route in the shape protoc-gen-go-http generates, answering the example's `SayHelloResponse` as JSON, and " +
 			"gRPC serves the example's own `Greeter` (kratos registers `grpc.health.v1` and reflection itself); no drain delay",
+	}, size, nil
+}
+
+// buildGozero builds the go-zero peer, a module of its own in peers/gozero,
+// like the kratos one.
+func buildGozero(ctx context.Context, o options, work string, sayHello load.RPC) (server, int64, error) {
+	dir := filepath.Join(o.repo, "bench", "peers", "gozero")
+	version, err := requiredVersion(filepath.Join(dir, "go.mod"), "github.com/zeromicro/go-zero")
+	if err != nil {
+		return server{}, 0, err
+	}
+	bin := filepath.Join(work, "gozero")
+	size, err := build(ctx, dir, ".", bin)
+	if err != nil {
+		return server{}, 0, err
+	}
+	return server{
+		Side: report.Side{Label: "G", Name: "go-zero " + version + " (G)"}, bin: bin,
+		// go-zero binds the ports its config names and reports them only
+		// in its log, so every start draws three (HTTP, gRPC and its dev
+		// server's), as for podinfo.
+		fixedPorts: func() ([]string, addrs) {
+			p := freePorts(3)
+			return []string{"-http-port=" + strconv.Itoa(p[0]), "-grpc-port=" + strconv.Itoa(p[1]), "-dev-port=" + strconv.Itoa(p[2])},
+				addrs{http: "127.0.0.1:" + strconv.Itoa(p[0]), grpc: "127.0.0.1:" + strconv.Itoa(p[1]), health: "127.0.0.1:" + strconv.Itoa(p[2])}
+		},
+		// The peer starts its HTTP server once its gRPC port accepts.
+		readyURL: func(a addrs) string { return "http://" + a.http + "/" },
+		rpc:      sayHello,
+		drain:    "D = 1s, go-zero's WrapUpTime",
+		serves: "`bench/peers/gozero`: `github.com/zeromicro/go-zero " + version + "` as goctl generates a service: its `rest` and " +
+			"`zrpc` servers from the keys goctl's config files set and go-zero's defaults for the rest (an access log line per " +
+			"request, tracing, Prometheus, breaker, load shedding, timeouts, recovery, and its dev server); `GET /` is a goctl " +
+			"handler answering the example's reply with `httpx.OkJsonCtx`, and gRPC serves the example's own `Greeter`; on SIGTERM " +
+			"it keeps serving for 1 s (WrapUpTime), then fails `/healthz` and runs `Shutdown` and `GracefulStop`",
 	}, size, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,13 +126,14 @@ func freePortRange() (lo, hi int) {
 	return lo, hi
 }
 
-// twoPorts draws two different ports from freePortRange.
-func twoPorts() (int, int) {
+// freePorts draws n different ports from freePortRange.
+func freePorts(n int) []int {
 	lo, hi := freePortRange()
-	p1 := lo + rand.IntN(hi-lo)
-	p2 := p1
-	for p2 == p1 {
-		p2 = lo + rand.IntN(hi-lo)
+	ports := make([]int, 0, n)
+	for len(ports) < n {
+		if p := lo + rand.IntN(hi-lo); !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
 	}
-	return p1, p2
+	return ports
 }

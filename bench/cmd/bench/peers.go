@@ -163,13 +163,7 @@ func podinfo(bin string) server {
 // buildKratos builds the kratos peer, a module of its own in peers/kratos,
 // like the baseline.
 func buildKratos(ctx context.Context, o options, work string, sayHello load.RPC) (server, int64, error) {
-	dir := filepath.Join(o.repo, "bench", "peers", "kratos")
-	version, err := requiredVersion(filepath.Join(dir, "go.mod"), "github.com/go-kratos/kratos/v2")
-	if err != nil {
-		return server{}, 0, err
-	}
-	bin := filepath.Join(work, "kratos")
-	size, err := build(ctx, dir, ".", bin)
+	bin, version, size, err := buildPeerModule(ctx, o, work, "kratos", "github.com/go-kratos/kratos/v2")
 	if err != nil {
 		return server{}, 0, err
 	}
@@ -189,13 +183,7 @@ func buildKratos(ctx context.Context, o options, work string, sayHello load.RPC)
 // buildGozero builds the go-zero peer, a module of its own in peers/gozero,
 // like the kratos one.
 func buildGozero(ctx context.Context, o options, work string, sayHello load.RPC) (server, int64, error) {
-	dir := filepath.Join(o.repo, "bench", "peers", "gozero")
-	version, err := requiredVersion(filepath.Join(dir, "go.mod"), "github.com/zeromicro/go-zero")
-	if err != nil {
-		return server{}, 0, err
-	}
-	bin := filepath.Join(work, "gozero")
-	size, err := build(ctx, dir, ".", bin)
+	bin, version, size, err := buildPeerModule(ctx, o, work, "gozero", "github.com/zeromicro/go-zero")
 	if err != nil {
 		return server{}, 0, err
 	}
@@ -219,6 +207,21 @@ func buildGozero(ctx context.Context, o options, work string, sayHello load.RPC)
 			"handler answering the example's reply with `httpx.OkJsonCtx`, and gRPC serves the example's own `Greeter`; on SIGTERM " +
 			"it keeps serving for 1 s (WrapUpTime), then fails `/healthz` and runs `Shutdown` and `GracefulStop`",
 	}, size, nil
+}
+
+// buildPeerModule builds the peer module in bench/peers/name into work, and
+// returns the binary, the version of framework that its go.mod requires (the
+// report names what was measured) and the binary's size.
+func buildPeerModule(ctx context.Context, o options, work, name, framework string) (bin, version string, size int64, err error) {
+	dir := filepath.Join(o.repo, "bench", "peers", name)
+	if version, err = requiredVersion(filepath.Join(dir, "go.mod"), framework); err != nil {
+		return "", "", 0, err
+	}
+	bin = filepath.Join(work, name)
+	if size, err = build(ctx, dir, ".", bin); err != nil {
+		return "", "", 0, err
+	}
+	return bin, version, size, nil
 }
 
 // requiredVersion reads the version of module that the go.mod at path

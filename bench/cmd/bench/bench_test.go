@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,5 +38,39 @@ func TestRoundOrderRotates(t *testing.T) {
 		if len(positions[l]) != len(sides) {
 			t.Errorf("side %s ran in positions %v, want every one of %d", l, positions[l], len(sides))
 		}
+	}
+}
+
+// takenPatches record changes since made to the template, measured against
+// the code of their day; BENCHMARKS.md cites them for what each gained, and
+// they no longer apply.
+var takenPatches = map[string]bool{
+	"grpc-access-log-only-when-kept.patch": true,
+	"http-single-instrument.patch":         true,
+}
+
+// TestPatchesApply applies every other patch to a copy of today's
+// example-service, the way -patch does, so that a template change cannot
+// leave a measurement patch behind that -patch would refuse.
+func TestPatchesApply(t *testing.T) {
+	patches, err := filepath.Glob(filepath.Join("..", "..", "patches", "*.patch"))
+	if err != nil || len(patches) == 0 {
+		t.Fatalf("no patches found: %v", err)
+	}
+	for _, p := range patches {
+		name := filepath.Base(p)
+		if takenPatches[name] {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(t.TempDir(), "example-service")
+			if err := patchedCopy(context.Background(), filepath.Join("..", "..", "..", "example-service"), []string{abs}, dst); err != nil {
+				t.Errorf("%v; rewrite it against today's example-service, or list it in takenPatches if the template has taken it", err)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/golang/glog"
 	"google.golang.org/grpc/health"
@@ -72,15 +73,18 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	stopping := make(chan struct{})
 
 	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Hostname: hostname})
+	grpcActive := new(lifecycle.Active)
 	grpcSrv := grpcserver.New(grpcserver.Config{
 		MaxConnectionAge:      cfg.GRPCMaxConnectionAge,
 		MaxConnectionAgeGrace: cfg.GRPCMaxConnectionAgeGrace,
+		Reflection:            cfg.GRPCReflection,
 		Health:                grpcHealth,
 		Metrics:               m,
+		Active:                grpcActive,
 	}, grpcserver.NewGreeter(info, hostname, stopping))
 	admin := readiness.NewServer(state, m.Handler())
 
-	var cut []string // servers the shutdown closed hard; written by Run's goroutines
+	var cuts []lifecycle.Cut // written by Run's goroutines
 	var cutMu sync.Mutex
 	err = lifecycle.Run(ctx, lifecycle.Plan{
 		Delay:          cfg.ShutdownDelay,
@@ -88,16 +92,16 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		CleanupTimeout: cfg.CleanupTimeout,
 		Servers: []lifecycle.Server{
 			lifecycle.HTTP("http", api, lns.HTTP),
-			lifecycle.GRPC("grpc", grpcSrv, lns.GRPC),
+			lifecycle.GRPC("grpc", grpcSrv, lns.GRPC, grpcActive, grpcserver.HandshakeTimeout),
 		},
 		Admin:    []lifecycle.Server{lifecycle.HTTP("health", admin, lns.Health)},
 		Ready:    state.Ready,
 		Drain:    state.Drain,
 		Stopping: func() { close(stopping) },
-		HardStop: func(server string) {
-			m.HardStop(server)
+		HardStop: func(c lifecycle.Cut) {
+			m.HardStop(c.Server)
 			cutMu.Lock()
-			cut = append(cut, server)
+			cuts = append(cuts, c)
 			cutMu.Unlock()
 		},
 		Cleanup: []lifecycle.Cleanup{
@@ -105,15 +109,45 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
 		},
 	})
-	if len(cut) > 0 {
-		slices.Sort(cut)
-		msg := fmt.Sprintf("hard stop: the %s server(s) still had requests or streams when --shutdown-timeout (%v) ran out, and they were cut; raise it, or end long work sooner when draining",
-			strings.Join(cut, ", "), cfg.ShutdownTimeout)
+	cutMu.Lock()
+	msg := hardStopMessage(cuts, cfg.ShutdownTimeout, cfg.CleanupTimeout)
+	cutMu.Unlock()
+	if msg != "" {
 		if werr := writeTerminationMessage(cfg.TerminationLog, msg); werr != nil {
 			glog.Warningf("%s; writing it to %s: %v", msg, cfg.TerminationLog, werr)
 		}
 	}
 	return err
+}
+
+// hardStopMessage says which servers the shutdown cut with work in flight,
+// and which setting ran out: S for the traffic servers, F for the admin
+// server. It is "" when nothing was cut.
+func hardStopMessage(cuts []lifecycle.Cut, s, f time.Duration) string {
+	var msgs []string
+	for _, cleanup := range []bool{false, true} {
+		var names []string
+		var n int64
+		for _, c := range cuts {
+			if c.Cleanup == cleanup {
+				names = append(names, c.Server)
+				n += c.InFlight
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		slices.Sort(names)
+		limit := fmt.Sprintf("--shutdown-timeout (%v)", s)
+		if cleanup {
+			limit = fmt.Sprintf("--cleanup-timeout (%v)", f)
+		}
+		msgs = append(msgs, fmt.Sprintf("the %s server(s) still had %d requests or streams when %s ran out, and they were cut", strings.Join(names, ", "), n, limit))
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return "hard stop: " + strings.Join(msgs, "; ") + "; raise the setting, or end long work sooner when draining"
 }
 
 // writeTerminationMessage writes msg to the termination log that Kubernetes

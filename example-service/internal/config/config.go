@@ -40,6 +40,12 @@ type Config struct {
 	// than a drain, and cutting it every minute or so helps nobody.
 	GRPCMaxConnectionAgeGrace time.Duration
 
+	// GRPCReflection serves grpc.reflection on the gRPC port, for grpcurl
+	// and the like. It lets anyone who reaches the port list the API, so it
+	// is off by default and in production; the dev overlay and make run
+	// turn it on.
+	GRPCReflection bool
+
 	// MemoryLimit is the container's memory limit in bytes (the downward
 	// API's limits.memory); 0 when unknown.
 	MemoryLimit int64
@@ -67,6 +73,7 @@ var flagEnv = map[string]string{
 	"memory-limit":                  "MEMORY_LIMIT",
 	"termination-log":               "TERMINATION_LOG",
 	"grpc-max-connection-age-grace": "GRPC_MAX_CONNECTION_AGE_GRACE",
+	"grpc-reflection":               "GRPC_REFLECTION",
 	"service-version":               "SERVICE_VERSION",
 }
 
@@ -81,21 +88,32 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop (env CLEANUP_TIMEOUT)")
 	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance (env GRPC_MAX_CONNECTION_AGE)")
 	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream (env GRPC_MAX_CONNECTION_AGE_GRACE)")
+	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve grpc.reflection on the gRPC port, for grpcurl; it shows the API to anyone who reaches the port (env GRPC_REFLECTION)")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set (env MEMORY_LIMIT)")
 	fs.StringVar(&c.TerminationLog, "termination-log", "/dev/termination-log", "report a hard stop at shutdown in this `file`, if it exists: Kubernetes shows it in the pod's status (env TERMINATION_LOG)")
 	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics (env SERVICE_VERSION)")
 }
 
-// Parse registers the flags on fs, applies environment fallbacks from getenv,
-// parses args and validates the result. Flags given in args win over the
-// environment; the environment wins over the defaults.
+// Parse registers the flags on fs, parses args, applies environment
+// fallbacks from getenv to the flags that args did not set, and validates the
+// result. Flags given in args win over the environment, so a malformed
+// environment value that a flag overrides is never read; the environment
+// wins over the defaults.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
 	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q: all settings are flags", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		env, ok := flagEnv[f.Name]
-		if !ok {
+		if !ok || set[f.Name] {
 			return
 		}
 		if v := getenv(env); v != "" {
@@ -106,12 +124,6 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 	})
 	if err := errors.Join(errs...); err != nil {
 		return c, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q: all settings are flags", fs.Args())
 	}
 	return c, c.validate()
 }

@@ -43,6 +43,22 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+// TestFlagHidesMalformedEnv: a flag that overrides a malformed environment
+// value is what the service runs with, so the value is never read.
+func TestFlagHidesMalformedEnv(t *testing.T) {
+	env := map[string]string{"SHUTDOWN_TIMEOUT": "soon", "GRPC_REFLECTION": "maybe"}
+	c, err := parse([]string{"-shutdown-timeout=4s", "-grpc-reflection=false"}, env)
+	if err != nil {
+		t.Fatalf("a flag overrides the malformed env value, yet Parse failed: %v", err)
+	}
+	if c.ShutdownTimeout != 4*time.Second {
+		t.Errorf("ShutdownTimeout = %v, want the flag's 4s", c.ShutdownTimeout)
+	}
+	if _, err := parse(nil, env); err == nil {
+		t.Error("a malformed env value that no flag overrides was accepted")
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	tests := []struct {
 		name string

@@ -72,6 +72,16 @@ func (g *Greeter) Count(ctx context.Context, req *exampleservicev1.CountRequest)
 // was away longer has missed too much to replay, and starts a new watch.
 const maxCatchUp = 1000
 
+// minInterval bounds how often a Watch sends: an interval of a millisecond
+// would make one request a send loop.
+const minInterval = 10 * time.Millisecond
+
+// maxClockSkew bounds how far ahead of this replica's clock a resumed
+// Watch's after_sequence may be. Another replica, whose clock is a little
+// ahead, may have sent an event that is not due here yet; that one waits
+// here until it is due. One far in the future is a client's mistake.
+const maxClockSkew = 10 * time.Second
+
 // errDraining ends Watch streams when the server stops. UNAVAILABLE, not OK:
 // the stream did not end, this replica did, and the client should resume.
 var errDraining = status.Error(codes.Unavailable, "the server is shutting down: resume the watch on another replica with after_sequence")
@@ -80,13 +90,19 @@ var errDraining = status.Error(codes.Unavailable, "the server is shutting down: 
 // Unix epoch, the same on every replica, so a stream resumed elsewhere with
 // after_sequence neither skips nor repeats an event.
 func (g *Greeter) Watch(req *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
-	interval := time.Duration(req.GetIntervalMs()) * time.Millisecond
-	if interval <= 0 {
-		interval = time.Second
+	interval := time.Second
+	if ms := req.GetIntervalMs(); ms != 0 {
+		interval = time.Duration(ms) * time.Millisecond
+		if interval < minInterval {
+			return status.Errorf(codes.InvalidArgument, "interval_ms %d is below the minimum of %d", ms, minInterval.Milliseconds())
+		}
 	}
 	next := uint64(time.Now().UnixNano() / int64(interval)) // the current interval's event
 	if after := req.GetAfterSequence(); after > 0 {
-		if after+maxCatchUp < next {
+		switch {
+		case after > next && after-next > uint64(maxClockSkew/interval):
+			return status.Errorf(codes.InvalidArgument, "after_sequence %d is %d events ahead of the current event %d: resume with the last sequence received", after, after-next, next)
+		case after+maxCatchUp < next:
 			return status.Errorf(codes.OutOfRange, "after_sequence %d is %d events back, more than the %d a watch may catch up on: start a new watch without it", after, next-after, maxCatchUp)
 		}
 		next = after + 1

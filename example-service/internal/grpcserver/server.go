@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"github.com/zerodrop/zerodrop/example-service/internal/lifecycle"
 	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
 )
 
@@ -32,6 +33,19 @@ import (
 // generated client pings every 20s, above this floor.
 const KeepaliveMinTime = 10 * time.Second
 
+// HandshakeTimeout bounds a new connection's HTTP/2 handshake (and TLS,
+// with credentials). grpc-go's default of 120 s lets a connection that
+// sends nothing (a port scan, a load balancer's TCP check, a client that
+// vanished mid-connect) hold GracefulStop and Stop that long; a real
+// client's handshake is one round trip.
+const HandshakeTimeout = 5 * time.Second
+
+// MaxConcurrentStreams caps the calls and streams open at once on one
+// connection, so that one client cannot hold the server's memory with
+// streams; a client that reaches it queues further calls until one ends.
+// It is far above what a balanced client keeps on one pod.
+const MaxConcurrentStreams = 1000
+
 // Config is what New needs besides the Greeter.
 type Config struct {
 	// MaxConnectionAge makes every client reconnect, and so re-resolve DNS,
@@ -39,21 +53,33 @@ type Config struct {
 	// replicas after a scale-up, because grpc-go re-resolves only when a
 	// connection closes.
 	MaxConnectionAge time.Duration
-	// MaxConnectionAgeGrace lets calls in flight on an aged connection finish.
-	// It must not exceed the shutdown timeout.
+	// MaxConnectionAgeGrace lets calls and streams in flight on an aged
+	// connection finish. It has nothing to do with shutdown, which ends
+	// streams itself and is bounded by the shutdown timeout; set it above
+	// the longest stream.
 	MaxConnectionAgeGrace time.Duration
-	Health                *health.Server
-	Metrics               *metrics.Metrics
+	// Reflection serves grpc.reflection, so that tools such as grpcurl can
+	// list and call the API without its protos. It also tells anyone who
+	// reaches the port what the API is, so production leaves it off.
+	Reflection bool
+	Health     *health.Server
+	Metrics    *metrics.Metrics
+	// Active counts the calls in flight, for the shutdown's report.
+	Active *lifecycle.Active
 }
 
-// New returns a gRPC server with Greeter, grpc.health.v1 and reflection
-// registered. Interceptors run outermost first: metrics, the access log (which
-// leaves out health checks), then panic recovery, so that a panic is logged
-// and counted as the Internal error it becomes.
+// New returns a gRPC server with Greeter and grpc.health.v1 registered, and
+// reflection if cfg asks for it. Interceptors run outermost first: the
+// in-flight count, metrics, the access log (which leaves out health checks),
+// then panic recovery, so that a panic is logged and counted as the Internal
+// error it becomes.
 func New(cfg Config, greeter exampleservicev1.GreeterServer) *grpc.Server {
 	// The access log interceptor builds every call's fields before glogLog
 	// can drop them, which cost a fifth of a call's CPU under load; below
 	// -v=1 it is skipped, and failedUnary and failedStream log the failures.
+	if cfg.Active == nil {
+		cfg.Active = new(lifecycle.Active)
+	}
 	accessLog := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return c.Service != healthpb.Health_ServiceDesc.ServiceName && bool(glog.V(1))
 	})
@@ -65,12 +91,14 @@ func New(cfg Config, greeter exampleservicev1.GreeterServer) *grpc.Server {
 	})}
 	s := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(
+			cfg.Active.UnaryServerInterceptor(),
 			cfg.Metrics.GRPC.UnaryServerInterceptor(),
 			selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), accessLog),
 			failedUnary,
 			recovery.UnaryServerInterceptor(recoverOpts...),
 		),
 		grpc.ChainStreamInterceptor(
+			cfg.Active.StreamServerInterceptor(),
 			cfg.Metrics.GRPC.StreamServerInterceptor(),
 			selector.StreamServerInterceptor(logging.StreamServerInterceptor(logger, logOpts...), accessLog),
 			failedStream,
@@ -86,10 +114,14 @@ func New(cfg Config, greeter exampleservicev1.GreeterServer) *grpc.Server {
 			// after a quiet period does not find a dead connection.
 			PermitWithoutStream: true,
 		}),
+		grpc.ConnectionTimeout(HandshakeTimeout),
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 	)
 	exampleservicev1.RegisterGreeterServer(s, greeter)
 	healthpb.RegisterHealthServer(s, cfg.Health)
-	reflection.Register(s)
+	if cfg.Reflection {
+		reflection.Register(s)
+	}
 	cfg.Metrics.GRPC.InitializeMetrics(s)
 	return s
 }

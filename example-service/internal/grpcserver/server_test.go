@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"math"
 	"net"
 	"testing"
 	"time"
@@ -28,8 +29,14 @@ func TestMain(m *testing.M) {
 // serve runs greeter on a loopback listener and returns a client connection.
 func serve(t *testing.T, greeter exampleservicev1.GreeterServer) *grpc.ClientConn {
 	t.Helper()
+	return serveWith(t, Config{}, greeter)
+}
+
+// serveWith is serve with cfg's Reflection.
+func serveWith(t *testing.T, cfg Config, greeter exampleservicev1.GreeterServer) *grpc.ClientConn {
+	t.Helper()
 	info := version.Info{Version: "v1"}
-	srv := New(Config{MaxConnectionAge: time.Minute, MaxConnectionAgeGrace: time.Second, Health: health.NewServer(), Metrics: metrics.New(info)}, greeter)
+	srv := New(Config{MaxConnectionAge: time.Minute, MaxConnectionAgeGrace: time.Second, Reflection: cfg.Reflection, Health: health.NewServer(), Metrics: metrics.New(info)}, greeter)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +128,77 @@ func TestGreeter(t *testing.T) {
 	}
 }
 
+// TestWatchBounds: a Watch cannot be made into a send loop, by a tiny
+// interval or by an after_sequence so far ahead that its due time
+// overflows, and an after_sequence a little ahead (another replica's clock
+// was ahead) waits until its event is due.
+func TestWatchBounds(t *testing.T) {
+	c := exampleservicev1.NewGreeterClient(serve(t, NewGreeter(version.Info{Version: "v1"}, "pod-a", nil)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recv := func(req *exampleservicev1.WatchRequest) (*exampleservicev1.WatchResponse, error) {
+		stream, err := c.Watch(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return stream.Recv()
+	}
+	now := uint64(time.Now().UnixMilli() / 100)
+	for _, req := range []*exampleservicev1.WatchRequest{
+		{IntervalMs: 1},
+		{IntervalMs: 9},
+		{IntervalMs: 100, AfterSequence: now + 1000},
+		{IntervalMs: 100, AfterSequence: 1 << 62},
+		{IntervalMs: 10, AfterSequence: math.MaxUint64},
+	} {
+		if msg, err := recv(req); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("Watch(%v) = %v, %v; want InvalidArgument", req, msg, err)
+		}
+	}
+	start := time.Now()
+	ahead := uint64(time.Now().UnixMilli()/100) + 3
+	msg, err := recv(&exampleservicev1.WatchRequest{IntervalMs: 100, AfterSequence: ahead})
+	if err != nil || msg.GetSequence() != ahead+1 {
+		t.Fatalf("Watch 3 events ahead = %v, %v; want sequence %d", msg, err, ahead+1)
+	}
+	if due := time.UnixMilli(int64(ahead+1) * 100); time.Now().Before(due) {
+		t.Errorf("event %d came at %v, before it was due at %v", ahead+1, time.Now(), due)
+	}
+	t.Logf("an event 3 ahead came after %v", time.Since(start))
+}
+
+// TestStreamsPerConnectionAreCapped: one connection holds at most
+// MaxConcurrentStreams streams; the next waits for one to end.
+func TestStreamsPerConnectionAreCapped(t *testing.T) {
+	c := exampleservicev1.NewGreeterClient(serve(t, NewGreeter(version.Info{Version: "v1"}, "pod-a", nil)))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// An hour's interval: the streams stay open and quiet.
+	hourly := &exampleservicev1.WatchRequest{IntervalMs: 3_600_000}
+	var first context.CancelFunc
+	for i := range MaxConcurrentStreams {
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if i == 0 {
+			first = cancel
+		}
+		// A client opens a stream only while the server's
+		// SETTINGS_MAX_CONCURRENT_STREAMS allows.
+		if _, err := c.Watch(sctx, hourly); err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+	}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.Watch(short, hourly); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("stream %d on one connection = %v, want it to wait (DeadlineExceeded)", MaxConcurrentStreams+1, err)
+	}
+	first()
+	if _, err := c.Watch(ctx, hourly); err != nil {
+		t.Errorf("a stream after one ended: %v", err)
+	}
+}
+
 // panicky fails the way a buggy handler would.
 type panicky struct {
 	exampleservicev1.UnimplementedGreeterServer
@@ -145,28 +223,38 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 }
 
 func TestReflection(t *testing.T) {
-	conn := serve(t, panicky{})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	list := func(conn *grpc.ClientConn) (map[string]bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = stream.CloseSend() }()
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			return nil, err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		found := map[string]bool{}
+		for _, s := range resp.GetListServicesResponse().GetService() {
+			found[s.GetName()] = true
+		}
+		return found, nil
+	}
+	found, err := list(serveWith(t, Config{Reflection: true}, panicky{}))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := map[string]bool{}
-	for _, s := range resp.GetListServicesResponse().GetService() {
-		found[s.GetName()] = true
 	}
 	for _, want := range []string{ServiceName, "grpc.health.v1.Health"} {
 		if !found[want] {
 			t.Errorf("reflection does not list %s: %v", want, found)
 		}
 	}
-	_ = stream.CloseSend()
+	// Off unless asked for: it shows the API to anyone who reaches the port.
+	if found, err := list(serve(t, panicky{})); status.Code(err) != codes.Unimplemented {
+		t.Errorf("reflection without Config.Reflection = %v, %v; want Unimplemented", found, err)
+	}
 }

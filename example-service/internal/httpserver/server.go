@@ -17,6 +17,11 @@ import (
 const (
 	// ReadHeaderTimeout stops Slowloris-style clients from holding connections.
 	ReadHeaderTimeout = 5 * time.Second
+	// ReadTimeout bounds reading a whole request, body included (on HTTP/2,
+	// each stream's body), so that a client trickling a body one byte at a
+	// time cannot hold a connection, and with it a graceful shutdown, for
+	// ever. At MaxBodyBytes it asks for 100 KiB/s, a slow link's speed.
+	ReadTimeout = 10 * time.Second
 	// IdleTimeout closes idle keep-alive connections; it stays above the
 	// typical client pool timeout so that clients, not the server, usually
 	// close first and never race a request against the close.
@@ -55,6 +60,7 @@ func New(base context.Context, deps Deps) *http.Server {
 		Handler:           Handler(deps),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		BaseContext:       func(_ net.Listener) context.Context { return base },
@@ -63,11 +69,13 @@ func New(base context.Context, deps Deps) *http.Server {
 }
 
 // Handler maps every route and wraps them in the middleware, outermost first:
-// recovery, version header, drain, body limit.
+// metrics, recovery, version header, drain, body limit.
 func Handler(deps Deps) http.Handler {
 	mux := http.NewServeMux()
+	routes := deps.Metrics.HTTPRoutes()
 	route := func(pattern, name string, h http.HandlerFunc) {
-		mux.Handle(pattern, deps.Metrics.InstrumentHTTP(name, h))
+		mux.Handle(pattern, h)
+		routes.Route(pattern, name)
 	}
 	route("GET /{$}", "hello", hello(deps))
 	route("GET /version", "version", versionHandler(deps.Info))
@@ -76,5 +84,6 @@ func Handler(deps Deps) http.Handler {
 	h = closeWhileDraining(deps.Health, h)
 	h = versionHeader(deps.Info.Version, h)
 	h = recoverPanics(h)
+	h = routes.Handler(h)
 	return h
 }

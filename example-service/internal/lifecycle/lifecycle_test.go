@@ -67,7 +67,7 @@ func TestSequence(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Plan{
 			Delay: delay, Timeout: timeout, CleanupTimeout: time.Second,
-			Servers:  []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn)},
+			Servers:  []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn, nil, time.Second)},
 			Ready:    func() { rec.note("ready") },
 			Drain:    func() { rec.note("drain"); close(drained) },
 			Stopping: func() { rec.note("stopping") },
@@ -112,7 +112,8 @@ func TestSequence(t *testing.T) {
 }
 
 // TestHardStop blocks an HTTP handler and a gRPC handler that both ignore
-// their context; Run must still return within D + S + a little.
+// their context, for ever; Run must still return within D + S + a little,
+// and report both servers as cut, with the one call each had in flight.
 func TestHardStop(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	release := make(chan struct{})
@@ -123,19 +124,22 @@ func TestHardStop(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	})}
-	grpcSrv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
-		entered <- struct{}{}
-		<-release
-		return nil
-	}))
+	var active Active
+	grpcSrv := grpc.NewServer(
+		grpc.ChainStreamInterceptor(active.StreamServerInterceptor()),
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+			entered <- struct{}{}
+			<-release
+			return nil
+		}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	hardStops := make(chan string, 2)
+	hardStops := make(chan Cut, 2)
 	go func() {
 		done <- Run(ctx, Plan{
 			Timeout: timeout, CleanupTimeout: time.Second,
-			Servers:  []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn)},
-			HardStop: func(server string) { hardStops <- server },
+			Servers:  []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn, &active, time.Second)},
+			HardStop: func(c Cut) { hardStops <- c },
 		})
 	}()
 	go func() { _ = get(httpLn.Addr().String()) }()
@@ -164,12 +168,132 @@ func TestHardStop(t *testing.T) {
 	}
 	close(hardStops)
 	var stopped []string
-	for s := range hardStops {
-		stopped = append(stopped, s)
+	for c := range hardStops {
+		stopped = append(stopped, c.Server)
+		if c.InFlight != 1 || c.Cleanup {
+			t.Errorf("cut %+v, want 1 in flight, in phase 4", c)
+		}
 	}
 	slices.Sort(stopped)
 	if !slices.Equal(stopped, []string{"grpc", "http"}) {
 		t.Errorf("HardStop called for %v, want both servers", stopped)
+	}
+}
+
+// quietClient is a client that connects and then misbehaves in one way,
+// holding the connection open until the test ends.
+type quietClient struct {
+	name string
+	// send writes what the client writes after connecting, if anything.
+	send func(net.Conn) error
+}
+
+// quietClients are the clients that the bound must hold against: they
+// keep connections open with nothing in flight on them.
+var quietClients = []quietClient{
+	{"silent", func(net.Conn) error { return nil }},
+	{"half an HTTP/2 preface", func(c net.Conn) error {
+		_, err := c.Write([]byte("PRI * HTTP/2.0\r\n"))
+		return err
+	}},
+	{"half a request header", func(c net.Conn) error {
+		_, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n"))
+		return err
+	}},
+}
+
+// TestQuietConnectionsHoldNothing opens, on an HTTP and a gRPC server and on
+// an admin server, connections that send nothing or stop halfway through
+// the preface or a header, with handshake and header timeouts far longer
+// than S and F. Run must return within S + F, and report no hard stop:
+// nothing was in flight. grpc-go waits for a connection's handshake in both
+// GracefulStop and Stop, so without the hard stop's closing of recent
+// connections the gRPC server would hold Run for the handshake timeout.
+func TestQuietConnectionsHoldNothing(t *testing.T) {
+	const timeout, cleanup, long = 300 * time.Millisecond, 400 * time.Millisecond, time.Minute
+	for _, qc := range quietClients {
+		t.Run(qc.name, func(t *testing.T) {
+			httpLn, grpcLn, adminLn := listen(t), listen(t), listen(t)
+			httpSrv := &http.Server{ReadHeaderTimeout: long, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+			adminSrv := &http.Server{ReadHeaderTimeout: long, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+			var active Active
+			grpcSrv := grpc.NewServer(grpc.ConnectionTimeout(long), grpc.ChainUnaryInterceptor(active.UnaryServerInterceptor()))
+			healthpb.RegisterHealthServer(grpcSrv, health.NewServer())
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			var cuts []Cut
+			var mu sync.Mutex
+			ready := make(chan struct{})
+			go func() {
+				done <- Run(ctx, Plan{
+					Timeout: timeout, CleanupTimeout: cleanup,
+					Servers: []Server{HTTP("http", httpSrv, httpLn), GRPC("grpc", grpcSrv, grpcLn, &active, long)},
+					Admin:   []Server{HTTP("health", adminSrv, adminLn)},
+					Ready:   func() { close(ready) },
+					HardStop: func(c Cut) {
+						mu.Lock()
+						cuts = append(cuts, c)
+						mu.Unlock()
+					},
+				})
+			}()
+			<-ready
+			// A served call first: the quiet connections sit beside a
+			// connection that did work, as they would in production.
+			waitFor(t, func() bool { return grpcCheck(grpcLn.Addr().String()) == nil })
+			for _, ln := range []net.Listener{httpLn, grpcLn, adminLn} {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if err := qc.send(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run = %v, want nil", err)
+				}
+				if took := time.Since(start); took > timeout+cleanup+500*time.Millisecond {
+					t.Errorf("Run returned after %v, want at most S + F = %v", took, timeout+cleanup)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a quiet connection held Run past S + F")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(cuts) != 0 {
+				t.Errorf("hard stops reported %+v, want none: nothing was in flight", cuts)
+			}
+		})
+	}
+}
+
+// TestCleanupIsBounded: a cleanup step that ignores its context is
+// abandoned when F runs out and reported; Run does not wait for it.
+func TestCleanupIsBounded(t *testing.T) {
+	const cleanup = 300 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	err := Run(ctx, Plan{
+		Timeout: time.Second, CleanupTimeout: cleanup,
+		Servers: []Server{HTTP("http", &http.Server{}, listen(t))},
+		Cleanup: []Cleanup{
+			{Name: "stuck pool", Run: func(context.Context) error { <-release; return nil }},
+		},
+	})
+	if took := time.Since(start); took > cleanup+500*time.Millisecond {
+		t.Errorf("Run returned after %v, want about F = %v", took, cleanup)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cleanup stuck pool: still running when the cleanup timeout ran out") {
+		t.Errorf("Run = %v, want the abandoned step reported", err)
 	}
 }
 

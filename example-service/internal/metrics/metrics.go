@@ -41,7 +41,7 @@ func New(info version.Info) *Metrics {
 		}, []string{"handler", "method"}),
 		hardStops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "example_service_shutdown_hard_stops_total",
-			Help: "Servers closed hard because the shutdown timeout ran out while they still had requests or streams, by server.",
+			Help: "Servers closed hard at shutdown, by server: their time (the shutdown timeout, or for the health server the cleanup timeout) ran out while they still had requests or streams in flight.",
 		}, []string{"server"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -72,21 +72,58 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// InstrumentHTTP counts and times the requests that h serves, labelled name,
-// with the label values promhttp uses (lower-case method, numeric code). It is
-// one wrapper where promhttp's InstrumentHandlerCounter and
+// HTTPRoutes counts and times one HTTP server's requests, labelled with the
+// name of the route that served them. It wraps the whole handler, recovery
+// of panics included, so that a panic counts as the 500 it becomes and the
+// mux's own 404s and 405s count too (as handler "unmatched").
+type HTTPRoutes struct {
+	m         *Metrics
+	byPattern map[string]routeMetrics
+	unmatched routeMetrics
+}
+
+// routeMetrics are the collectors curried with one route's name: one
+// wrapper where promhttp's InstrumentHandlerCounter and
 // InstrumentHandlerDuration are two, each building a label map a request;
 // under load that was half of the HTTP middleware's CPU time.
-func (m *Metrics) InstrumentHTTP(name string, h http.Handler) http.Handler {
-	requests := m.httpRequests.MustCurryWith(prometheus.Labels{"handler": name})
-	duration := m.httpDuration.MustCurryWith(prometheus.Labels{"handler": name})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+type routeMetrics struct {
+	requests *prometheus.CounterVec
+	duration prometheus.ObserverVec
+}
+
+// HTTPRoutes returns the instrumentation for one server. Name every route
+// with Route before the server starts.
+func (m *Metrics) HTTPRoutes() *HTTPRoutes {
+	return &HTTPRoutes{m: m, byPattern: map[string]routeMetrics{}, unmatched: m.route("unmatched")}
+}
+
+func (m *Metrics) route(name string) routeMetrics {
+	return routeMetrics{
+		requests: m.httpRequests.MustCurryWith(prometheus.Labels{"handler": name}),
+		duration: m.httpDuration.MustCurryWith(prometheus.Labels{"handler": name}),
+	}
+}
+
+// Route names the requests that the mux serves with pattern.
+func (r *HTTPRoutes) Route(pattern, name string) { r.byPattern[pattern] = r.m.route(name) }
+
+// Handler counts and times h's requests, by the pattern that
+// http.ServeMux matched (Request.Pattern), with the label values promhttp
+// uses (lower-case method, numeric code). Middleware between it and the
+// mux must pass the request on as it is, not a copy, or the pattern is
+// lost and the request counts as unmatched.
+func (r *HTTPRoutes) Handler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		method := methodLabel(r.Method)
-		duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
-		requests.WithLabelValues(method, strconv.Itoa(sw.code)).Inc()
+		h.ServeHTTP(sw, req)
+		rm, ok := r.byPattern[req.Pattern]
+		if !ok {
+			rm = r.unmatched
+		}
+		method := methodLabel(req.Method)
+		rm.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		rm.requests.WithLabelValues(method, strconv.Itoa(sw.code)).Inc()
 	})
 }
 

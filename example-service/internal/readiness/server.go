@@ -16,6 +16,7 @@ func NewServer(state *State, metrics http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
 }

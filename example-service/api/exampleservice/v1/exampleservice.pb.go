@@ -337,11 +337,14 @@ func (x *CountResponse) GetHostname() string {
 
 type WatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Interval between messages in milliseconds; 0 means one second.
+	// Interval between messages in milliseconds, at least 10 (or the call
+	// fails with INVALID_ARGUMENT); 0 means one second.
 	IntervalMs uint32 `protobuf:"varint,1,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
 	// Resume after this sequence: the stream starts with after_sequence + 1,
 	// at once if its time has passed (at most 1000 events back, or the call
-	// fails with OUT_OF_RANGE). 0 starts with the current interval.
+	// fails with OUT_OF_RANGE), else when it is due (at most 10 s ahead, or
+	// the call fails with INVALID_ARGUMENT). 0 starts with the current
+	// interval.
 	AfterSequence uint64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -52,9 +52,10 @@
 // one address no cache can make stale and behind which kube-proxy always
 // routes to ready pods: calls go there whenever the headless connection has
 // no ready pod, and return to per-call balancing as soon as it has one
-// again. With a fallback, an attempt on the headless connection never waits
-// there for a ready pod: if none is left when it is sent, it goes to the
-// fallback (and waits there, if the call waits). NewInCluster sets up both.
+// again. With a fallback, an attempt or a stream on the headless connection
+// never waits there for a ready pod: if none is left when it is sent, it goes
+// to the fallback (and waits there, if the call waits). NewInCluster sets up
+// both.
 package client
 
 import (
@@ -449,13 +450,24 @@ func (sentTracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 }
 
-// routeStream does the same for streams, when each one opens.
+// routeStream does the same for streams, when each one opens: a stream that
+// waits for a ready pod would otherwise wait on the main connection for as
+// long as its context allows.
 func routeStream(fallback *grpc.ClientConn) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if useFallback(cc, fallback) {
 			return fallback.NewStream(ctx, desc, method, opts...)
 		}
-		return streamer(ctx, desc, cc, method, opts...)
+		if fallback == nil {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		sent := new(atomic.Bool)
+		mainOpts := append(slices.Clip(opts), grpc.WaitForReady(false))
+		stream, err := streamer(context.WithValue(ctx, sentKey{}, sent), desc, cc, method, mainOpts...)
+		if status.Code(err) == codes.Unavailable && !sent.Load() && ctx.Err() == nil {
+			return fallback.NewStream(ctx, desc, method, opts...)
+		}
+		return stream, err
 	}
 }
 

@@ -344,65 +344,103 @@ func TestOnRetryReportsTheRetriedMethod(t *testing.T) {
 // named is a Greeter that says which server it is.
 type named struct {
 	exampleservicev1.UnimplementedGreeterServer
-	name  string
-	calls atomic.Int64
+	name string
 }
 
 func (n *named) SayHello(context.Context, *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
-	n.calls.Add(1)
 	return &exampleservicev1.SayHelloResponse{Hostname: n.name}, nil
+}
+
+// Watch sends one event and ends the stream.
+func (n *named) Watch(_ *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
+	return stream.Send(&exampleservicev1.WatchResponse{Hostname: n.name, Sequence: 1})
+}
+
+// raceWindow returns a client of a "main" server with one pod and of a
+// "fallback" server, with its main connection ready. arm makes the next
+// call or stream on the main connection find that pod NOT_SERVING after
+// routeUnary or routeStream saw the connection ready, and before the pick:
+// user interceptors run innermost, between the two.
+func raceWindow(t *testing.T, ctx context.Context) (c *Client, arm func() (ran func() bool)) {
+	t.Helper()
+	mainAddr, mainHealth := serveGreeter(t, &named{name: "main"})
+	fallbackAddr, _ := serveGreeter(t, &named{name: "fallback"})
+	var armed atomic.Bool
+	openWindow := func(ctx context.Context, cc *grpc.ClientConn) {
+		if cc == c.Conn() && armed.CompareAndSwap(true, false) {
+			mainHealth.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			for cc.GetState() == connectivity.Ready && cc.WaitForStateChange(ctx, connectivity.Ready) {
+			}
+		}
+	}
+	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		openWindow(ctx, cc)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		openWindow(ctx, cc)
+		return streamer(ctx, desc, cc, method, opts...)
+	}
+	c = newClient(t, "passthrough:///"+mainAddr, WithFallback("passthrough:///"+fallbackAddr), WithPerAttemptTimeout(30*time.Second),
+		WithDialOptions(grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream)))
+	conn := c.Conn()
+	conn.Connect()
+	for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, st) {
+			t.Fatal("the main connection was not ready in time")
+		}
+	}
+	if resp, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{}); err != nil || resp.GetHostname() != "main" {
+		t.Fatalf("warm-up call: %v from %q, want an answer from main", err, resp.GetHostname())
+	}
+	return c, func() func() bool {
+		armed.Store(true)
+		return func() bool { return !armed.Load() }
+	}
 }
 
 // TestIdempotentCallDoesNotStallInTheRaceWindow: the main connection's last
 // ready pod turns NOT_SERVING after routeUnary found the connection ready
 // and before the attempt picks a pod. The attempt must go to the fallback at
 // once, not wait for a ready pod on the main connection until its
-// per-attempt timeout.
+// per-attempt timeout (30 s, past the call's deadline).
 func TestIdempotentCallDoesNotStallInTheRaceWindow(t *testing.T) {
-	main, fallback := &named{name: "main"}, &named{name: "fallback"}
-	mainAddr, mainHealth := serveGreeter(t, main)
-	fallbackAddr, _ := serveGreeter(t, fallback)
-	var (
-		c     *Client
-		armed atomic.Bool
-	)
-	// User interceptors run innermost: after routeUnary's check, before the
-	// pick. This one opens the race window on the first armed call.
-	hook := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if cc == c.Conn() && armed.CompareAndSwap(true, false) {
-			mainHealth.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-			for cc.GetState() == connectivity.Ready && cc.WaitForStateChange(ctx, connectivity.Ready) {
-			}
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-	c = newClient(t, "passthrough:///"+mainAddr, WithFallback("passthrough:///"+fallbackAddr),
-		WithPerAttemptTimeout(30*time.Second), WithDialOptions(grpc.WithChainUnaryInterceptor(hook)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn := c.Conn()
-	conn.Connect()
-	for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
-		if !conn.WaitForStateChange(ctx, st) {
-			t.Fatal("the main connection was not ready within 10s")
-		}
-	}
-	if resp, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{}); err != nil || resp.GetHostname() != "main" {
-		t.Fatalf("warm-up call: %v from %q, want an answer from main", err, resp.GetHostname())
-	}
-	armed.Store(true)
+	c, arm := raceWindow(t, ctx)
+	ran := arm()
 	resp, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+	if !ran() {
+		t.Fatal("the hook never ran: the test proved nothing")
+	}
 	if err != nil || resp.GetHostname() != "fallback" {
 		t.Fatalf("a call whose pod turned NOT_SERVING before the pick: %v from %q, want an answer from the fallback", err, resp.GetHostname())
 	}
-	if armed.Load() {
+}
+
+// TestStreamDoesNotStallInTheRaceWindow: the same for a stream, which has no
+// per-attempt timeout at all: Follow must get its events from the fallback.
+func TestStreamDoesNotStallInTheRaceWindow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, arm := raceWindow(t, ctx)
+	ran := arm()
+	var from []string
+	err := c.Follow(ctx, nil, func(e *exampleservicev1.WatchResponse) error {
+		from = append(from, e.GetHostname())
+		return nil
+	})
+	if !ran() {
 		t.Fatal("the hook never ran: the test proved nothing")
+	}
+	if err != nil || strings.Join(from, " ") != "fallback" {
+		t.Fatalf("a stream whose pod turned NOT_SERVING before the pick: %v, events from %q, want one from the fallback", err, from)
 	}
 }
 
-// watching is a Greeter whose Watch sends events delivered[0]... on a
-// stream opened without after_sequence and then ends with end; a resumed
-// stream fails with resumed at once. It counts the streams.
+// watching is a Greeter whose Watch, on a stream opened without
+// after_sequence, sends events 1 to events and then ends with end; a
+// resumed stream fails with resumed at once. It counts the streams.
 type watching struct {
 	exampleservicev1.UnimplementedGreeterServer
 	events  int

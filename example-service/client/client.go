@@ -148,7 +148,7 @@ var keepaliveParams = keepalive.ClientParameters{
 // 2.6 s and on: a killed pod restarts on the same address within about a
 // second, and a reconnect through the ClusterIP fallback lands on another
 // pod at each try, so waiting that long held every call meant for that
-// connection for a second (issue 13's hard kill). Reconnects are cheap (a
+// connection for a second after a pod was killed. Reconnects are cheap (a
 // refused SYN), so the first comes after 100 ms and they slow down to one
 // every 5 s for an address that stays gone, until re-resolution drops it.
 // A connect may still take as long as gRPC's default allows (20 s): a zero

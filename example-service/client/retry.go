@@ -58,6 +58,10 @@ type outcome struct {
 	hasPushback bool
 }
 
+// unary is the client's retrying interceptor. It runs outside routeUnary,
+// so that each attempt is routed afresh, and sees every attempt's error and
+// trailer itself: whether the caller or the per-attempt timeout ended it,
+// and what the server's pushback asked.
 func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	if !Idempotent(method) {
 		_, err := r.attempt(ctx, 0, method, req, reply, cc, invoker, opts)

@@ -1,20 +1,12 @@
 package client
 
-import (
-	"context"
-	"errors"
-	"strconv"
-	"sync"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-)
+import "sync"
 
 // Retry throttling, as gRFC A6's retryThrottling defines it: every failed
-// attempt costs a token, every success earns back TokenRatio of one, and
-// retries stop while the bucket is at or below half full. When most calls
+// attempt costs a token (UNAVAILABLE, RESOURCE_EXHAUSTED, no answer within
+// the per-attempt timeout, or a pushback that forbids a retry), every
+// success earns back TokenRatio of one, and retries stop while the bucket is
+// at or below half full. When most calls
 // fail (every pod overloaded, a dependency down), retries would multiply the
 // load by the number of attempts just when the servers can least take it;
 // the budget caps them at about one retry per 1/TokenRatio successes.
@@ -28,10 +20,6 @@ const (
 	DefaultMaxTokens  = 100
 	DefaultTokenRatio = 0.1
 )
-
-// pushbackKey is the trailer in which a server tells clients when to retry
-// (gRFC A6): a number of milliseconds, or a negative one for "do not".
-const pushbackKey = "grpc-retry-pushback-ms"
 
 // budget is a token bucket shared by every call of a Client. A budget of
 // no tokens is off: it always allows a retry.
@@ -65,61 +53,4 @@ func (b *budget) allows() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.tokens > b.max/2
-}
-
-// pushbackError is a failed attempt whose server asked for a retry.
-type pushbackError struct{ err error }
-
-func (e *pushbackError) Error() string { return e.err.Error() }
-func (e *pushbackError) Unwrap() error { return e.err }
-
-// GRPCStatus keeps status.Code and status.Convert working on the error.
-func (e *pushbackError) GRPCStatus() *status.Status { return status.Convert(e.err) }
-
-// countAttempts runs closest to the wire, once per attempt: it feeds the
-// budget and marks the error of an attempt whose server asked for a retry.
-func (b *budget) countAttempts() grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		var trailer metadata.MD
-		err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...)
-		if err == nil {
-			b.success()
-			return nil
-		}
-		switch status.Code(err) {
-		case codes.Unavailable, codes.ResourceExhausted:
-			b.failure()
-		}
-		if pushbackAllows(trailer) {
-			return &pushbackError{err}
-		}
-		return err
-	}
-}
-
-func pushbackAllows(md metadata.MD) bool {
-	v := md.Get(pushbackKey)
-	if len(v) == 0 {
-		return false
-	}
-	ms, err := strconv.Atoi(v[0])
-	return err == nil && ms >= 0
-}
-
-// retriable decides, for the retry interceptor, whether a failed attempt is
-// tried again: UNAVAILABLE (the call did not run: no pod, or a broken
-// connection), RESOURCE_EXHAUSTED only when the server asked for a retry
-// (pushback; otherwise the overload is the client's to respect), and either
-// only while the budget allows.
-func (b *budget) retriable(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable:
-	case codes.ResourceExhausted:
-		if !errors.As(err, new(*pushbackError)) {
-			return false
-		}
-	default:
-		return false
-	}
-	return b.allows()
 }

@@ -6,23 +6,37 @@
 //     connection as a ClusterIP Service would.
 //   - It watches each pod's grpc.health.v1 status, so a pod that starts
 //     draining stops receiving calls at once, before DNS or kube-proxy catch up.
-//   - It retries calls that failed with UNAVAILABLE, or with
-//     RESOURCE_EXHAUSTED when the server asks for it (gRFC A6 pushback), with
-//     exponential backoff and jitter, a timeout per attempt and a bounded
-//     number of attempts, but only for methods whose proto declares them free
-//     of side effects (idempotency_level); other calls are never retried,
-//     because a retried call may run twice. A retry budget (gRFC A6
-//     retryThrottling) stops retries while most attempts fail, so that a
-//     struggling service is not sent four times its load.
+//   - It retries only methods whose proto declares them free of side
+//     effects (idempotency_level); other calls are never retried, because a
+//     retried call may run twice. An idempotent call is retried, up to a
+//     bounded number of attempts, when an attempt failed with UNAVAILABLE,
+//     got no answer within the per-attempt timeout while the caller still
+//     waited, or failed with RESOURCE_EXHAUSTED and a server's pushback
+//     (gRFC A6) asking for the retry. The caller's own deadline or
+//     cancellation ends the call; it is never retried.
+//   - Between attempts it waits as the server asked (grpc-retry-pushback-ms),
+//     or else with exponential backoff and jitter, capped at a maximum. A
+//     negative or malformed pushback forbids the retry, and a retry whose wait
+//     would outlast the call's deadline is not made: the call fails at once
+//     with the server's error.
+//   - A retry budget (gRFC A6 retryThrottling) stops retries while most
+//     attempts fail, so that a struggling service is not sent four times its
+//     load: every failed attempt costs a token, a timed-out one included, and
+//     so does a pushback that forbids retries.
 //   - Every call has a deadline: the caller's, or DefaultTimeout. An
 //     idempotent call waits for a ready pod (WaitForReady) within that
 //     deadline, each attempt bounded by the per-attempt timeout, so that it
 //     outlasts a moment with no pod instead of failing at once; when no pod
-//     comes, it fails with DEADLINE_EXCEEDED. Other calls fail at once with
-//     UNAVAILABLE when no pod is ready.
+//     comes, it fails with DEADLINE_EXCEEDED. Each attempt that waited out its
+//     per-attempt timeout costs a retry token, so a long outage under many
+//     calls spends the budget, and calls then end at the per-attempt timeout.
+//     Other calls fail at once with UNAVAILABLE when no pod is ready.
 //   - Follow keeps a Watch stream going across pods: a pod that drains ends
 //     its streams with UNAVAILABLE, and Follow resumes on another pod from the
-//     last event it delivered, so the caller sees every event once, in order.
+//     last event it delivered, so the caller sees every event once, in order,
+//     unless it was away for longer than the server replays (ErrGap).
+//   - New checks every option, and returns an error that names the one it
+//     cannot work with, rather than a client that fails later.
 //
 // Pods come and go faster than DNS says so: the client resolves the name
 // with a resolver of its own (resolver.go), per connection, which looks again
@@ -38,7 +52,10 @@
 // one address no cache can make stale and behind which kube-proxy always
 // routes to ready pods: calls go there whenever the headless connection has
 // no ready pod, and return to per-call balancing as soon as it has one
-// again. NewInCluster sets up both.
+// again. With a fallback, an attempt or a stream on the headless connection
+// never waits there for a ready pod: if none is left when it is sent, it goes
+// to the fallback (and waits there, if the call waits). NewInCluster sets up
+// both.
 package client
 
 import (
@@ -46,13 +63,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
@@ -110,7 +127,10 @@ const (
 	// (50 ms, 100 ms, 200 ms, ...), each with ±20% jitter so that clients that
 	// failed together do not retry together.
 	DefaultBackoff = 50 * time.Millisecond
-	backoffJitter  = 0.2
+	// DefaultMaxBackoff caps that backoff, before jitter, so that a long run
+	// of Follow's resumes, or many attempts, keep trying about once a second.
+	DefaultMaxBackoff = time.Second
+	backoffJitter     = 0.2
 )
 
 // Keepalive pings find a dead connection (a pod that vanished without a FIN)
@@ -128,7 +148,7 @@ var keepaliveParams = keepalive.ClientParameters{
 // 2.6 s and on: a killed pod restarts on the same address within about a
 // second, and a reconnect through the ClusterIP fallback lands on another
 // pod at each try, so waiting that long held every call meant for that
-// connection for a second (issue 13's hard kill). Reconnects are cheap (a
+// connection for a second after a pod was killed. Reconnects are cheap (a
 // refused SYN), so the first comes after 100 ms and they slow down to one
 // every 5 s for an address that stays gone, until re-resolution drops it.
 // A connect may still take as long as gRPC's default allows (20 s): a zero
@@ -163,6 +183,8 @@ type options struct {
 	maxAttempts       uint
 	perAttemptTimeout time.Duration
 	backoff           time.Duration
+	maxBackoff        time.Duration
+	maxBackoffSet     bool
 	creds             credentials.TransportCredentials
 	onRetry           func(method string, attempt uint, err error)
 	dialOptions       []grpc.DialOption
@@ -172,33 +194,48 @@ type options struct {
 	fallback          string
 }
 
-// Option changes a default.
+// Option changes a default. New rejects an option whose value it cannot
+// work with, with an error that names the option.
 type Option func(*options)
 
-// WithTimeout sets the deadline for calls whose context has none.
+// WithTimeout sets the deadline for calls whose context has none. It must be
+// positive: a call without a deadline could hang for ever.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithMaxAttempts sets the total number of attempts for idempotent calls,
-// the first included.
+// the first included, and for Follow the number of streams in a row that
+// may deliver nothing. It must be at least 1; 1 turns retries off.
 func WithMaxAttempts(n uint) Option { return func(o *options) { o.maxAttempts = n } }
 
-// WithPerAttemptTimeout bounds each attempt.
+// WithPerAttemptTimeout bounds each attempt of an idempotent call, so that
+// one slow pod cannot use up the call's deadline. It must be positive; one
+// at least as long as the deadline lets a single attempt use all of it. An
+// attempt it ends costs a retry token, as any failed attempt does.
 func WithPerAttemptTimeout(d time.Duration) Option {
 	return func(o *options) { o.perAttemptTimeout = d }
 }
 
-// WithBackoff sets the base of the exponential backoff.
+// WithBackoff sets the base of the exponential backoff. It must be positive.
 func WithBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
 
+// WithMaxBackoff caps the exponential backoff, before jitter, for unary
+// retries and Follow's resumes alike. It must be at least the backoff's base
+// (WithBackoff). The default is DefaultMaxBackoff, or the base if that is
+// longer.
+func WithMaxBackoff(d time.Duration) Option {
+	return func(o *options) { o.maxBackoff = d; o.maxBackoffSet = true }
+}
+
 // WithTransportCredentials replaces the default plaintext transport, e.g.
-// for TLS through a mesh-less network.
+// for TLS through a mesh-less network. It must not be nil.
 func WithTransportCredentials(c credentials.TransportCredentials) Option {
 	return func(o *options) { o.creds = c }
 }
 
-// WithOnRetry calls f before every retry, with the attempt about to be made
-// (2 for the first retry) and the error that caused it, so that callers can
-// count failed attempts apart from failed calls.
+// WithOnRetry calls f before every retry, once its wait is over, with the
+// full name of the method retried ("/package.Service/Method"), the attempt
+// about to be made (2 for the first retry) and the error that caused it, so
+// that callers can count failed attempts apart from failed calls.
 func WithOnRetry(f func(method string, attempt uint, err error)) Option {
 	return func(o *options) { o.onRetry = f }
 }
@@ -212,7 +249,9 @@ func WithResolveEvery(d time.Duration) Option {
 
 // WithRetryBudget sets the retry throttling of gRFC A6: the bucket's size
 // and the tokens a success earns back. Retries stop while the bucket is at
-// or below half full. A maxTokens of 0 turns throttling off.
+// or below half full. A maxTokens of 0 turns throttling off, and tokenRatio
+// is then ignored; otherwise maxTokens must be positive and finite, and
+// tokenRatio above 0 and at most maxTokens.
 func WithRetryBudget(maxTokens, tokenRatio float64) Option {
 	return func(o *options) { o.maxTokens, o.tokenRatio = maxTokens, tokenRatio }
 }
@@ -246,7 +285,8 @@ func NewInCluster(ctx context.Context, namespace, clusterDomain string, opts ...
 // "dns://10.0.0.10/name.namespace.svc.cluster.local:9090" to ask a specific DNS
 // server. New never blocks: it starts resolving and connecting in the
 // background. The context is accepted so that callers need not change if
-// setup ever has to wait for something, such as credentials.
+// setup ever has to wait for something, such as credentials. It fails if an
+// option's value is out of its range (see each Option).
 func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 	o := options{
 		timeout:           DefaultTimeout,
@@ -261,21 +301,18 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	budget := newBudget(o.maxTokens, o.tokenRatio)
-	retryOpts := []retry.CallOption{
-		retry.WithMax(o.maxAttempts),
-		retry.WithBackoff(retry.BackoffExponentialWithJitter(o.backoff, backoffJitter)),
-		// Only failures that mean the call did not run, and only while the
-		// budget allows (see budget.retriable). Never CANCELED (the caller
-		// gave up), DEADLINE_EXCEEDED of the whole call, or DATA_LOSS.
-		retry.WithRetriable(budget.retriable),
-		retry.WithPerRetryTimeout(o.perAttemptTimeout),
+	if !o.maxBackoffSet {
+		o.maxBackoff = max(DefaultMaxBackoff, o.backoff)
 	}
-	if o.onRetry != nil {
-		retryOpts = append(retryOpts, retry.WithOnRetryCallback(func(ctx context.Context, attempt uint, err error) {
-			method, _ := grpc.Method(ctx)
-			o.onRetry(method, attempt+1, err)
-		}))
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("client for %s: %w", target, err)
+	}
+	retrier := &retrier{
+		maxAttempts:       o.maxAttempts,
+		perAttemptTimeout: o.perAttemptTimeout,
+		backoff:           backoffPolicy{base: o.backoff, max: o.maxBackoff},
+		budget:            newBudget(o.maxTokens, o.tokenRatio),
+		onRetry:           o.onRetry,
 	}
 	common := []grpc.DialOption{
 		grpc.WithTransportCredentials(o.creds),
@@ -286,7 +323,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		grpc.WithKeepaliveParams(keepaliveParams),
 		grpc.WithConnectParams(connectParams),
 		// grpc-go's own retry policy stays off, so attempts never multiply
-		// with the interceptor's. Transparent retries of calls that never
+		// with the client's own (retry.go). Transparent retries of calls that never
 		// left the client (refused by GOAWAY) still happen, and are safe.
 		grpc.WithDisableRetry(),
 	}
@@ -306,8 +343,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithChainUnaryInterceptor(
 			defaultDeadline(o.timeout),
-			retryIdempotent(retry.UnaryClientInterceptor(retryOpts...)),
-			budget.countAttempts(),
+			retrier.unary,
 			routeUnary(fallback),
 		),
 		grpc.WithChainStreamInterceptor(routeStream(fallback)),
@@ -322,6 +358,30 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 	}
 	conn.Connect()
 	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn, fallback: fallback, opts: o}, nil
+}
+
+// validate returns an error naming the first option whose value New cannot
+// work with, and what would do.
+func (o *options) validate() error {
+	switch {
+	case o.timeout <= 0:
+		return fmt.Errorf("WithTimeout(%v): the deadline of calls without one must be positive, e.g. %v (DefaultTimeout)", o.timeout, DefaultTimeout)
+	case o.maxAttempts == 0:
+		return errors.New("WithMaxAttempts(0): the count includes the first attempt, so it must be at least 1 (1 turns retries off)")
+	case o.perAttemptTimeout <= 0:
+		return fmt.Errorf("WithPerAttemptTimeout(%v): must be positive, e.g. %v (DefaultPerAttemptTimeout); to let one attempt use the whole deadline, make it as long as the deadline", o.perAttemptTimeout, DefaultPerAttemptTimeout)
+	case o.backoff <= 0:
+		return fmt.Errorf("WithBackoff(%v): the base of the backoff must be positive, e.g. %v (DefaultBackoff)", o.backoff, DefaultBackoff)
+	case o.maxBackoff < o.backoff:
+		return fmt.Errorf("WithMaxBackoff(%v): the cap must be at least the backoff's base, %v (WithBackoff)", o.maxBackoff, o.backoff)
+	case !(o.maxTokens >= 0) || math.IsInf(o.maxTokens, 0):
+		return fmt.Errorf("WithRetryBudget(%v, %v): maxTokens must be a finite number of tokens, e.g. %v (DefaultMaxTokens), or 0 to turn the budget off", o.maxTokens, o.tokenRatio, DefaultMaxTokens)
+	case o.maxTokens > 0 && !(o.tokenRatio > 0 && o.tokenRatio <= o.maxTokens):
+		return fmt.Errorf("WithRetryBudget(%v, %v): tokenRatio must be above 0 and at most maxTokens, e.g. %v (DefaultTokenRatio); a maxTokens of 0 turns the budget off", o.maxTokens, o.tokenRatio, DefaultTokenRatio)
+	case o.creds == nil:
+		return errors.New("WithTransportCredentials(nil): pass credentials, e.g. insecure.NewCredentials() for plaintext")
+	}
+	return nil
 }
 
 // useFallback says whether an attempt should go to the fallback: the main
@@ -343,11 +403,13 @@ func useFallback(cc, fallback *grpc.ClientConn) bool {
 // attempt to the fallback while the main connection has no ready pod.
 //
 // The main connection's state can change between that check and the pick:
-// its last ready pod turns NOT_SERVING, and the call fails in the client with
-// UNAVAILABLE without ever being sent. Such an attempt goes to the fallback
-// too, whatever the method's side effects, since no server has seen it; an
-// attempt that was sent (headers handed to the transport, as sentTracker
-// hears) is never sent again here.
+// its last ready pod turns NOT_SERVING. So, when there is a fallback, the
+// attempt on the main connection does not wait for a ready pod, even for an
+// idempotent call: it fails in the client with UNAVAILABLE without ever
+// being sent. Such an attempt goes to the fallback, with the caller's
+// options (waiting there if the call waits), whatever the method's side
+// effects, since no server has seen it; an attempt that was sent (headers
+// handed to the transport, as sentTracker hears) is never sent again here.
 func routeUnary(fallback *grpc.ClientConn) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if useFallback(cc, fallback) {
@@ -357,7 +419,8 @@ func routeUnary(fallback *grpc.ClientConn) grpc.UnaryClientInterceptor {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
 		sent := new(atomic.Bool)
-		err := invoker(context.WithValue(ctx, sentKey{}, sent), method, req, reply, cc, opts...)
+		mainOpts := append(slices.Clip(opts), grpc.WaitForReady(false))
+		err := invoker(context.WithValue(ctx, sentKey{}, sent), method, req, reply, cc, mainOpts...)
 		if status.Code(err) == codes.Unavailable && !sent.Load() && ctx.Err() == nil {
 			return fallback.Invoke(ctx, method, req, reply, opts...)
 		}
@@ -387,29 +450,57 @@ func (sentTracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 }
 
-// routeStream does the same for streams, when each one opens.
+// routeStream does the same for streams, when each one opens: a stream that
+// waits for a ready pod would otherwise wait on the main connection for as
+// long as its context allows.
 func routeStream(fallback *grpc.ClientConn) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if useFallback(cc, fallback) {
 			return fallback.NewStream(ctx, desc, method, opts...)
 		}
-		return streamer(ctx, desc, cc, method, opts...)
+		if fallback == nil {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		sent := new(atomic.Bool)
+		mainOpts := append(slices.Clip(opts), grpc.WaitForReady(false))
+		stream, err := streamer(context.WithValue(ctx, sentKey{}, sent), desc, cc, method, mainOpts...)
+		if status.Code(err) == codes.Unavailable && !sent.Load() && ctx.Err() == nil {
+			return fallback.NewStream(ctx, desc, method, opts...)
+		}
+		return stream, err
 	}
 }
 
 // Follow runs a Watch and calls f with each event until ctx ends, f returns
-// an error, or the stream fails for good. When a stream breaks with
-// UNAVAILABLE (its pod drained, or the connection died), Follow opens a new
-// one with after_sequence set to the last event f got, on whichever pod is
-// ready: the server replays what was missed, so f sees every event exactly
-// once and in order. It gives up after the configured number of attempts in
-// a row that deliver nothing, with the backoff of unary retries between
-// them; WithOnRetry sees each resume. Opening a stream waits for a ready pod
-// (WaitForReady), bounded by ctx.
+// an error, or the stream fails for good. A nil req is an empty one. When a
+// stream breaks with UNAVAILABLE (its pod drained, or the connection died),
+// Follow opens a new one with after_sequence set to the last event f got, on
+// whichever pod is ready: the server replays what was missed, so f sees
+// every event exactly once and in order.
+//
+// The server replays at most 1000 events (see WatchRequest.after_sequence).
+// If a stream opened with after_sequence, Follow's or the caller's, is
+// refused with OUT_OF_RANGE because more events than that went by, Follow
+// returns an error that matches ErrGap, and keeps the server's status: the
+// events in between are lost, and only a new Follow without after_sequence
+// can carry on, from the current event.
+//
+// Follow gives up after the configured number of attempts in a row that
+// deliver nothing (WithMaxAttempts), counted afresh after every stream that
+// delivered events, with the backoff of unary retries between them;
+// WithOnRetry sees each resume, with 1 plus the number of streams in a row
+// that delivered nothing as its attempt. Opening a stream waits for a ready
+// pod (WaitForReady), bounded by ctx.
 func (c *Client) Follow(ctx context.Context, req *exampleservicev1.WatchRequest, f func(*exampleservicev1.WatchResponse) error) error {
-	req = proto.Clone(req).(*exampleservicev1.WatchRequest)
-	backoff := retry.BackoffExponentialWithJitter(c.opts.backoff, backoffJitter)
-	for attempt := uint(1); ; attempt++ {
+	if req == nil {
+		req = &exampleservicev1.WatchRequest{}
+	} else {
+		req = proto.Clone(req).(*exampleservicev1.WatchRequest)
+	}
+	backoff := backoffPolicy{base: c.opts.backoff, max: c.opts.maxBackoff}
+	var failed uint // streams in a row that delivered nothing
+	for {
+		resumed := req.GetAfterSequence() > 0
 		delivered, err := c.followOnce(ctx, req, f)
 		switch {
 		case err == nil || errors.Is(err, errStop):
@@ -418,27 +509,31 @@ func (c *Client) Follow(ctx context.Context, req *exampleservicev1.WatchRequest,
 			return ctx.Err()
 		case !errors.As(err, new(*streamError)):
 			return err // f's own error
+		case resumed && !delivered && status.Code(err) == codes.OutOfRange:
+			return fmt.Errorf("%w after event %d: %w", ErrGap, req.GetAfterSequence(), err)
 		case status.Code(err) != codes.Unavailable:
 			return err
 		}
 		if delivered {
-			attempt = 1 // progress: the count is of attempts in a row that failed
+			failed = 0
+		} else {
+			failed++
 		}
-		if attempt >= c.opts.maxAttempts {
-			return fmt.Errorf("watch: %d attempts in a row failed: %w", attempt, err)
+		if failed >= c.opts.maxAttempts {
+			return fmt.Errorf("watch: %d attempts in a row delivered nothing: %w", failed, err)
+		}
+		if err := sleep(ctx, backoff.wait(max(failed, 1)-1)); err != nil {
+			return err
 		}
 		if c.opts.onRetry != nil {
-			c.opts.onRetry(exampleservicev1.Greeter_Watch_FullMethodName, attempt+1, err)
-		}
-		wait := time.NewTimer(backoff(ctx, attempt))
-		select {
-		case <-ctx.Done():
-			wait.Stop()
-			return ctx.Err()
-		case <-wait.C:
+			c.opts.onRetry(exampleservicev1.Greeter_Watch_FullMethodName, failed+1, err)
 		}
 	}
 }
+
+// ErrGap is what Follow's error matches when the server could no longer
+// replay the events since the last one delivered: they are lost.
+var ErrGap = errors.New("watch: events were lost, more than the server replays")
 
 // errStop is how a stream that ended with OK reports itself to Follow.
 var errStop = errors.New("the watch ended")
@@ -496,17 +591,6 @@ func defaultDeadline(d time.Duration) grpc.UnaryClientInterceptor {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, d)
 			defer cancel()
-		}
-		return invoker(ctx, method, req, reply, cc, opts...)
-	}
-}
-
-// retryIdempotent applies retrier only to methods whose proto declares
-// idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT.
-func retryIdempotent(retrier grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if Idempotent(method) {
-			return retrier(ctx, method, req, reply, cc, invoker, append(opts, grpc.WaitForReady(true))...)
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}

@@ -4,7 +4,7 @@
 # It is example-service/Dockerfile with paths from the repository root. The
 # cluster scenarios build the same binary without Docker (see test/e2e).
 
-FROM golang:1.26 AS build
+FROM golang:1.26.8 AS build
 WORKDIR /src
 COPY example-service/go.mod example-service/go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

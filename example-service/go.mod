@@ -2,6 +2,11 @@ module github.com/zerodrop/zerodrop/example-service
 
 go 1.26.0
 
+// The Go release this service is built and tested with, at least the floor
+// that internal/version/toolchain_test.go names and explains. A toolchain
+// line, not the go line, so that modules importing the client keep their own.
+toolchain go1.26.8
+
 require (
 	github.com/golang/glog v1.2.5
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1

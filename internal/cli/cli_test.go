@@ -75,7 +75,12 @@ func TestNewRejectsBadInput(t *testing.T) {
 			setup:   func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "out"), "mine") },
 			wantErr: `is a file, not a directory`, want: ExitUsage,
 		},
-		{name: "missing parent", args: []string{"new", "payments", "--module", "x.org/p", "-o", "no/such/dir"}, wantErr: `parent directory no/such does not exist`, want: ExitUsage},
+		{
+			name:    "parent is a file",
+			args:    []string{"new", "payments", "--module", "x.org/p", "-o", "file/sub/dir"},
+			setup:   func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "file"), "mine") },
+			wantErr: `file is a file, so file/sub/dir cannot be created under it`, want: ExitUsage,
+		},
 		{name: "several problems at once", args: []string{"new", "Bad_Name", "--module", "", "--http-port", "0"}, wantErr: "is not a DNS label", want: ExitUsage},
 	}
 	for _, tt := range tests {
@@ -175,6 +180,22 @@ func TestNewIntoEmptyDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "svc", "cmd", "svc", "main.go")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestNewCreatesParents: -o may name a directory whose parents do not exist
+// yet, as with mkdir -p.
+func TestNewCreatesParents(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if _, stderr, code := runCLI(t, "new", "svc", "--module", "example.com/svc", "-o", "services/team/svc"); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "services", "team", "svc", "cmd", "svc", "main.go")); err != nil {
+		t.Error(err)
+	}
+	if names := dirEntries(t, filepath.Join(dir, "services", "team")); len(names) != 1 {
+		t.Errorf("beside the service: %v, want only svc", names)
 	}
 }
 

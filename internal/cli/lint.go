@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerodrop/zerodrop/internal/lint"
+	"github.com/zerodrop/zerodrop/internal/render"
 )
 
 // lintOptions holds the answers of scaffold lint.
@@ -79,7 +81,7 @@ Rules:
 		Example: lintExample,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.paths = args
-			return o.run(cmd, out)
+			return o.run(cmd.Context(), streamsOf(cmd, out))
 		},
 	}
 	f := cmd.Flags()
@@ -106,17 +108,18 @@ func rulesTable() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func (o *lintOptions) run(cmd *cobra.Command, out io.Writer) error {
+func (o *lintOptions) run(_ context.Context, s streams) error {
+	out := s.out
 	if o.output != "text" && o.output != "json" && o.output != "sarif" {
-		return usageError{fmt.Errorf("-o %q: use text, json or sarif", o.output)}
+		return render.Input(fmt.Errorf("-o %q: use text, json or sarif", o.output))
 	}
-	in, err := o.load(cmd.InOrStdin())
+	in, err := o.load(s.in)
 	if err != nil {
 		return err
 	}
 	report, err := lint.Lint(in, lint.Options{Skip: o.skip, Enable: o.enable, KubeVersion: o.kubeVersion})
 	if err != nil {
-		return usageError{err}
+		return render.Input(err)
 	}
 	switch o.output {
 	case "json":
@@ -157,18 +160,18 @@ func (o *lintOptions) load(stdin io.Reader) (*lint.Input, error) {
 		switch fi, statErr := os.Stat(p); {
 		case p == "-":
 			if sawStdin {
-				return nil, usageError{errors.New(`"-" (stdin) given more than once`)}
+				return nil, render.Input(errors.New(`"-" (stdin) given more than once`))
 			}
 			sawStdin = true
 			part, err = lint.LoadReader(stdin, "-")
 		case errors.Is(statErr, fs.ErrNotExist):
-			return nil, usageError{fmt.Errorf("%s does not exist: pass a kustomize directory, YAML files, or - for stdin", p)}
+			return nil, render.Input(fmt.Errorf("%s does not exist: pass a kustomize directory, YAML files, or - for stdin", p))
 		case statErr != nil:
 			return nil, fmt.Errorf("lint: %w", statErr)
 		case fi.IsDir() && isHelmChart(p):
-			return nil, usageError{fmt.Errorf("%s is a Helm chart, whose templates are not YAML until rendered: helm template RELEASE %s | scaffold lint -", p, p)}
+			return nil, render.Input(fmt.Errorf("%s is a Helm chart, whose templates are not YAML until rendered: helm template RELEASE %s | scaffold lint -", p, p))
 		case fi.IsDir() && !lint.IsKustomizeDir(p):
-			return nil, usageError{fmt.Errorf("%s is a directory without a kustomization.yaml: pass the kustomize directory, or the YAML files themselves", p)}
+			return nil, render.Input(fmt.Errorf("%s is a directory without a kustomization.yaml: pass the kustomize directory, or the YAML files themselves", p))
 		case fi.IsDir():
 			part, err = lint.LoadKustomize(p)
 		default:

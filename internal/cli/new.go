@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path"
@@ -62,13 +63,13 @@ that scaffold update can later bring the service up to a newer template.`,
 		Example: newExample,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{fmt.Errorf("new takes exactly one NAME, got %d arguments: scaffold new NAME --module PATH", len(args))}
+				return render.Input(fmt.Errorf("new takes exactly one NAME, got %d arguments: scaffold new NAME --module PATH", len(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.name = args[0]
-			return o.run(cmd, out)
+			return o.run(cmd.Context(), streamsOf(cmd, out))
 		},
 	}
 	f := cmd.Flags()
@@ -132,7 +133,8 @@ func defaultImage(module, name string) string {
 	return name
 }
 
-func (o *newOptions) run(cmd *cobra.Command, out io.Writer) error {
+func (o *newOptions) run(ctx context.Context, s streams) error {
+	out := s.out
 	tree, err := builtinTree()
 	if o.from != "" {
 		tree, err = dirTree(o.from)
@@ -162,10 +164,10 @@ func (o *newOptions) run(cmd *cobra.Command, out io.Writer) error {
 		}
 		return nil
 	}
-	if err := render.Write(cmd.Context(), d, files, dir); err != nil {
+	if err := render.Write(ctx, d, files, dir); err != nil {
 		return err
 	}
-	tree.remember(cmd.ErrOrStderr())
+	tree.remember(s.err)
 	fmt.Fprintf(out, "created %s/ with %d files\n\nNext:\n  cd %s\n  make test    # build, vet and test\n  make run     # serve HTTP on :%d, gRPC on :%d, health on :%d\n",
 		dir, len(paths), dir, d.HTTPPort, d.GRPCPort, d.HealthPort)
 	return nil

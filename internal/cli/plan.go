@@ -133,7 +133,7 @@ func (pl *planner) changed(b, t *render.File) error {
 	moved := b.Path != t.Path
 	if moved {
 		if _, _, exists, err := pl.ours(t.Path); err != nil || exists {
-			return errors.Join(err, usageError{fmt.Errorf("the template moves %s to %s, but %s already exists and is not the template's: move it away, then run scaffold update again", b.Path, t.Path, t.Path)})
+			return errors.Join(err, render.Input(fmt.Errorf("the template moves %s to %s, but %s already exists and is not the template's: move it away, then run scaffold update again", b.Path, t.Path, t.Path)))
 		}
 	}
 	// The record is scaffold's, not the user's: it always says what the tree

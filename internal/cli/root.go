@@ -21,11 +21,17 @@ const (
 	ExitUsage = 2 // the input was wrong; nothing was done
 )
 
-// usageError marks errors that are the caller's to fix.
-type usageError struct{ err error }
+// streams are a command's standard streams. Every command's run takes them
+// with its context, so that tests run commands in process with their own.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
 
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+// streamsOf is cmd's input and error streams, with out as its output.
+func streamsOf(cmd *cobra.Command, out io.Writer) streams {
+	return streams{in: cmd.InOrStdin(), out: out, err: cmd.ErrOrStderr()}
+}
 
 // Run executes scaffold with args and returns the process exit code.
 func Run(args []string, stdout, stderr io.Writer) int {
@@ -36,9 +42,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "scaffold: %v\n", err)
-	var ue usageError
-	var ie *render.InputError
-	if errors.As(err, &ue) || errors.As(err, &ie) {
+	if _, ok := errors.AsType[*render.InputError](err); ok {
 		return ExitUsage
 	}
 	return ExitError
@@ -61,7 +65,7 @@ their edits.`,
 	root.SetErr(stderr)
 	// Flag errors are usage errors: say so and point at help.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+		return render.Input(fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath()))
 	})
 	root.AddCommand(newNewCmd(stdout), newUpdateCmd(stdout), newVersionCmd(stdout), newLintCmd(stdout))
 	return root

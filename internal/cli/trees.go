@@ -40,10 +40,10 @@ func builtinTree() (templateTree, error) {
 func dirTree(dir string) (templateTree, error) {
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() {
-		return templateTree{}, usageError{fmt.Errorf("--from %s is not a directory: give a template tree such as a zerodrop checkout's templates/service", dir)}
+		return templateTree{}, render.Input(fmt.Errorf("--from %s is not a directory: give a template tree such as a zerodrop checkout's templates/service", dir))
 	}
 	if _, err := os.Stat(filepath.Join(dir, render.RecordFile+".tmpl")); err != nil {
-		return templateTree{}, usageError{fmt.Errorf("--from %s has no %s.tmpl, so it is not a scaffold template tree: give a zerodrop checkout's templates/service", dir, render.RecordFile)}
+		return templateTree{}, render.Input(fmt.Errorf("--from %s has no %s.tmpl, so it is not a scaffold template tree: give a zerodrop checkout's templates/service", dir, render.RecordFile))
 	}
 	fsys := os.DirFS(dir)
 	hash, err := render.TreeHash(fsys)
@@ -65,8 +65,8 @@ func gitTree(ctx context.Context, repo, rev, scratch string) (templateTree, erro
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return templateTree{}, usageError{fmt.Errorf("--from-git %s: git archive in %s failed (%v): %s\n--from-git reads a zerodrop clone: pass --repo PATH-TO-ZERODROP, and a commit or tag that it holds",
-			rev, repo, err, strings.TrimSpace(stderr.String()))}
+		return templateTree{}, render.Input(fmt.Errorf("--from-git %s: git archive in %s failed (%v): %s\n--from-git reads a zerodrop clone: pass --repo PATH-TO-ZERODROP, and a commit or tag that it holds",
+			rev, repo, err, strings.TrimSpace(stderr.String())))
 	}
 	tr := tar.NewReader(&stdout)
 	for {

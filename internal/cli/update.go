@@ -83,7 +83,7 @@ say what the service was generated with, or the merge base is wrong.`,
 		Example: updateExample,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usageError{fmt.Errorf("update takes at most one DIR, got %d arguments: scaffold update [DIR]", len(args))}
+				return render.Input(fmt.Errorf("update takes at most one DIR, got %d arguments: scaffold update [DIR]", len(args)))
 			}
 			return nil
 		},
@@ -92,7 +92,7 @@ say what the service was generated with, or the merge base is wrong.`,
 			if len(args) == 1 {
 				o.dir = args[0]
 			}
-			return o.run(cmd.Context(), out, cmd.ErrOrStderr())
+			return o.run(cmd.Context(), streamsOf(cmd, out))
 		},
 	}
 	f := cmd.Flags()
@@ -120,10 +120,11 @@ func (e conflictError) Error() string {
 		len(e.paths), strings.Join(e.paths, "\n  "))
 }
 
-func (o *updateOptions) run(ctx context.Context, out, stderr io.Writer) error {
+func (o *updateOptions) run(ctx context.Context, s streams) error {
+	out, stderr := s.out, s.err
 	dir := filepath.Clean(o.dir)
 	if o.from != "" && o.fromGit != "" {
-		return usageError{errors.New("--from and --from-git both name the old template tree: pass one")}
+		return render.Input(errors.New("--from and --from-git both name the old template tree: pass one"))
 	}
 	oldData, err := readRecord(dir)
 	if err != nil {
@@ -132,8 +133,8 @@ func (o *updateOptions) run(ctx context.Context, out, stderr io.Writer) error {
 	// An older scaffold would "update" the service back to its own, older
 	// templates, undoing what the newer one brought.
 	if semver.Compare("v"+oldData.ScaffoldVersion, "v"+render.Version) > 0 {
-		return usageError{fmt.Errorf("%s was last rendered by scaffold %s, newer than this scaffold %s: updating would take it back to older templates; use scaffold %s or later",
-			dir, oldData.ScaffoldVersion, render.Version, oldData.ScaffoldVersion)}
+		return render.Input(fmt.Errorf("%s was last rendered by scaffold %s, newer than this scaffold %s: updating would take it back to older templates; use scaffold %s or later",
+			dir, oldData.ScaffoldVersion, render.Version, oldData.ScaffoldVersion))
 	}
 	newTree, err := builtinTree()
 	if err != nil {
@@ -215,15 +216,15 @@ func (o *updateOptions) oldTree(ctx context.Context, d render.Data, builtin temp
 	case o.fromGit != "":
 		t, err = gitTree(ctx, o.repo, o.fromGit, scratch)
 	case d.TemplateHash == "":
-		return templateTree{}, usageError{fmt.Errorf("%s records scaffold %s but no templateHash: the service was generated before scaffold recorded which template tree it used, so name that tree: "+
-			"--from-git REV with the zerodrop commit or tag it was generated with (from a zerodrop clone, or with --repo), or --from DIR with that commit's templates/service", render.RecordFile, d.ScaffoldVersion)}
+		return templateTree{}, render.Input(fmt.Errorf("%s records scaffold %s but no templateHash: the service was generated before scaffold recorded which template tree it used, so name that tree: "+
+			"--from-git REV with the zerodrop commit or tag it was generated with (from a zerodrop clone, or with --repo), or --from DIR with that commit's templates/service", render.RecordFile, d.ScaffoldVersion))
 	case d.TemplateHash == builtin.hash:
 		return builtin, nil
 	default:
 		fsys, err := render.CachedTree(d.TemplateHash)
 		if errors.Is(err, render.ErrTreeNotCached) {
-			return templateTree{}, usageError{fmt.Errorf("the template tree this service was generated from (%s, scaffold %s) is neither built into this scaffold nor in the template cache (%v): "+
-				"pass --from DIR with the templates/service of the zerodrop checkout it was generated with, or --from-git REV with that commit from a zerodrop clone", d.TemplateHash, d.ScaffoldVersion, err)}
+			return templateTree{}, render.Input(fmt.Errorf("the template tree this service was generated from (%s, scaffold %s) is neither built into this scaffold nor in the template cache (%v): "+
+				"pass --from DIR with the templates/service of the zerodrop checkout it was generated with, or --from-git REV with that commit from a zerodrop clone", d.TemplateHash, d.ScaffoldVersion, err))
 		}
 		if err != nil {
 			return templateTree{}, err
@@ -234,8 +235,8 @@ func (o *updateOptions) oldTree(ctx context.Context, d render.Data, builtin temp
 		return templateTree{}, err
 	}
 	if d.TemplateHash != "" && t.hash != d.TemplateHash {
-		return templateTree{}, usageError{fmt.Errorf("%s is template tree %s, but %s records %s: the service was generated from another tree; give that one, or drop --from/--from-git to use the template cache",
-			t.origin, t.hash, render.RecordFile, d.TemplateHash)}
+		return templateTree{}, render.Input(fmt.Errorf("%s is template tree %s, but %s records %s: the service was generated from another tree; give that one, or drop --from/--from-git to use the template cache",
+			t.origin, t.hash, render.RecordFile, d.TemplateHash))
 	}
 	return t, nil
 }
@@ -244,14 +245,14 @@ func (o *updateOptions) oldTree(ctx context.Context, d render.Data, builtin temp
 // has none.
 func readRecord(dir string) (render.Data, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return render.Data{}, usageError{fmt.Errorf("%s is not a directory: give the generated service's directory", dir)}
+		return render.Data{}, render.Input(fmt.Errorf("%s is not a directory: give the generated service's directory", dir))
 	}
 	b, err := os.ReadFile(filepath.Join(dir, render.RecordFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return render.Data{}, usageError{fmt.Errorf("%s has no %s, so scaffold cannot tell which template and answers it was generated from. To adopt it: "+
+		return render.Data{}, render.Input(fmt.Errorf("%s has no %s, so scaffold cannot tell which template and answers it was generated from. To adopt it: "+
 			"run scaffold new with the answers it was generated with (scaffold new NAME --module PATH -o /tmp/fresh ...), "+
 			"copy /tmp/fresh/%s into %s and commit it; if it was generated from older templates, "+
-			"use that scaffold or pass --from to scaffold new, so that the record names the right tree", dir, render.RecordFile, render.RecordFile, dir)}
+			"use that scaffold or pass --from to scaffold new, so that the record names the right tree", dir, render.RecordFile, render.RecordFile, dir))
 	}
 	if err != nil {
 		return render.Data{}, fmt.Errorf("read %s: %w", render.RecordFile, err)
@@ -265,11 +266,11 @@ func checkClean(ctx context.Context, dir string) error {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return usageError{fmt.Errorf("%s is not a git work tree (git status: %v: %s): scaffold update rewrites files in place, and git is how you review and undo that; "+
-			"commit the service to git first (git init && git add -A && git commit), or pass --force", dir, err, strings.TrimSpace(stderr.String()))}
+		return render.Input(fmt.Errorf("%s is not a git work tree (git status: %v: %s): scaffold update rewrites files in place, and git is how you review and undo that; "+
+			"commit the service to git first (git init && git add -A && git commit), or pass --force", dir, err, strings.TrimSpace(stderr.String())))
 	}
 	if s := strings.TrimRight(stdout.String(), "\n"); s != "" {
-		return usageError{fmt.Errorf("%s has uncommitted changes:\n%s\ncommit or stash them first, so that the update's own changes can be reviewed and undone with git; or pass --force", dir, s)}
+		return render.Input(fmt.Errorf("%s has uncommitted changes:\n%s\ncommit or stash them first, so that the update's own changes can be reviewed and undone with git; or pass --force", dir, s))
 	}
 	return nil
 }

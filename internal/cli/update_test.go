@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -514,6 +515,13 @@ func TestUpdateFromLegacyService(t *testing.T) {
 		t.Errorf("the record does not name the current tree %s:\n%s", builtin.hash, rec)
 	}
 	runIn(t, dir, "go", "vet", "./...")
+	// The Go floor arrives: go.mod's toolchain line, the Dockerfile's builder
+	// and CI's setup-go, which the service's own test holds to the floor and
+	// to each other.
+	if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err != nil || !regexp.MustCompile(`(?m)^toolchain go1\.\d+\.\d+$`).Match(b) {
+		t.Errorf("go.mod lacks the template's toolchain line (%v):\n%s", err, b)
+	}
+	runIn(t, dir, "go", "test", "-count=1", "-run", "TestToolchainFloor", "./internal/version/")
 	// From now on the record names its tree, and a second update needs no flag.
 	commitAll(t, dir, "scaffold update")
 	if stdout, stderr, code := runCLI(t, "update", dir); code != ExitOK || !strings.Contains(stdout, "already up to date") {

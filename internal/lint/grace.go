@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/zerodrop/zerodrop/internal/shutdown"
 )
 
 // The shutdown timeline of a pod: the kubelet runs preStop, then sends
@@ -15,7 +17,6 @@ import (
 // fit: the preStop sleep, the app's own drain delay D, its graceful-stop
 // timeout S, its cleanup F, and a margin M for the process to exit.
 const (
-	graceMargin     = 2 * time.Second  // M: exit, flush logs, scheduling jitter
 	minDrainDelay   = 5 * time.Second  // below this, slow data planes still route to the pod
 	defaultGrace    = 30 * time.Second // the API default of terminationGracePeriodSeconds
 	defaultPeriod   = 10               // probe periodSeconds default
@@ -36,9 +37,9 @@ type appTiming struct {
 }
 
 func appTimings() (delay, timeout, cleanup appTiming) {
-	return appTiming{"SHUTDOWN_DELAY", "shutdown-delay", "drain delay"},
-		appTiming{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "graceful-stop timeout"},
-		appTiming{"CLEANUP_TIMEOUT", "cleanup-timeout", "cleanup timeout"}
+	return appTiming{shutdown.DelaySetting.Env, shutdown.DelaySetting.Flag, "drain delay"},
+		appTiming{shutdown.TimeoutSetting.Env, shutdown.TimeoutSetting.Flag, "graceful-stop timeout"},
+		appTiming{shutdown.CleanupSetting.Env, shutdown.CleanupSetting.Flag, "cleanup timeout"}
 }
 
 // timeline is a container's shutdown, as far as the input tells it.
@@ -87,8 +88,8 @@ func (ix *index) timeline(w *workload, c *corev1.Container) timeline {
 			t.delay = dur
 		}
 	}
-	t.terms = append(t.terms, "margin "+seconds(graceMargin))
-	t.total += graceMargin
+	t.terms = append(t.terms, "margin "+seconds(shutdown.Margin))
+	t.total += shutdown.Margin
 	return t
 }
 
@@ -115,7 +116,7 @@ func flagValue(c *corev1.Container, flag string) envValue {
 func graceRules() []Rule {
 	return []Rule{
 		{ID: "grace-budget", Severity: Error, check: checkGraceBudget,
-			Summary: "preStop sleep + SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + CLEANUP_TIMEOUT + 2s margin ≤ terminationGracePeriodSeconds"},
+			Summary: "preStop sleep + SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT + CLEANUP_TIMEOUT + " + seconds(shutdown.Margin) + " margin ≤ terminationGracePeriodSeconds"},
 		{ID: "grace-unresolved", Severity: Warning, check: checkGraceUnresolved,
 			Summary: "the shutdown timings can be read from the input (their ConfigMap is linted with the workload) and parse"},
 		{ID: "drain-missing", Severity: Error, check: checkDrainMissing,

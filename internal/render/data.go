@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zerodrop/zerodrop/internal/shutdown"
 )
 
 // Version is the zerodrop release whose templates this binary carries. The
@@ -19,14 +21,14 @@ const (
 	DefaultHealthPort = 8081
 )
 
-// Shutdown timing baked into the service defaults and the manifests. The
-// manifests derive terminationGracePeriodSeconds from the same numbers, so the
-// two cannot drift apart (see internal/lifecycle in the generated service).
+// Shutdown timing baked into the service defaults and the manifests, from
+// package shutdown, which lint reads too. The manifests derive
+// terminationGracePeriodSeconds from the same numbers, so the two cannot
+// drift apart (see internal/lifecycle in the generated service).
 const (
-	DefaultShutdownDelay   = 10 * time.Second // D: endpoint removal propagation
-	DefaultShutdownTimeout = 15 * time.Second // S: graceful drain bound
-	DefaultCleanupTimeout  = 3 * time.Second  // F: cleanup bound
-	DefaultShutdownMargin  = 2 * time.Second  // M: slack before SIGKILL
+	DefaultShutdownDelay   = shutdown.Delay   // D: endpoint removal propagation
+	DefaultShutdownTimeout = shutdown.Timeout // S: graceful drain bound
+	DefaultCleanupTimeout  = shutdown.Cleanup // F: cleanup bound
 )
 
 // Data is everything a template may use. Templates read fields and call the
@@ -103,8 +105,12 @@ func Seconds(d time.Duration) int { return int(d / time.Second) }
 
 // GracePeriod is terminationGracePeriodSeconds: D + S + F + M.
 func (d Data) GracePeriod() int {
-	return Seconds(DefaultShutdownDelay + DefaultShutdownTimeout + DefaultCleanupTimeout + DefaultShutdownMargin)
+	return Seconds(DefaultShutdownDelay + DefaultShutdownTimeout + DefaultCleanupTimeout + shutdown.Margin)
 }
+
+// MarginSeconds is M, the slack that GracePeriod keeps above D + S + F, in
+// whole seconds.
+func (d Data) MarginSeconds() int { return Seconds(shutdown.Margin) }
 
 // DelaySeconds, TimeoutSeconds and CleanupSeconds are the default D, S and F
 // in whole seconds, for Go code and manifests alike.

@@ -10,13 +10,19 @@ import (
 )
 
 // InputError is a problem with what the user asked for, as opposed to a
-// failure while writing. Its message says what is wrong and how to fix it.
-type InputError struct{ msg string }
+// failure while working: the command line exits 2 for it, and did nothing.
+// Its message says what is wrong and how to fix it. It is the one such type
+// of scaffold, used by render's checks and by every command.
+type InputError struct{ err error }
 
-func (e *InputError) Error() string { return e.msg }
+func (e *InputError) Error() string { return e.err.Error() }
+func (e *InputError) Unwrap() error { return e.err }
+
+// Input marks err as the caller's to fix.
+func Input(err error) error { return &InputError{err: err} }
 
 func inputErrorf(format string, args ...any) error {
-	return &InputError{msg: fmt.Sprintf(format, args...)}
+	return Input(fmt.Errorf(format, args...))
 }
 
 // MaxNameLen keeps every object name derived from the service name (the longest

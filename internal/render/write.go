@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // GeneratedFiles are the files that the real protobuf generators produce from
@@ -17,17 +18,25 @@ func GeneratedFiles(d Data) []string {
 	return []string{dir + ".pb.go", dir + "_grpc.pb.go"}
 }
 
-// CheckTarget refuses a target that is a file or a non-empty directory. A
-// missing target, or an empty directory, is fine.
+// CheckTarget refuses a target that is a file or a non-empty directory, or
+// whose nearest existing ancestor is not a directory. A missing target, with
+// missing parents (Write creates them), or an empty directory, is fine.
 func CheckTarget(dir string) error {
 	fi, err := os.Stat(dir)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		parent := filepath.Dir(dir)
-		if pfi, err := os.Stat(parent); err != nil || !pfi.IsDir() {
-			return inputErrorf("parent directory %s does not exist: create it first, or choose another -o", parent)
+	case missing(err):
+		for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+			pfi, err := os.Stat(p)
+			switch {
+			case missing(err) && p != filepath.Dir(p):
+				continue
+			case err != nil:
+				return fmt.Errorf("check target %s: %w", dir, err)
+			case !pfi.IsDir():
+				return inputErrorf("%s is a file, so %s cannot be created under it: choose another -o", p, dir)
+			}
+			return nil
 		}
-		return nil
 	case err != nil:
 		return fmt.Errorf("check target %s: %w", dir, err)
 	case !fi.IsDir():
@@ -43,12 +52,22 @@ func CheckTarget(dir string) error {
 	return nil
 }
 
-// Write puts files into dir as one step. It writes them into a staging
-// directory next to dir, generates the protobuf code there, and only then
-// renames the staging directory to dir, so a failure at any point leaves
-// nothing behind and an existing tree is never touched.
+// Write puts files into dir as one step. It creates dir's missing parents,
+// writes the files into a staging directory next to dir, generates the
+// protobuf code there, and only then renames the staging directory to dir,
+// so a failure at any point leaves nothing behind, the parents it created
+// included, and an existing tree is never touched.
 func Write(ctx context.Context, d Data, files []File, dir string) (err error) {
 	if err := CheckTarget(dir); err != nil {
+		return err
+	}
+	created, err := mkdirParents(filepath.Dir(dir))
+	defer func() {
+		if err != nil {
+			removeCreated(created)
+		}
+	}()
+	if err != nil {
 		return err
 	}
 	stage, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".scaffold-")
@@ -89,4 +108,40 @@ func Write(ctx context.Context, d Data, files []File, dir string) (err error) {
 		return fmt.Errorf("move generated tree into %s: %w", dir, err)
 	}
 	return nil
+}
+
+// missing reports whether a stat failed because the path does not exist,
+// which is ENOTDIR when a file stands where a parent directory would be.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// mkdirParents creates dir and its missing parents, and returns the ones it
+// created, deepest first, for removeCreated.
+func mkdirParents(dir string) (created []string, err error) {
+	var missing []string
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) || p == filepath.Dir(p) {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+		missing = append(missing, p)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], dirMode); err != nil {
+			return created, fmt.Errorf("create %s: %w", missing[i], err)
+		}
+		created = append([]string{missing[i]}, created...)
+	}
+	return created, nil
+}
+
+// removeCreated removes the directories that mkdirParents created, deepest
+// first. Remove refuses a directory that is not empty, so nothing that
+// appeared in one meanwhile is lost.
+func removeCreated(created []string) {
+	for _, d := range created {
+		_ = os.Remove(d)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -60,38 +61,29 @@ type Config struct {
 	Version string
 }
 
-// flagEnv names the environment variable behind each flag.
-var flagEnv = map[string]string{
-	"http-addr":                     "HTTP_ADDR",
-	"grpc-addr":                     "GRPC_ADDR",
-	"health-addr":                   "HEALTH_ADDR",
-	"addr-file":                     "ADDR_FILE",
-	"shutdown-delay":                "SHUTDOWN_DELAY",
-	"shutdown-timeout":              "SHUTDOWN_TIMEOUT",
-	"cleanup-timeout":               "CLEANUP_TIMEOUT",
-	"grpc-max-connection-age":       "GRPC_MAX_CONNECTION_AGE",
-	"memory-limit":                  "MEMORY_LIMIT",
-	"termination-log":               "TERMINATION_LOG",
-	"grpc-max-connection-age-grace": "GRPC_MAX_CONNECTION_AGE_GRACE",
-	"grpc-reflection":               "GRPC_REFLECTION",
-	"service-version":               "SERVICE_VERSION",
+// EnvName is the environment variable behind the flag name: the name
+// upper-cased, with underscores for dashes (shutdown-delay: SHUTDOWN_DELAY).
+// Deriving it keeps a new setting to one field and one line in register.
+func EnvName(flagName string) string {
+	return strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// register defines the service's flags on fs.
+// register defines the service's own flags on fs, each of which falls back to
+// the environment variable EnvName names; Parse adds it to the usage.
 func (c *Config) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP API listen `address` (env HTTP_ADDR)")
-	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9090", "gRPC API listen `address` (env GRPC_ADDR)")
-	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "/livez, /readyz and /metrics listen `address` (env HEALTH_ADDR)")
-	fs.StringVar(&c.AddrFile, "addr-file", "", "once listening, write the bound addresses as JSON to this `file`; use with port 0 to run several copies on one host (env ADDR_FILE)")
-	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 10*time.Second, "keep serving this long after SIGTERM fails readiness (env SHUTDOWN_DELAY)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on the graceful drain before connections are closed hard (env SHUTDOWN_TIMEOUT)")
-	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop (env CLEANUP_TIMEOUT)")
-	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance (env GRPC_MAX_CONNECTION_AGE)")
-	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream (env GRPC_MAX_CONNECTION_AGE_GRACE)")
-	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve grpc.reflection on the gRPC port, for grpcurl; it shows the API to anyone who reaches the port (env GRPC_REFLECTION)")
-	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set (env MEMORY_LIMIT)")
-	fs.StringVar(&c.TerminationLog, "termination-log", "/dev/termination-log", "report a hard stop at shutdown in this `file`, if it exists: Kubernetes shows it in the pod's status (env TERMINATION_LOG)")
-	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics (env SERVICE_VERSION)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP API listen `address`")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9090", "gRPC API listen `address`")
+	fs.StringVar(&c.HealthAddr, "health-addr", ":8081", "/livez, /readyz and /metrics listen `address`")
+	fs.StringVar(&c.AddrFile, "addr-file", "", "once listening, write the bound addresses as JSON to this `file`; use with port 0 to run several copies on one host")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", 10*time.Second, "keep serving this long after SIGTERM fails readiness")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on the graceful drain before connections are closed hard")
+	fs.DurationVar(&c.CleanupTimeout, "cleanup-timeout", 3*time.Second, "bound on cleanup after the servers stop")
+	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance")
+	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream")
+	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve grpc.reflection on the gRPC port, for grpcurl; it shows the API to anyone who reaches the port")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set")
+	fs.StringVar(&c.TerminationLog, "termination-log", "/dev/termination-log", "report a hard stop at shutdown in this `file`, if it exists: Kubernetes shows it in the pod's status")
+	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics")
 }
 
 // Parse registers the flags on fs, parses args, applies environment
@@ -101,7 +93,13 @@ func (c *Config) register(fs *flag.FlagSet) {
 // wins over the defaults.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	var c Config
-	c.register(fs)
+	// The service's own flags, apart from others on fs (glog's), which have
+	// no environment variable.
+	own := flag.NewFlagSet("settings", flag.ContinueOnError)
+	c.register(own)
+	own.VisitAll(func(f *flag.Flag) {
+		fs.Var(f.Value, f.Name, f.Usage+" (env "+EnvName(f.Name)+")")
+	})
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -111,13 +109,13 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		env, ok := flagEnv[f.Name]
-		if !ok || set[f.Name] {
+	own.VisitAll(func(f *flag.Flag) {
+		env := EnvName(f.Name)
+		if set[f.Name] {
 			return
 		}
 		if v := getenv(env); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
+			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q is not a valid --%s: %w%s", env, v, f.Name, err, hint(f)))
 			}
 		}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/health"
@@ -100,6 +102,64 @@ func TestRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowPrefaceIsCut: a client that sends the HTTP/2 preface of h2c a
+// byte at a time is cut at ReadHeaderTimeout, as a slow HTTP/1 header is.
+// Go releases before 1.26.6 let it hold the connection past it
+// (CVE-2026-56853); internal/version's goFloor keeps the service above them.
+// The timeout is shortened here so that the test is quick; the server is
+// otherwise New's.
+func TestSlowPrefaceIsCut(t *testing.T) {
+	const timeout, every = 500 * time.Millisecond, 100 * time.Millisecond
+	info := version.Info{Version: "v1"}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = New(context.Background(), Deps{Info: info, Health: readiness.New(health.NewServer()), Metrics: metrics.New(info)})
+	srv.Config.ReadHeaderTimeout = timeout
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	start := time.Now() // before the server can start its clock
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, c) // returns when the server hangs up
+		close(closed)
+	}()
+	preface := []byte(http2ClientPreface)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for i := range preface {
+		if _, err := c.Write(preface[i : i+1]); err != nil {
+			break
+		}
+		select {
+		case <-closed:
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the connection was still open %v after a slow preface began; ReadHeaderTimeout is %v", time.Since(start), timeout)
+	}
+	took := time.Since(start)
+	t.Logf("cut after %v (ReadHeaderTimeout %v, whole preface would take %v)", took, timeout, time.Duration(len(preface))*every)
+	if took < timeout {
+		t.Errorf("cut after %v, before ReadHeaderTimeout %v", took, timeout)
+	}
+	if whole := time.Duration(len(preface)) * every; took >= whole {
+		t.Errorf("cut after %v, once the whole preface had come (%v): the slow preface was not cut at ReadHeaderTimeout %v", took, whole, timeout)
+	}
+}
+
+// http2ClientPreface is the first thing an HTTP/2 client sends (RFC 9113).
+const http2ClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 func TestDrainingClosesConnections(t *testing.T) {
 	srv, state := newTestServer(t)

@@ -62,6 +62,7 @@ func typeFactories() map[string]func() any {
 		"v1/Service":                               func() any { return &corev1.Service{} },
 		"v1/ServiceAccount":                        func() any { return &corev1.ServiceAccount{} },
 		"v1/Pod":                                   func() any { return &corev1.Pod{} },
+		"v1/ReplicationController":                 func() any { return &corev1.ReplicationController{} },
 		"v1/Namespace":                             func() any { return &corev1.Namespace{} },
 		"v1/PersistentVolumeClaim":                 func() any { return &corev1.PersistentVolumeClaim{} },
 		"v1/LimitRange":                            func() any { return &corev1.LimitRange{} },
@@ -170,7 +171,7 @@ func (d *decoder) err() error {
 // guardedKinds are the kinds whose objects own pods: a text that holds one
 // must yield it as an object, or the input is refused.
 func guardedKinds() []string {
-	return append(workloadKinds(), "ReplicationController", "Pod")
+	return append(workloadKinds(), "Pod")
 }
 
 // countWorkloads counts, by kind, the maps of tree that look like an object

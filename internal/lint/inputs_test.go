@@ -83,6 +83,17 @@ spec:
     spec:
       containers: [{name: legacy, image: legacy:1.0}]
 `,
+	`apiVersion: v1
+kind: ReplicationController
+metadata: {name: older, namespace: shop}
+spec:
+  replicas: 2
+  selector: {app: older}
+  template:
+    metadata: {labels: {app: older}}
+    spec:
+      containers: [{name: older, image: older:1.0}]
+`,
 	`apiVersion: batch/v1
 kind: Job
 metadata: {name: migrate, namespace: shop}
@@ -275,7 +286,7 @@ func TestInputShapes(t *testing.T) {
 
 	// Each object alone: as a document, in JSON, in a List, and in its
 	// typed list (DeploymentList, StatefulSetList, DaemonSetList,
-	// ReplicaSetList, JobList, CronJobList, PodList, ServiceList,
+	// ReplicaSetList, ReplicationControllerList, JobList, CronJobList, PodList, ServiceList,
 	// PodDisruptionBudgetList, ConfigMapList, HorizontalPodAutoscalerList).
 	for i, doc := range shapesFixture {
 		it := items[i]

@@ -27,7 +27,7 @@ func pdbRules() []Rule {
 		{ID: "pdb-no-scale", Severity: Error, check: checkPDBNoScale,
 			Summary: "a PodDisruptionBudget with maxUnavailable or a percentage selects no DaemonSet, Job or CronJob pods, whose owners have no scale for the disruption controller to read"},
 		{ID: "pdb-missing", Severity: Warning, check: checkPDBMissing,
-			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout with 2 or more replicas has a PodDisruptionBudget"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet, ReplicationController or Rollout with 2 or more replicas has a PodDisruptionBudget"},
 		{ID: "pdb-unhealthy-eviction", Severity: Warning, check: checkPDBUnhealthyEviction,
 			Summary: "PodDisruptionBudgets set unhealthyPodEvictionPolicy: AlwaysAllow"},
 	}

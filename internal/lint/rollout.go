@@ -19,13 +19,15 @@ func rolloutRules() []Rule {
 		{ID: "rollout-capacity", Severity: Warning, check: checkRolloutCapacity,
 			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout (Deployments; serving DaemonSets that can surge)"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
-			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet, ReplicationController or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
 		{ID: "hostport-surge", Severity: Error, check: checkHostPortSurge,
 			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge, since the surge pod cannot bind the port beside the pod it replaces"},
 		{ID: "rwo-rolling", Severity: Error, check: checkRWORolling,
 			Summary: "a Deployment that mounts a ReadWriteOnce (or ReadWriteOncePod) claim of the input does not roll with a surge, which the new pod cannot attach"},
 		{ID: "statefulset-partition", Severity: Warning, check: checkStatefulSetPartition,
 			Summary: "a StatefulSet's rolling update partition is below its replica count, so an update reaches at least one pod"},
+		{ID: "no-rolling-update", Severity: Warning, check: checkNoRollingUpdate,
+			Summary: "a workload's update rolls its pods: no ReplicationController, bare ReplicaSet, or StatefulSet or DaemonSet with updateStrategy OnDelete, whose new template reaches a pod only when someone deletes it"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -188,6 +190,8 @@ func checkReplicasMin(ix *index, e *emitter) {
 			}
 			also := "(a rollout still surges)"
 			switch {
+			case !w.rolled():
+				also = "and so does every update, which reaches the pod only by deleting it"
 			case w.statefulSet != nil:
 				also = "and so does every rollout, which replaces the pod in place"
 			case w.deployment != nil && !rolling(w.deployment):
@@ -281,6 +285,31 @@ func checkStatefulSetPartition(ix *index, e *emitter) {
 		}
 		e.addf(w.obj, "spec.updateStrategy.rollingUpdate.partition", fmt.Sprintf("lower the partition below %d (to 0 once the staged pods are healthy), so the update reaches the pods", r),
 			"partition %d is not below the %s: the update reaches no pod, and every pod keeps running the old template", p, plural(int(r), "replica"))
+	}
+}
+
+// checkNoRollingUpdate: these kinds apply a new template and change no
+// running pod, so the manifest says one version while the pods run
+// another, and the update happens only as someone deletes pods, with no
+// surge, readiness gate or budget pacing it: deleting them together is an
+// outage. Jobs and CronJobs are not rolled either, but their pods run once.
+func checkNoRollingUpdate(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		if w.rolled() || w.runsToCompletion() {
+			continue
+		}
+		serving := ""
+		if ix.servingWorkload(w) {
+			serving = "; while it serves, each deleted pod is gone from its endpoints until its replacement is ready, and deleting them together is an outage"
+		}
+		switch {
+		case w.statefulSet != nil || w.daemonSet != nil:
+			e.addf(w.obj, "spec.updateStrategy.type", "use type: RollingUpdate (with a partition, for a StatefulSet updated in stages), unless an operator deletes the pods in an order of its own",
+				"updateStrategy OnDelete: a new pod template reaches a pod only when someone deletes that pod, so every update is done by hand, pod by pod%s", serving)
+		default:
+			e.addf(w.obj, "spec.template", "use a Deployment with the same selector and template (strategy RollingUpdate, maxSurge: 1, maxUnavailable: 0), which rolls the pods on every change",
+				"a %s never rolls: a new pod template reaches a pod only when someone deletes that pod, so every update is done by hand%s", w.kind(), serving)
+		}
 	}
 }
 

@@ -191,9 +191,22 @@ func (ix *index) selectsAnyPods(o *Object, sel labels.Selector) bool {
 	return false
 }
 
-// hasPods reports whether the input holds any pods for selectors to match;
-// without any, the pods live elsewhere and selectors cannot be judged.
-func (ix *index) hasPods() bool { return len(ix.workloads)+len(ix.opaquePods) > 0 }
+// hasPodsIn reports whether the input holds pods in o's namespace for its
+// selector to match; without any, the pods live elsewhere (another input,
+// another repository) and the selector cannot be judged.
+func (ix *index) hasPodsIn(o *Object) bool {
+	for _, w := range ix.workloads {
+		if sameNamespace(w.obj, o) {
+			return true
+		}
+	}
+	for _, p := range ix.opaquePods {
+		if sameNamespace(p, o) {
+			return true
+		}
+	}
+	return false
+}
 
 // labelSelector converts a LabelSelector, returning nil for one that is
 // missing or invalid (the API server rejects invalid ones; other rules are

@@ -34,16 +34,13 @@ func pdbRules() []Rule {
 }
 
 func checkPDBSelector(ix *index, e *emitter) {
-	if !ix.hasPods() {
-		return // nothing to match against: the pods live elsewhere
-	}
 	for _, p := range ix.pdbs {
-		if ix.selectsAnyPods(p.obj, labelSelector(p.v.Spec.Selector)) {
-			continue
+		sel := labelSelector(p.v.Spec.Selector)
+		if !ix.hasPodsIn(p.obj) || ix.selectsAnyPods(p.obj, sel) || (sel != nil && ix.operatorMayMake(p.obj, sel)) {
+			continue // pods that live elsewhere, or made by an operator, or found
 		}
-		e.add(p.obj, "spec.selector",
-			"the selector matches the pods of no workload in the input: the budget protects nothing, and node drains evict every pod at once",
-			"copy the selector of the workload it protects (spec.selector.matchLabels), in the same namespace")
+		e.addf(p.obj, "spec.selector", "copy the selector of the workload it protects (spec.selector.matchLabels), in the same namespace",
+			"no pod of this input matches the selector in %s: unless pods from outside the input carry these labels, the budget protects nothing, and node drains evict its pods at once", namespaceName(p.obj))
 	}
 }
 
@@ -234,7 +231,7 @@ func checkPDBMissing(ix *index, e *emitter) {
 			if !sameNamespace(p.obj, d.obj) {
 				continue
 			}
-			if !ix.selectsAnyPods(p.obj, sel) || (sel != nil && sel.Matches(d.podLabels())) {
+			if (!ix.selectsAnyPods(p.obj, sel) && (sel == nil || !ix.operatorMayMake(p.obj, sel))) || (sel != nil && sel.Matches(d.podLabels())) {
 				covered = true
 			}
 		}

@@ -21,7 +21,7 @@ func rolloutRules() []Rule {
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
 			Summary: "a serving Deployment, StatefulSet, ReplicaSet, ReplicationController or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
 		{ID: "hostport-surge", Severity: Error, check: checkHostPortSurge,
-			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge, since the surge pod cannot bind the port beside the pod it replaces"},
+			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge with maxUnavailable 0 (a DaemonSet: at all), since the surge pod cannot bind the port beside the pod it replaces"},
 		{ID: "rwo-rolling", Severity: Error, check: checkRWORolling,
 			Summary: "a Deployment that mounts a ReadWriteOnce (or ReadWriteOncePod) claim of the input does not roll with a surge, which the new pod cannot attach"},
 		{ID: "statefulset-partition", Severity: Warning, check: checkStatefulSetPartition,
@@ -210,7 +210,9 @@ func checkReplicasMin(ix *index, e *emitter) {
 // checkHostPortSurge: a node has each host port once, so a surge pod lands
 // only on a node with no pod of the workload. A DaemonSet's surge pod must
 // share the node with the pod it replaces, so it never starts; a
-// Deployment's stays Pending once its pods fill the nodes.
+// Deployment's stays Pending once its pods fill the nodes, and the rollout
+// stalls unless maxUnavailable lets the controller remove an old pod
+// meanwhile, which frees a node's port for it.
 func checkHostPortSurge(ix *index, e *emitter) {
 	for _, w := range ix.workloads {
 		ports := w.hostPorts()
@@ -219,12 +221,12 @@ func checkHostPortSurge(ix *index, e *emitter) {
 		}
 		switch {
 		case w.deployment != nil && rolling(w.deployment):
-			surge, _, err := fenceposts(w.deployment, ix.replicas(w))
-			if err != nil || surge == 0 {
-				continue
+			surge, unavailable, err := fenceposts(w.deployment, ix.replicas(w))
+			if err != nil || surge == 0 || unavailable > 0 {
+				continue // maxUnavailable lets an old pod go first, which frees its node's port
 			}
 			e.addf(w.obj, strategyPath+".maxSurge", "set maxSurge: 0 and maxUnavailable: 1, so each old pod frees the port before its replacement needs it; or drop hostPort and reach the pods through a Service",
-				"the pods bind hostPort %d and the rollout surges by %d: the surge pod fits only on a node with no pod of this Deployment, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
+				"the pods bind hostPort %d and the rollout surges by %d with maxUnavailable 0: the surge pod fits only on a node with no pod of this Deployment, and no old pod goes before it is ready, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
 		case w.daemonSet != nil:
 			if !daemonSetSurges(w.daemonSet) {
 				continue

@@ -50,6 +50,12 @@ type Object struct {
 	// commonly copy onto the pods they make for it (a Prometheus named self,
 	// labelled prometheus: self, runs pods a Service finds by that label).
 	customLabels map[string]string
+	// monitor is set for a ServiceMonitor or PodMonitor, which tells ports
+	// that Prometheus scrapes from ports that serve clients.
+	monitor *monitor
+	// serviceRefs are the Services an APIService, a webhook configuration
+	// or a route of the input sends traffic to.
+	serviceRefs []serviceRef
 }
 
 // typeFactories are the kinds the rules read or that commonly sit next to a
@@ -254,6 +260,8 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 		if strings.Contains(o.APIVersion, ".") && o.Kind != "CustomResourceDefinition" {
 			o.customLabels = tm.Metadata.Labels
 		}
+		o.monitor = readMonitor(o.APIVersion, o.Kind, doc)
+		o.serviceRefs = readServiceRefs(o, doc)
 		var pt podTemplateOf
 		if err := yaml.Unmarshal(doc, &pt); err == nil && pt.Spec.Template != nil && len(pt.Spec.Template.Spec.Containers) > 0 {
 			o.hasPodTemplate, o.templateLabels = true, pt.Spec.Template.Metadata.Labels

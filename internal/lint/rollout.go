@@ -98,6 +98,9 @@ func checkRolloutStrategy(ix *index, e *emitter) {
 		if rolling(d.v) {
 			continue
 		}
+		if s, ok := ix.singletonOf(d.w); ok && (s.strong() || len(ix.rwoClaims(d.w)) == 0) {
+			continue // one instance, stopped before the next starts: what singleton-surge advises
+		}
 		if claims := ix.rwoClaims(d.w); len(claims) > 0 {
 			e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage, then roll with maxSurge: 1 and maxUnavailable: 0; keep Recreate only where the downtime is acceptable",
 				"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout. Recreate is what ReadWriteOnce claim %s needs (a rolling update would deadlock on it), so the fix is in the storage", d.v.Spec.Strategy.Type, claims[0])
@@ -115,8 +118,8 @@ func checkRolloutStrategy(ix *index, e *emitter) {
 func checkMaxUnavailable(ix *index, e *emitter) {
 	for _, d := range ix.deployments() {
 		replicas := ix.replicas(d.w)
-		if !rolling(d.v) || replicas == 0 {
-			continue
+		if _, one := ix.singletonOf(d.w); !rolling(d.v) || replicas == 0 || one {
+			continue // a single instance stops before its replacement starts, as it must
 		}
 		_, u, err := fenceposts(d.v, replicas)
 		if err != nil || u < int(replicas) {
@@ -198,8 +201,14 @@ func checkReplicasMin(ix *index, e *emitter) {
 				also = "and so does every rollout, which Recreate starts by stopping the pod"
 			}
 			fix := "run at least 2 replicas (3 across zones) where availability matters"
+			if standby := leaderElected(w); standby != "" {
+				fix += fmt.Sprintf(" (with %s, the others stand by for the lease)", standby)
+			}
 			if claims := ix.rwoClaims(w); len(claims) > 0 {
 				fix = fmt.Sprintf("the pods share ReadWriteOnce claim %s, so a second replica would have to share its node and its files: for availability, move the state out (a database, or a StatefulSet with a volume per pod), then run at least 2 replicas", claims[0])
+			}
+			if one := ix.singletonFix(w); one != "" {
+				fix = one
 			}
 			e.addf(w.obj, "spec.replicas", fix,
 				"the %s runs %s%s: a node loss or an eviction takes the service down %s%s", w.kind(), plural(int(r), "replica"), unset, also, ix.servingAssumed(w))

@@ -13,9 +13,10 @@ import (
 
 // A port that Prometheus scrapes is no client's: a scrape that misses one
 // drain is retried at the next interval. Port names tell some such ports
-// apart (operationalPort), but not a metrics or auth sidecar's, named https
-// or https-main as any server's might be. A ServiceMonitor or PodMonitor of
-// the input that scrapes the port says what the name cannot.
+// apart (operationalPort), but not a metrics or auth sidecar's
+// (kube-rbac-proxy), named https or https-main as any server's might be. A
+// ServiceMonitor or PodMonitor of the input that scrapes a sidecar's port
+// says what the name cannot.
 
 // monitor is a prometheus-operator ServiceMonitor or PodMonitor, reduced to
 // what it selects and scrapes.
@@ -111,26 +112,28 @@ func (ix *index) scrapedServicePort(s typed[*corev1.Service], p corev1.ServicePo
 	return false
 }
 
-// scrapeOnly reports whether Service s exists for Prometheus: a
-// ServiceMonitor scrapes every port of it, and nothing else in the input
-// (an Ingress, a route, an APIService, a webhook) sends it traffic. A
-// Service whose one port both serves clients and is scraped is not: only
-// the ports a monitor leaves out, or another consumer, can show clients.
-func (ix *index) scrapeOnly(s typed[*corev1.Service]) bool {
-	if len(s.v.Spec.Ports) == 0 || ix.routedTo(s.obj) {
+// sidecarScrapedOnly reports whether port p of Service s, which leads to
+// container c of w's pods, is a metrics or auth sidecar's that Prometheus
+// alone reaches: a ServiceMonitor of the input scrapes it, nothing else in
+// the input (an Ingress, a route, an APIService, a webhook) sends the
+// Service traffic, and c is not the pod's main (first) container. The main
+// container's port stays a server's even when scraped: a webhook or an API
+// commonly serves its clients and its metrics on one port, and the
+// configuration that sends it requests is often applied elsewhere.
+func (ix *index) sidecarScrapedOnly(s typed[*corev1.Service], p corev1.ServicePort, w *workload, c *corev1.Container) bool {
+	if cs := w.spec().Containers; len(cs) == 0 || cs[0].Name == c.Name {
 		return false
 	}
-	for _, p := range s.v.Spec.Ports {
-		if !ix.scrapedServicePort(s, p) {
-			return false
-		}
-	}
-	return true
+	return ix.scrapedServicePort(s, p) && !ix.routedTo(s.obj)
 }
 
 // scrapedContainerPort reports whether a PodMonitor of the input that
-// selects w's pods scrapes port p.
-func (ix *index) scrapedContainerPort(w *workload, p corev1.ContainerPort) bool {
+// selects w's pods scrapes port p of container c, a sidecar (not the pod's
+// first container), as sidecarScrapedOnly asks of Services.
+func (ix *index) scrapedContainerPort(w *workload, c *corev1.Container, p corev1.ContainerPort) bool {
+	if cs := w.spec().Containers; len(cs) == 0 || cs[0].Name == c.Name {
+		return false
+	}
 	for _, mo := range ix.monitors {
 		m := mo.monitor
 		if !m.pods || !m.watches(mo, w.obj) || !m.selector.Matches(w.podLabels()) {

@@ -44,10 +44,11 @@ spec:
 `
 
 // TestScrapedPortsDoNotServe: probe, drain and replica findings stay off a
-// pod whose only Service is scraped by a ServiceMonitor, or whose only port
-// a PodMonitor scrapes, and still fire when the input shows clients: an
-// APIService in front of the Service, a port no monitor scrapes, no
-// monitor at all (issue #26).
+// sidecar whose only Service port is scraped by a ServiceMonitor, or whose
+// only port a PodMonitor scrapes, and still fire when the input shows
+// clients (an APIService in front of the Service, a port no monitor
+// scrapes), with no monitor, and on a pod's main container, which may serve
+// its clients on the port it is scraped on (issue #26).
 func TestScrapedPortsDoNotServe(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -101,6 +102,18 @@ spec:
   podMetricsEndpoints: [{port: https}]
 `), false},
 		{"a port no PodMonitor scrapes, no Service in the namespace", exporter("https"), true},
+		{"a webhook that serves and is scraped on its one container's port", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: webhook, namespace: mon}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: exporter}}
+  template:
+    metadata: {labels: {app: exporter}}
+    spec:
+      containers: [{name: webhook, image: webhook:1.0, ports: [{name: https-main, containerPort: 8443}]}]
+---
+` + exporterService + "---\n" + exporterServiceMonitor, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

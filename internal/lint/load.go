@@ -143,10 +143,14 @@ func originSource(dir string, o *resource.Origin) string {
 var stderrMu sync.Mutex
 
 // build runs kustomize on dir with kubectl's defaults (name is dir as the
-// user gave it, for errors), with its deprecation
-// warnings silenced: kustomize prints them straight to os.Stderr, where they
+// user gave it, for errors), with its deprecation warnings silenced: they
 // would interleave with the report, and kustomize-deprecated reports the
-// same fields as findings.
+// same fields as findings. kustomize takes no writer for them: its
+// KustTarget.Load prints them with fmt.Fprintf(os.Stderr), so the only way
+// to keep them out is to point os.Stderr at /dev/null while it runs. The
+// mutex keeps two builds from restoring each other's saved value; anything
+// else that writes to os.Stderr during a build is silenced too, which in
+// scaffold is nothing, since lint is all that runs then.
 func build(name, dir string, fs filesys.FileSystem) (resmap.ResMap, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified

@@ -7,12 +7,17 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // pushbackKey is the trailer in which a server tells clients when to retry
@@ -164,4 +169,28 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+var idempotent sync.Map // full method name → bool
+
+// Idempotent reports whether the method ("/package.Service/Method") is
+// declared safe to call twice in its proto. Unknown methods are not.
+func Idempotent(fullMethod string) bool {
+	if v, ok := idempotent.Load(fullMethod); ok {
+		return v.(bool)
+	}
+	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(fullMethod, "/"), "/", "."))
+	ok := false
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(name); err == nil {
+		if m, isMethod := d.(protoreflect.MethodDescriptor); isMethod {
+			if mo, _ := m.Options().(*descriptorpb.MethodOptions); mo != nil {
+				switch mo.GetIdempotencyLevel() {
+				case descriptorpb.MethodOptions_NO_SIDE_EFFECTS, descriptorpb.MethodOptions_IDEMPOTENT:
+					ok = true
+				}
+			}
+		}
+	}
+	idempotent.Store(fullMethod, ok)
+	return ok
 }

@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,6 +50,12 @@ type Object struct {
 	// commonly copy onto the pods they make for it (a Prometheus named self,
 	// labelled prometheus: self, runs pods a Service finds by that label).
 	customLabels map[string]string
+	// monitor is set for a ServiceMonitor or PodMonitor, which tells ports
+	// that Prometheus scrapes from ports that serve clients.
+	monitor *monitor
+	// serviceRefs are the Services an APIService, a webhook configuration
+	// or a route of the input sends traffic to.
+	serviceRefs []serviceRef
 }
 
 // typeFactories are the kinds the rules read or that commonly sit next to a
@@ -60,6 +68,7 @@ func typeFactories() map[string]func() any {
 		"v1/Service":                               func() any { return &corev1.Service{} },
 		"v1/ServiceAccount":                        func() any { return &corev1.ServiceAccount{} },
 		"v1/Pod":                                   func() any { return &corev1.Pod{} },
+		"v1/ReplicationController":                 func() any { return &corev1.ReplicationController{} },
 		"v1/Namespace":                             func() any { return &corev1.Namespace{} },
 		"v1/PersistentVolumeClaim":                 func() any { return &corev1.PersistentVolumeClaim{} },
 		"v1/LimitRange":                            func() any { return &corev1.LimitRange{} },
@@ -121,9 +130,76 @@ type decoder struct {
 	factories map[string]func() any
 	objects   []*Object
 	problems  []Finding
+	// read counts the objects read by kind, valid or not, so that a
+	// workload the text holds but no object came from is noticed.
+	read map[string]int
+	// unread says, for each document that holds a workload the decoder did
+	// not read as an object, where and which: such an input is refused, as
+	// passing it would pass what was never linted.
+	unread []string
 }
 
-func newDecoder() *decoder { return &decoder{factories: typeFactories()} }
+func newDecoder() *decoder { return &decoder{factories: typeFactories(), read: map[string]int{}} }
+
+// decodeDocument decodes one document of the input, as decode does, and
+// then counts the workloads its text holds (maps with a workload kind and a
+// spec, at any depth: in a List, a typed list, a template of some other
+// kind) against the objects read: a workload nested where the decoder
+// does not look must not pass as linted.
+func (d *decoder) decodeDocument(doc []byte, source string, line int) {
+	before := maps.Clone(d.read)
+	d.decode(doc, source, line)
+	var tree any
+	if err := yaml.Unmarshal(doc, &tree); err != nil {
+		return // a problem of its own already
+	}
+	held := map[string]int{}
+	countWorkloads(tree, held)
+	for _, kind := range slices.Sorted(maps.Keys(held)) {
+		if n := held[kind] - (d.read[kind] - before[kind]); n > 0 {
+			where := source
+			if line > 0 {
+				where = fmt.Sprintf("%s:%d", source, line)
+			}
+			d.unread = append(d.unread, fmt.Sprintf("%s holds %s that the linter did not read as an object (nested in a kind it does not unpack)", where, plural(n, kind)))
+		}
+	}
+}
+
+// err refuses the input when some workload of its text was not read.
+func (d *decoder) err() error {
+	if len(d.unread) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: give each workload as a document of its own, or as an item of a List or a typed list such as DeploymentList", strings.Join(d.unread, "; "))
+}
+
+// guardedKinds are the kinds whose objects own pods: a text that holds one
+// must yield it as an object, or the input is refused.
+func guardedKinds() []string {
+	return append(workloadKinds(), "Pod")
+}
+
+// countWorkloads counts, by kind, the maps of tree that look like an object
+// owning pods: a guarded kind and a spec (a reference such as an HPA's
+// scaleTargetRef or an ownerReference names a kind, but has no spec).
+func countWorkloads(tree any, held map[string]int) {
+	switch v := tree.(type) {
+	case map[string]any:
+		if kind, ok := v["kind"].(string); ok && slices.Contains(guardedKinds(), kind) {
+			if _, ok := v["spec"]; ok {
+				held[kind]++
+			}
+		}
+		for _, child := range v {
+			countWorkloads(child, held)
+		}
+	case []any:
+		for _, child := range v {
+			countWorkloads(child, held)
+		}
+	}
+}
 
 // decode adds the objects of one YAML document, which starts at line of
 // source (0 when the text is not the source's, as for kustomize output). A
@@ -146,6 +222,7 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 		return // an empty document, or one holding only comments
 	}
 	o := &Object{APIVersion: tm.APIVersion, Kind: tm.Kind, Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, Source: source, Line: line}
+	d.read[o.Kind]++
 	if line > 0 {
 		o.doc = doc
 	}
@@ -154,26 +231,18 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 		d.problem(o, "", "the object has no apiVersion or kind", "set apiVersion and kind")
 		return
 	}
-	if o.Kind == "List" && o.APIVersion == "v1" {
+	if isList(o.Kind) {
 		var list struct {
-			Items []any `json:"items"`
+			Items *[]any `json:"items"`
 		}
 		if err := yaml.Unmarshal(doc, &list); err != nil {
-			d.problem(o, "items", fmt.Sprintf("cannot read the List: %v", err), "fix the YAML syntax")
+			d.problem(o, "items", fmt.Sprintf("cannot read the %s: %v", o.Kind, err), "fix the YAML syntax")
 			return
 		}
-		for i, item := range list.Items {
-			b, err := yaml.Marshal(item)
-			if err != nil {
-				d.problem(o, fmt.Sprintf("items[%d]", i), err.Error(), "fix the item")
-				continue
-			}
-			d.decode(b, source, 0)
-			if n := len(d.objects); n > 0 && d.objects[n-1].Source == source && d.objects[n-1].Line == 0 {
-				d.objects[n-1].Line = line // the List's line: items are re-encoded, so no field lines
-			}
+		if list.Items != nil || o.Kind == "List" {
+			d.decodeItems(o, deref(list.Items, nil), source, line)
+			return
 		}
-		return
 	}
 	if why, ok := removedAPIVersion(o.APIVersion); ok {
 		d.objects = append(d.objects, o)
@@ -191,6 +260,8 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 		if strings.Contains(o.APIVersion, ".") && o.Kind != "CustomResourceDefinition" {
 			o.customLabels = tm.Metadata.Labels
 		}
+		o.monitor = readMonitor(o.APIVersion, o.Kind, doc)
+		o.serviceRefs = readServiceRefs(o, doc)
 		var pt podTemplateOf
 		if err := yaml.Unmarshal(doc, &pt); err == nil && pt.Spec.Template != nil && len(pt.Spec.Template.Spec.Containers) > 0 {
 			o.hasPodTemplate, o.templateLabels = true, pt.Spec.Template.Metadata.Labels
@@ -204,6 +275,50 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 		return
 	}
 	o.Typed = typed
+}
+
+// decodeItems adds the items of a list, which starts at line of source.
+func (d *decoder) decodeItems(list *Object, items []any, source string, line int) {
+	for i, item := range items {
+		b, err := yaml.Marshal(typedItem(list, item))
+		if err != nil {
+			d.problem(list, fmt.Sprintf("items[%d]", i), err.Error(), "fix the item")
+			continue
+		}
+		d.decode(b, source, 0)
+		if n := len(d.objects); n > 0 && d.objects[n-1].Source == source && d.objects[n-1].Line == 0 {
+			d.objects[n-1].Line = line // the list's line: items are re-encoded, so no field lines
+		}
+	}
+}
+
+// isList reports whether kind is one kubectl and the API server print
+// several objects in: List, or a typed list such as DeploymentList, whose
+// items are as much the input as a stream of documents. A custom kind that
+// ends in List without holding items (an IPAllowList) is an object.
+func isList(kind string) bool {
+	return kind == "List" || (strings.HasSuffix(kind, "List") && len(kind) > len("List"))
+}
+
+// typedItem gives an item of a typed list the apiVersion and kind the API
+// server leaves out of it (every item of a DeploymentList is an apps/v1
+// Deployment), so that it decodes as the plain object would.
+func typedItem(list *Object, item any) any {
+	m, ok := item.(map[string]any)
+	if !ok || list.Kind == "List" {
+		return item
+	}
+	out := make(map[string]any, len(m)+2)
+	for k, v := range m {
+		out[k] = v
+	}
+	if _, ok := out["apiVersion"]; !ok {
+		out["apiVersion"] = list.APIVersion
+	}
+	if _, ok := out["kind"]; !ok {
+		out["kind"] = strings.TrimSuffix(list.Kind, "List")
+	}
+	return out
 }
 
 // podTemplateOf finds a pod template in an object of unknown kind.

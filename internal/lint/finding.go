@@ -62,7 +62,7 @@ type KindCount struct {
 
 // workloadKinds is the order in which the summary counts checked kinds.
 func workloadKinds() []string {
-	return []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"}
+	return []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Rollout"}
 }
 
 // summarize counts what the rules checked and skipped.

@@ -120,7 +120,7 @@ func graceRules() []Rule {
 		{ID: "grace-unresolved", Severity: Warning, check: checkGraceUnresolved,
 			Summary: "the shutdown timings can be read from the input (their ConfigMap is linted with the workload) and parse"},
 		{ID: "drain-missing", Severity: Error, check: checkDrainMissing,
-			Summary: "every serving container keeps serving after termination starts: a preStop sleep or an in-app SHUTDOWN_DELAY"},
+			Summary: "every serving container shows a drain: a preStop hook or an in-app SHUTDOWN_DELAY, so it keeps serving after termination starts"},
 		{ID: "drain-short", Severity: Warning, check: checkDrainShort,
 			Summary: "the drain delay is at least 5s, the time endpoint removal takes to reach kube-proxy, ingress controllers and DNS"},
 		{ID: "drain-double", Severity: Warning, check: checkDrainDouble,
@@ -167,12 +167,8 @@ func checkDrainMissing(ix *index, e *emitter) {
 		if !ix.serving(w, c) || len(t.unresolved) > 0 || t.hook.sleep+t.delay > 0 || t.hook.httpGet {
 			return
 		}
-		fix := "add lifecycle.preStop.sleep.seconds (10 is a good start), or have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY)"
-		if !ix.atLeast(sleepActionMinor) {
-			fix = "have the app keep serving for a drain delay after SIGTERM (the generated service reads SHUTDOWN_DELAY), or, if the image has a shell, add a preStop exec of sleep 10 (the native sleep action needs Kubernetes 1.30)"
-		}
-		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop", fix,
-			"container %s stops at once on termination, while kube-proxy, ingress controllers and DNS still send it traffic for a few seconds: those requests fail%s", c.Name, ix.servingAssumed(w))
+		e.addf(w.obj, w.containerPath(c)+".lifecycle.preStop", drainFix(t, ix.atLeast(sleepActionMinor)),
+			"container %s shows no drain: %s, and no drain delay the linter knows (SHUTDOWN_DELAY, --shutdown-delay): unless the app keeps serving after SIGTERM on its own, it stops while kube-proxy, ingress controllers and DNS still send it traffic for a few seconds, and those requests fail%s", c.Name, t.hook.describe(), ix.servingAssumed(w))
 	})
 }
 

@@ -37,6 +37,8 @@ type index struct {
 	skipped        []skipped
 	opaquePods     []*Object // objects of unknown kinds whose pods rules cannot read, but Services may select
 	customs        []*Object // custom resources, whose operators may make pods the input does not hold
+	monitors       []*Object // ServiceMonitors and PodMonitors, which tell scraped ports from served ones
+	referrers      []*Object // objects that send traffic to Services (APIServices, webhooks, routes)
 	services       []typed[*corev1.Service]
 	configMaps     []typed[*corev1.ConfigMap]
 	pdbs           []typed[*policyv1.PodDisruptionBudget]
@@ -63,6 +65,12 @@ func newIndex(in *Input) *index {
 		}
 		if o.customLabels != nil {
 			ix.customs = append(ix.customs, o)
+		}
+		if o.monitor != nil {
+			ix.monitors = append(ix.monitors, o)
+		}
+		if len(o.serviceRefs) > 0 {
+			ix.referrers = append(ix.referrers, o)
 		}
 		if why := skipReason(o); why != "" {
 			ix.skipped = append(ix.skipped, skipped{o.APIVersion, o.Kind, why})
@@ -191,9 +199,22 @@ func (ix *index) selectsAnyPods(o *Object, sel labels.Selector) bool {
 	return false
 }
 
-// hasPods reports whether the input holds any pods for selectors to match;
-// without any, the pods live elsewhere and selectors cannot be judged.
-func (ix *index) hasPods() bool { return len(ix.workloads)+len(ix.opaquePods) > 0 }
+// hasPodsIn reports whether the input holds pods in o's namespace for its
+// selector to match; without any, the pods live elsewhere (another input,
+// another repository) and the selector cannot be judged.
+func (ix *index) hasPodsIn(o *Object) bool {
+	for _, w := range ix.workloads {
+		if sameNamespace(w.obj, o) {
+			return true
+		}
+	}
+	for _, p := range ix.opaquePods {
+		if sameNamespace(p, o) {
+			return true
+		}
+	}
+	return false
+}
 
 // labelSelector converts a LabelSelector, returning nil for one that is
 // missing or invalid (the API server rejects invalid ones; other rules are

@@ -54,8 +54,11 @@ func LoadReader(r io.Reader, name string) (*Input, error) {
 	d := newDecoder()
 	for _, doc := range docs {
 		if len(bytes.TrimSpace(doc.text)) > 0 {
-			d.decode(doc.text, name, doc.line)
+			d.decodeDocument(doc.text, name, doc.line)
 		}
+	}
+	if err := d.err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return &Input{Objects: d.objects, problems: d.problems}, nil
 }
@@ -111,7 +114,10 @@ func LoadKustomize(dir string) (*Input, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 		}
-		d.decode(doc, source, 0)
+		d.decodeDocument(doc, source, 0)
+	}
+	if err := d.err(); err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
 	ks, err := readKustomizations(dir)
 	if err != nil {

@@ -27,23 +27,20 @@ func pdbRules() []Rule {
 		{ID: "pdb-no-scale", Severity: Error, check: checkPDBNoScale,
 			Summary: "a PodDisruptionBudget with maxUnavailable or a percentage selects no DaemonSet, Job or CronJob pods, whose owners have no scale for the disruption controller to read"},
 		{ID: "pdb-missing", Severity: Warning, check: checkPDBMissing,
-			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout with 2 or more replicas has a PodDisruptionBudget"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet, ReplicationController or Rollout with 2 or more replicas has a PodDisruptionBudget"},
 		{ID: "pdb-unhealthy-eviction", Severity: Warning, check: checkPDBUnhealthyEviction,
 			Summary: "PodDisruptionBudgets set unhealthyPodEvictionPolicy: AlwaysAllow"},
 	}
 }
 
 func checkPDBSelector(ix *index, e *emitter) {
-	if !ix.hasPods() {
-		return // nothing to match against: the pods live elsewhere
-	}
 	for _, p := range ix.pdbs {
-		if ix.selectsAnyPods(p.obj, labelSelector(p.v.Spec.Selector)) {
-			continue
+		sel := labelSelector(p.v.Spec.Selector)
+		if !ix.hasPodsIn(p.obj) || ix.selectsAnyPods(p.obj, sel) || (sel != nil && ix.operatorMayMake(p.obj, sel)) {
+			continue // pods that live elsewhere, or made by an operator, or found
 		}
-		e.add(p.obj, "spec.selector",
-			"the selector matches the pods of no workload in the input: the budget protects nothing, and node drains evict every pod at once",
-			"copy the selector of the workload it protects (spec.selector.matchLabels), in the same namespace")
+		e.addf(p.obj, "spec.selector", "copy the selector of the workload it protects (spec.selector.matchLabels), in the same namespace",
+			"no pod of this input matches the selector in %s: unless pods from outside the input carry these labels, the budget protects nothing, and node drains evict its pods at once", namespaceName(p.obj))
 	}
 }
 
@@ -234,7 +231,7 @@ func checkPDBMissing(ix *index, e *emitter) {
 			if !sameNamespace(p.obj, d.obj) {
 				continue
 			}
-			if !ix.selectsAnyPods(p.obj, sel) || (sel != nil && sel.Matches(d.podLabels())) {
+			if (!ix.selectsAnyPods(p.obj, sel) && (sel == nil || !ix.operatorMayMake(p.obj, sel))) || (sel != nil && sel.Matches(d.podLabels())) {
 				covered = true
 			}
 		}

@@ -19,6 +19,9 @@ import (
 // container declares it; when none does, the first container (the one
 // kubectl treats as the main one) is taken to listen.
 //
+// A sidecar's port that only a ServiceMonitor or PodMonitor scrapes is
+// Prometheus's, not clients': see sidecarScrapedOnly.
+//
 // Where the input holds no Service in the workload's namespace, the Services
 // live elsewhere, and a container that declares a port is taken to serve,
 // if its kind serves through Services at all: a Job's pods run to
@@ -27,7 +30,9 @@ import (
 func (ix *index) serving(w *workload, c *corev1.Container) bool {
 	services := ix.servicesFor(w)
 	if len(services) == 0 {
-		return w.scalable() && !ix.servicesIn(w.obj) && slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return !operationalPort(p.Name) })
+		return w.scalable() && !ix.servicesIn(w.obj) && slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool {
+			return !operationalPort(p.Name) && !ix.scrapedContainerPort(w, c, p)
+		})
 	}
 	for _, s := range services {
 		for _, p := range s.v.Spec.Ports {
@@ -35,7 +40,7 @@ func (ix *index) serving(w *workload, c *corev1.Container) bool {
 			if operationalPort(p.Name) || (tp.Type == intstr.String && operationalPort(tp.StrVal)) {
 				continue
 			}
-			if target, ok := servingContainer(w.spec(), tp); ok && target == c.Name {
+			if target, ok := servingContainer(w.spec(), tp); ok && target == c.Name && !ix.sidecarScrapedOnly(s, p, w, c) {
 				return true
 			}
 		}

@@ -13,7 +13,7 @@ import (
 func resourceRules() []Rule {
 	return []Rule{
 		{ID: "memory-limit", Severity: Warning, check: checkMemoryLimit,
-			Summary: "every container's memory limit equals its memory request, so node pressure never evicts a pod mid-drain for using more than it asked for"},
+			Summary: "every container's memory limit equals its memory request, so node pressure never evicts a pod mid-drain for using more than it asked for (Jobs and CronJobs only when a Service selects them)"},
 	}
 }
 
@@ -21,6 +21,9 @@ const memoryFix = "set resources.limits.memory equal to resources.requests.memor
 
 func checkMemoryLimit(ix *index, e *emitter) {
 	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		if w.runsToCompletion() && !ix.servingWorkload(w) {
+			return // a Job's pod evicted under pressure is retried, and drops no request
+		}
 		field := w.containerPath(c) + ".resources.limits.memory"
 		limit, hasLimit := c.Resources.Limits[corev1.ResourceMemory]
 		if !hasLimit {

@@ -19,13 +19,15 @@ func rolloutRules() []Rule {
 		{ID: "rollout-capacity", Severity: Warning, check: checkRolloutCapacity,
 			Summary: "maxUnavailable is 0 and maxSurge ≥ 1, so capacity holds through a rollout (Deployments; serving DaemonSets that can surge)"},
 		{ID: "replicas-min", Severity: Warning, check: checkReplicasMin,
-			Summary: "a serving Deployment, StatefulSet, ReplicaSet or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
+			Summary: "a serving Deployment, StatefulSet, ReplicaSet, ReplicationController or Rollout runs at least 2 replicas (spec.replicas, or the HPA's minReplicas), so one pod is always serving"},
 		{ID: "hostport-surge", Severity: Error, check: checkHostPortSurge,
-			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge, since the surge pod cannot bind the port beside the pod it replaces"},
+			Summary: "a Deployment or DaemonSet whose pods bind a hostPort does not surge with maxUnavailable 0 (a DaemonSet: at all), since the surge pod cannot bind the port beside the pod it replaces"},
 		{ID: "rwo-rolling", Severity: Error, check: checkRWORolling,
 			Summary: "a Deployment that mounts a ReadWriteOnce (or ReadWriteOncePod) claim of the input does not roll with a surge, which the new pod cannot attach"},
 		{ID: "statefulset-partition", Severity: Warning, check: checkStatefulSetPartition,
 			Summary: "a StatefulSet's rolling update partition is below its replica count, so an update reaches at least one pod"},
+		{ID: "no-rolling-update", Severity: Warning, check: checkNoRollingUpdate,
+			Summary: "a workload's update rolls its pods: no ReplicationController, bare ReplicaSet, or StatefulSet or DaemonSet with updateStrategy OnDelete, whose new template reaches a pod only when someone deletes it"},
 		{ID: "progress-deadline", Severity: Error, check: checkProgressDeadline,
 			Summary: "progressDeadlineSeconds is greater than minReadySeconds, or no rollout can ever complete"},
 	}
@@ -96,6 +98,9 @@ func checkRolloutStrategy(ix *index, e *emitter) {
 		if rolling(d.v) {
 			continue
 		}
+		if s, ok := ix.singletonOf(d.w); ok && (s.strong() || len(ix.rwoClaims(d.w)) == 0) {
+			continue // one instance, stopped before the next starts: what singleton-surge advises
+		}
 		if claims := ix.rwoClaims(d.w); len(claims) > 0 {
 			e.addf(d.w.obj, "spec.strategy.type", "give each pod its own volume (a StatefulSet with volumeClaimTemplates), or use ReadWriteMany storage, then roll with maxSurge: 1 and maxUnavailable: 0; keep Recreate only where the downtime is acceptable",
 				"strategy %s stops every old pod before the new ones start: the service is down for the whole rollout. Recreate is what ReadWriteOnce claim %s needs (a rolling update would deadlock on it), so the fix is in the storage", d.v.Spec.Strategy.Type, claims[0])
@@ -113,8 +118,8 @@ func checkRolloutStrategy(ix *index, e *emitter) {
 func checkMaxUnavailable(ix *index, e *emitter) {
 	for _, d := range ix.deployments() {
 		replicas := ix.replicas(d.w)
-		if !rolling(d.v) || replicas == 0 {
-			continue
+		if _, one := ix.singletonOf(d.w); !rolling(d.v) || replicas == 0 || one {
+			continue // a single instance stops before its replacement starts, as it must
 		}
 		_, u, err := fenceposts(d.v, replicas)
 		if err != nil || u < int(replicas) {
@@ -188,14 +193,22 @@ func checkReplicasMin(ix *index, e *emitter) {
 			}
 			also := "(a rollout still surges)"
 			switch {
+			case !w.rolled():
+				also = "and so does every update, which reaches the pod only by deleting it"
 			case w.statefulSet != nil:
 				also = "and so does every rollout, which replaces the pod in place"
 			case w.deployment != nil && !rolling(w.deployment):
 				also = "and so does every rollout, which Recreate starts by stopping the pod"
 			}
 			fix := "run at least 2 replicas (3 across zones) where availability matters"
+			if standby := leaderElected(w); standby != "" {
+				fix += fmt.Sprintf(" (with %s, the others stand by for the lease)", standby)
+			}
 			if claims := ix.rwoClaims(w); len(claims) > 0 {
 				fix = fmt.Sprintf("the pods share ReadWriteOnce claim %s, so a second replica would have to share its node and its files: for availability, move the state out (a database, or a StatefulSet with a volume per pod), then run at least 2 replicas", claims[0])
+			}
+			if one := ix.singletonFix(w); one != "" {
+				fix = one
 			}
 			e.addf(w.obj, "spec.replicas", fix,
 				"the %s runs %s%s: a node loss or an eviction takes the service down %s%s", w.kind(), plural(int(r), "replica"), unset, also, ix.servingAssumed(w))
@@ -206,7 +219,9 @@ func checkReplicasMin(ix *index, e *emitter) {
 // checkHostPortSurge: a node has each host port once, so a surge pod lands
 // only on a node with no pod of the workload. A DaemonSet's surge pod must
 // share the node with the pod it replaces, so it never starts; a
-// Deployment's stays Pending once its pods fill the nodes.
+// Deployment's stays Pending once its pods fill the nodes, and the rollout
+// stalls unless maxUnavailable lets the controller remove an old pod
+// meanwhile, which frees a node's port for it.
 func checkHostPortSurge(ix *index, e *emitter) {
 	for _, w := range ix.workloads {
 		ports := w.hostPorts()
@@ -215,12 +230,12 @@ func checkHostPortSurge(ix *index, e *emitter) {
 		}
 		switch {
 		case w.deployment != nil && rolling(w.deployment):
-			surge, _, err := fenceposts(w.deployment, ix.replicas(w))
-			if err != nil || surge == 0 {
-				continue
+			surge, unavailable, err := fenceposts(w.deployment, ix.replicas(w))
+			if err != nil || surge == 0 || unavailable > 0 {
+				continue // maxUnavailable lets an old pod go first, which frees its node's port
 			}
 			e.addf(w.obj, strategyPath+".maxSurge", "set maxSurge: 0 and maxUnavailable: 1, so each old pod frees the port before its replacement needs it; or drop hostPort and reach the pods through a Service",
-				"the pods bind hostPort %d and the rollout surges by %d: the surge pod fits only on a node with no pod of this Deployment, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
+				"the pods bind hostPort %d and the rollout surges by %d with maxUnavailable 0: the surge pod fits only on a node with no pod of this Deployment, and no old pod goes before it is ready, so once the pods fill the nodes it stays Pending and the rollout stalls", ports[0], surge)
 		case w.daemonSet != nil:
 			if !daemonSetSurges(w.daemonSet) {
 				continue
@@ -281,6 +296,31 @@ func checkStatefulSetPartition(ix *index, e *emitter) {
 		}
 		e.addf(w.obj, "spec.updateStrategy.rollingUpdate.partition", fmt.Sprintf("lower the partition below %d (to 0 once the staged pods are healthy), so the update reaches the pods", r),
 			"partition %d is not below the %s: the update reaches no pod, and every pod keeps running the old template", p, plural(int(r), "replica"))
+	}
+}
+
+// checkNoRollingUpdate: these kinds apply a new template and change no
+// running pod, so the manifest says one version while the pods run
+// another, and the update happens only as someone deletes pods, with no
+// surge, readiness gate or budget pacing it: deleting them together is an
+// outage. Jobs and CronJobs are not rolled either, but their pods run once.
+func checkNoRollingUpdate(ix *index, e *emitter) {
+	for _, w := range ix.workloads {
+		if w.rolled() || w.runsToCompletion() {
+			continue
+		}
+		serving := ""
+		if ix.servingWorkload(w) {
+			serving = "; while it serves, each deleted pod is gone from its endpoints until its replacement is ready, and deleting them together is an outage"
+		}
+		switch {
+		case w.statefulSet != nil || w.daemonSet != nil:
+			e.addf(w.obj, "spec.updateStrategy.type", "use type: RollingUpdate (with a partition, for a StatefulSet updated in stages), unless an operator deletes the pods in an order of its own",
+				"updateStrategy OnDelete: a new pod template reaches a pod only when someone deletes that pod, so every update is done by hand, pod by pod%s", serving)
+		default:
+			e.addf(w.obj, "spec.template", "use a Deployment with the same selector and template (strategy RollingUpdate, maxSurge: 1, maxUnavailable: 0), which rolls the pods on every change",
+				"a %s never rolls: a new pod template reaches a pod only when someone deletes that pod, so every update is done by hand%s", w.kind(), serving)
+		}
 	}
 }
 

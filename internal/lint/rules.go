@@ -28,7 +28,7 @@ type Rule struct {
 func Rules() []Rule {
 	rules := []Rule{{ID: RuleSchema, Severity: Error, Summary: "every object decodes strictly into its k8s.io/api type, with no unknown or removed fields or apiVersions"}}
 	for _, group := range [][]Rule{
-		graceRules(), probeRules(), rolloutRules(), placementRules(),
+		graceRules(), probeRules(), rolloutRules(), singletonRules(), placementRules(),
 		pdbRules(), serviceRules(), ingressRules(), hpaRules(),
 		configRules(), labelRules(), pssRules(), resourceRules(), containerRules(),
 	} {

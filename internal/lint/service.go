@@ -52,16 +52,13 @@ func portName(p corev1.ServicePort) string {
 }
 
 func checkServiceSelectsNothing(ix *index, e *emitter) {
-	if !ix.hasPods() {
-		return // the pods live elsewhere
-	}
 	for _, s := range ix.services {
 		sel := serviceSelector(s.v.Spec.Selector)
-		if sel == nil || ix.selectsAnyPods(s.obj, sel) || ix.operatorMayMake(s.obj, sel) {
-			continue
+		if sel == nil || !ix.hasPodsIn(s.obj) || ix.selectsAnyPods(s.obj, sel) || ix.operatorMayMake(s.obj, sel) {
+			continue // no selector, pods that live elsewhere, or pods found
 		}
-		e.add(s.obj, "spec.selector", "the selector matches the pods of no workload in the input: the Service has no endpoints",
-			"use the pod labels of the workload it fronts, in the same namespace")
+		e.addf(s.obj, "spec.selector", "use the pod labels of the workload it fronts, in the same namespace",
+			"no pod of this input matches the selector in %s: unless pods from outside the input carry these labels, the Service has no endpoints", namespaceName(s.obj))
 	}
 }
 

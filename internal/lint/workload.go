@@ -13,7 +13,8 @@ import (
 )
 
 // workload is an object that owns pods through a template: a Deployment,
-// StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Argo Rollout. The rules
+// StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob or
+// Argo Rollout. The rules
 // about pods (probes, drain, grace, Pod Security, resources) read only the
 // template, so they apply to every kind alike; the rules about rollouts read
 // the kind's own strategy, where one exists.
@@ -45,6 +46,11 @@ func newWorkload(o *Object) (*workload, bool) {
 		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, daemonSet: v}, true
 	case *appsv1.ReplicaSet:
 		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas}, true
+	case *corev1.ReplicationController:
+		if v.Spec.Template == nil {
+			return nil, false // the API server rejects it; nothing to read
+		}
+		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: v.Spec.Template, selector: rcSelector(v), replicas: v.Spec.Replicas}, true
 	case *batchv1.Job:
 		return &workload{obj: o, meta: &v.ObjectMeta, podPath: tmpl, template: &v.Spec.Template}, true
 	case *batchv1.CronJob:
@@ -56,6 +62,16 @@ func newWorkload(o *Object) (*workload, bool) {
 		return &workload{obj: o, meta: &v.Metadata, podPath: tmpl, template: v.Spec.Template, selector: v.Spec.Selector, replicas: v.Spec.Replicas}, true
 	}
 	return nil, false
+}
+
+// rcSelector is a ReplicationController's selector, which defaults to its
+// template's labels.
+func rcSelector(rc *corev1.ReplicationController) *metav1.LabelSelector {
+	sel := rc.Spec.Selector
+	if len(sel) == 0 {
+		sel = rc.Spec.Template.Labels
+	}
+	return &metav1.LabelSelector{MatchLabels: sel}
 }
 
 func (w *workload) kind() string            { return w.obj.Kind }
@@ -74,13 +90,21 @@ func (w *workload) runsToCompletion() bool { return w.kind() == "Job" || w.kind(
 // scalable reports whether the kind runs a replica count (and so can be
 // scaled by an HPA and needs two replicas to stay up).
 func (w *workload) scalable() bool {
-	return w.deployment != nil || w.statefulSet != nil || w.kind() == "ReplicaSet" || w.kind() == "Rollout"
+	return w.deployment != nil || w.statefulSet != nil || w.kind() == "ReplicaSet" || w.kind() == "ReplicationController" || w.kind() == "Rollout"
 }
 
 // rolled reports whether a change to the pod template replaces the running
-// pods. A bare ReplicaSet keeps its pods, and a Job's pods run once.
+// pods. A bare ReplicaSet or a ReplicationController keeps its pods, as
+// does a StatefulSet or DaemonSet updated OnDelete, and a Job's pods run
+// once.
 func (w *workload) rolled() bool {
-	return w.deployment != nil || w.statefulSet != nil || w.daemonSet != nil || w.kind() == "Rollout"
+	switch {
+	case w.statefulSet != nil:
+		return w.statefulSet.Spec.UpdateStrategy.Type != appsv1.OnDeleteStatefulSetStrategyType
+	case w.daemonSet != nil:
+		return w.daemonSet.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType
+	}
+	return w.deployment != nil || w.kind() == "Rollout"
 }
 
 // containerPath names a container by name rather than index, so a finding
@@ -163,13 +187,11 @@ func skipReason(o *Object) string {
 		return ""
 	}
 	switch {
-	case o.Typed == nil && slices.Contains([]string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}, o.Kind) &&
+	case o.Typed == nil && slices.Contains([]string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}, o.Kind) &&
 		!strings.Contains(o.APIVersion, "."):
 		return "not a valid object: see schema-strict"
 	case o.Kind == "Pod" && o.APIVersion == "v1":
 		return "a bare Pod: nothing rolls or replaces it"
-	case o.Kind == "ReplicationController" && o.APIVersion == "v1":
-		return "ReplicationController is superseded by Deployment"
 	case o.Kind == "Rollout" && strings.HasPrefix(o.APIVersion, "argoproj.io/"):
 		return "workloadRef: the pod template is another object's"
 	case o.hasPodTemplate:

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zerodrop/zerodrop/internal/treetest"
 )
 
 // runCLI runs a fresh command tree, as the binary would, and returns what it
@@ -15,23 +17,6 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	code = Run(args, &out, &errb)
 	return out.String(), errb.String(), code
-}
-
-// dirEntries lists dir, or nil when it does not exist.
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
@@ -66,19 +51,19 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{
 			name:    "non-empty directory",
 			args:    []string{"new", "payments", "--module", "x.org/p", "-o", "out"},
-			setup:   func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "out", "keep.txt"), "mine") },
+			setup:   func(t *testing.T, dir string) { treetest.Write(t, filepath.Join(dir, "out", "keep.txt"), "mine") },
 			wantErr: `exists and is not empty: scaffold never overwrites`, want: ExitUsage,
 		},
 		{
 			name:    "target is a file",
 			args:    []string{"new", "payments", "--module", "x.org/p", "-o", "out"},
-			setup:   func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "out"), "mine") },
+			setup:   func(t *testing.T, dir string) { treetest.Write(t, filepath.Join(dir, "out"), "mine") },
 			wantErr: `is a file, not a directory`, want: ExitUsage,
 		},
 		{
 			name:    "parent is a file",
 			args:    []string{"new", "payments", "--module", "x.org/p", "-o", "file/sub/dir"},
-			setup:   func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "file"), "mine") },
+			setup:   func(t *testing.T, dir string) { treetest.Write(t, filepath.Join(dir, "file"), "mine") },
 			wantErr: `file is a file, so file/sub/dir cannot be created under it`, want: ExitUsage,
 		},
 		{name: "several problems at once", args: []string{"new", "Bad_Name", "--module", "", "--http-port", "0"}, wantErr: "is not a DNS label", want: ExitUsage},
@@ -90,7 +75,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, dir)
 			}
-			before := snapshot(t, dir)
+			before := treetest.Snapshot(t, dir)
 			stdout, stderr, code := runCLI(t, tt.args...)
 			if code != tt.want {
 				t.Errorf("exit code = %d, want %d\nstderr: %s", code, tt.want, stderr)
@@ -101,7 +86,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("stdout = %q, want nothing", stdout)
 			}
-			if after := snapshot(t, dir); after != before {
+			if after := treetest.Snapshot(t, dir); after != before {
 				t.Errorf("the work directory changed:\nbefore: %s\nafter:  %s", before, after)
 			}
 		})
@@ -128,7 +113,7 @@ func TestNewDryRunWritesNothing(t *testing.T) {
 			t.Errorf("dry-run output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if names := dirEntries(t, dir); len(names) != 0 {
+	if names := treetest.Entries(t, dir); len(names) != 0 {
 		t.Errorf("dry run wrote %v", names)
 	}
 }
@@ -153,7 +138,7 @@ func TestNewWritesService(t *testing.T) {
 			if !strings.Contains(stdout, "created "+tt.name+"/") {
 				t.Errorf("stdout = %q", stdout)
 			}
-			if names := dirEntries(t, dir); len(names) != 1 || names[0] != tt.name {
+			if names := treetest.Entries(t, dir); len(names) != 1 || names[0] != tt.name {
 				t.Errorf("work dir holds %v, want only %s (no staging leftovers)", names, tt.name)
 			}
 			gomod, err := os.ReadFile(filepath.Join(dir, tt.name, "go.mod"))
@@ -194,7 +179,7 @@ func TestNewCreatesParents(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "services", "team", "svc", "cmd", "svc", "main.go")); err != nil {
 		t.Error(err)
 	}
-	if names := dirEntries(t, filepath.Join(dir, "services", "team")); len(names) != 1 {
+	if names := treetest.Entries(t, filepath.Join(dir, "services", "team")); len(names) != 1 {
 		t.Errorf("beside the service: %v, want only svc", names)
 	}
 }
@@ -229,34 +214,6 @@ func TestVersionAndCompletion(t *testing.T) {
 	}
 }
 
-func mustWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// snapshot describes every path and size under dir.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		b.WriteString(rel + ":" + fi.Mode().String() + ";")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 // TestNewBuildsProtoToolsOnce starts from an empty cache: two services
 // generated at the same time must both succeed and share one build of the
 // protobuf tools, with no half-built directory left behind.
@@ -283,7 +240,7 @@ func TestNewBuildsProtoToolsOnce(t *testing.T) {
 			t.Error(e)
 		}
 	}
-	builds := dirEntries(t, filepath.Join(cache, "zerodrop", "prototools"))
+	builds := treetest.Entries(t, filepath.Join(cache, "zerodrop", "prototools"))
 	if len(builds) != 1 || strings.Contains(builds[0], ".build-") {
 		t.Errorf("tools cache holds %v, want exactly one finished build", builds)
 	}

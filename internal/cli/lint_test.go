@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/zerodrop/zerodrop/internal/lint"
+	"github.com/zerodrop/zerodrop/internal/treetest"
 )
 
 // overlays are the kustomize directories every service ships, relative to
@@ -41,7 +42,7 @@ func checkServiceManifests(t *testing.T, svcDir string) {
 					t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
 				}
 				if !bytes.Equal(out, lib) {
-					t.Errorf("kubectl kustomize and the kustomize library disagree on %s:\n%s", dir, firstDiff(out, lib))
+					t.Errorf("kubectl kustomize and the kustomize library disagree on %s:\n%s", dir, treetest.FirstDiff(out, lib))
 				}
 			}
 
@@ -133,7 +134,7 @@ const corpusBase = "../lint/testdata/corpus/base"
 func TestLintExitCodesAndOutput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	mustWrite(t, bad, `apiVersion: apps/v1
+	treetest.Write(t, bad, `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
@@ -155,7 +156,7 @@ spec:
 		t.Fatal(err)
 	}
 	chart := filepath.Join(dir, "chart")
-	mustWrite(t, filepath.Join(chart, "Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+	treetest.Write(t, filepath.Join(chart, "Chart.yaml"), "apiVersion: v2\nname: web\nversion: 0.1.0\n")
 	tests := []struct {
 		name    string
 		args    []string

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerodrop/zerodrop/internal/render"
+	"github.com/zerodrop/zerodrop/internal/tree"
 )
 
 // newOptions holds the answers of scaffold new.
@@ -135,16 +136,16 @@ func defaultImage(module, name string) string {
 
 func (o *newOptions) run(ctx context.Context, s streams) error {
 	out := s.out
-	tree, err := builtinTree()
+	t, err := tree.Builtin()
 	if o.from != "" {
-		tree, err = dirTree(o.from)
+		t, err = tree.Dir(o.from)
 	}
 	if err != nil {
 		return err
 	}
 	d := o.data()
-	d.TemplateHash = tree.hash
-	files, err := render.RenderFS(tree.fsys, d)
+	d.TemplateHash = t.Hash
+	files, err := render.RenderFS(t.FS, d)
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 	if err := render.Write(ctx, d, files, dir); err != nil {
 		return err
 	}
-	tree.remember(s.err)
+	t.Remember(s.err)
 	fmt.Fprintf(out, "created %s/ with %d files\n\nNext:\n  cd %s\n  make test    # build, vet and test\n  make run     # serve HTTP on :%d, gRPC on :%d, health on :%d\n",
 		dir, len(paths), dir, d.HTTPPort, d.GRPCPort, d.HealthPort)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerodrop/zerodrop/internal/render"
+	"github.com/zerodrop/zerodrop/internal/tree"
 )
 
 func newVersionCmd(out io.Writer) *cobra.Command {
@@ -20,11 +21,11 @@ the hash of its built-in template tree: what scaffold new records in
 .scaffold.yaml as templateHash, and what scaffold update brings a service to.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			tree, err := builtinTree()
+			t, err := tree.Builtin()
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(out, "%s\ntemplates %s\n", versionString(), tree.hash)
+			_, err = fmt.Fprintf(out, "%s\ntemplates %s\n", versionString(), t.Hash)
 			return err
 		},
 	}

@@ -1,4 +1,4 @@
-package cli
+package update
 
 import (
 	"context"
@@ -7,15 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zerodrop/zerodrop/internal/treetest"
 )
 
 // TestApplyChangesIsAllOrNothing makes the last of three writes fail, after
 // the first two are staged: the tree must be left exactly as it was.
 func TestApplyChangesIsAllOrNothing(t *testing.T) {
 	root := t.TempDir()
-	mustWrite(t, filepath.Join(root, "a.txt"), "a")
-	mustWrite(t, filepath.Join(root, "b.txt"), "b")
-	mustWrite(t, filepath.Join(root, "blocker"), "a file where a directory is needed")
+	treetest.Write(t, filepath.Join(root, "a.txt"), "a")
+	treetest.Write(t, filepath.Join(root, "b.txt"), "b")
+	treetest.Write(t, filepath.Join(root, "blocker"), "a file where a directory is needed")
 	unchanged := keepsTree(t, root)
 	err := applyChanges(root, []fileWrite{
 		{path: "a.txt", content: []byte("A"), mode: 0o644},
@@ -32,10 +34,10 @@ func TestApplyChangesIsAllOrNothing(t *testing.T) {
 // removes the directories that deletions leave empty.
 func TestApplyChangesWritesDeletesAndTidies(t *testing.T) {
 	root := t.TempDir()
-	mustWrite(t, filepath.Join(root, "a.txt"), "a")
-	mustWrite(t, filepath.Join(root, "b.txt"), "b")
-	mustWrite(t, filepath.Join(root, "old/deep/d.txt"), "d")
-	mustWrite(t, filepath.Join(root, "old/keep.txt"), "k")
+	treetest.Write(t, filepath.Join(root, "a.txt"), "a")
+	treetest.Write(t, filepath.Join(root, "b.txt"), "b")
+	treetest.Write(t, filepath.Join(root, "old/deep/d.txt"), "d")
+	treetest.Write(t, filepath.Join(root, "old/keep.txt"), "k")
 	err := applyChanges(root, []fileWrite{
 		{path: "a.txt", content: []byte("A"), mode: 0o644},
 		{path: "new/dir/run.sh", content: []byte("#!/bin/sh\n"), mode: 0o755},
@@ -43,10 +45,10 @@ func TestApplyChangesWritesDeletesAndTidies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := readTree(t, root)
+	got := treetest.Read(t, root)
 	want := map[string]string{"a.txt": "A", "new/dir/run.sh": "#!/bin/sh\n", "old/keep.txt": "k"}
 	if len(got) != len(want) {
-		t.Errorf("tree holds %v, want %v", sortedKeys(got), want)
+		t.Errorf("tree holds %v, want %v", treetest.Paths(got), want)
 	}
 	for p, c := range want {
 		if string(got[p]) != c {
@@ -82,11 +84,11 @@ func TestMerge3(t *testing.T) {
 // new directory left behind.
 func TestApplyChangesRestoresWhenARenameFails(t *testing.T) {
 	root := t.TempDir()
-	mustWrite(t, filepath.Join(root, "a.txt"), "a")
+	treetest.Write(t, filepath.Join(root, "a.txt"), "a")
 	if err := os.Chmod(filepath.Join(root, "a.txt"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustWrite(t, filepath.Join(root, "z.txt"), "z")
+	treetest.Write(t, filepath.Join(root, "z.txt"), "z")
 	immutable(t, filepath.Join(root, "z.txt"))
 	unchanged := keepsTree(t, root)
 	err := applyChanges(root, []fileWrite{
@@ -105,9 +107,9 @@ func TestApplyChangesRestoresWhenARenameFails(t *testing.T) {
 // be back.
 func TestApplyChangesRestoresWhenADeletionFails(t *testing.T) {
 	root := t.TempDir()
-	mustWrite(t, filepath.Join(root, "a.txt"), "a")
-	mustWrite(t, filepath.Join(root, "old/b.txt"), "b")
-	mustWrite(t, filepath.Join(root, "y.txt"), "y")
+	treetest.Write(t, filepath.Join(root, "a.txt"), "a")
+	treetest.Write(t, filepath.Join(root, "old/b.txt"), "b")
+	treetest.Write(t, filepath.Join(root, "y.txt"), "y")
 	immutable(t, filepath.Join(root, "y.txt"))
 	unchanged := keepsTree(t, root)
 	err := applyChanges(root, []fileWrite{
@@ -141,10 +143,10 @@ func immutable(t *testing.T, path string) {
 // check that they are all the same later.
 func keepsTree(t *testing.T, root string) func(after string) {
 	t.Helper()
-	before, beforeFiles := snapshot(t, root), readTree(t, root)
+	before, beforeFiles := treetest.Snapshot(t, root), treetest.Read(t, root)
 	return func(after string) {
 		t.Helper()
-		if now := snapshot(t, root); now != before || !treesEqual(beforeFiles, readTree(t, root)) {
+		if now := treetest.Snapshot(t, root); now != before || !treetest.Equal(beforeFiles, treetest.Read(t, root)) {
 			t.Errorf("%s changed the tree:\nbefore: %s\nafter:  %s", after, before, now)
 		}
 	}

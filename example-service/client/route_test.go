@@ -5,9 +5,11 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
@@ -54,6 +56,16 @@ func TestUnsentAttemptsGoToTheFallback(t *testing.T) {
 	ctx := context.Background()
 	if _, err := exampleservicev1.NewGreeterClient(main).Count(ctx, &exampleservicev1.CountRequest{}); err != nil {
 		t.Fatal(err)
+	}
+	// grpc-go installs a READY connection's picker a moment before it
+	// reports the state, so a call can succeed while GetState still says
+	// CONNECTING: wait for the state itself, which routeUnary reads.
+	ready, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for s := main.GetState(); s != connectivity.Ready; s = main.GetState() {
+		if !main.WaitForStateChange(ready, s) {
+			t.Fatalf("the main connection stayed %v", s)
+		}
 	}
 	route := routeUnary(fallback)
 	method := exampleservicev1.Greeter_Count_FullMethodName

@@ -16,7 +16,7 @@ import (
 )
 
 // GRPCServer records the gRPC server series of go-grpc-middleware's
-// Prometheus provider, configured as the template configures it (the
+// Prometheus provider, configured as this service would configure it (the
 // handling-time histogram on, default buckets): the same names, help texts,
 // labels and buckets, the same values for the same calls, and the same series
 // created up front by InitializeMetrics, so that dashboards and alerts
@@ -25,8 +25,8 @@ import (
 // It reports through go-grpc-middleware's interceptors package, as the
 // provider does. What differs is the cost: the provider resolves each of a
 // call's five series from its label values and allocates seven times a call,
-// which under load was most of what the template's gRPC stack cost over a
-// bare grpc-go server (BENCHMARKS.md); GRPCServer resolves every registered
+// which under load was most of what this server's gRPC stack cost over a
+// bare grpc-go server; GRPCServer resolves every registered
 // method's series once, in InitializeMetrics, and a call only finds them.
 type GRPCServer struct {
 	started, handled, received, sent *prometheus.CounterVec

@@ -37,7 +37,13 @@ func streamsOf(cmd *cobra.Command, out io.Writer) streams {
 func Run(args []string, stdout, stderr io.Writer) int {
 	cmd := NewRootCmd(stdout, stderr)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	return Report(cmd.ExecuteContext(context.Background()), stderr)
+}
+
+// Report prints a command's error to stderr as scaffold does and returns
+// the exit code for it: ExitUsage for the caller's mistakes, ExitError for
+// failures, ExitOK for none.
+func Report(err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}

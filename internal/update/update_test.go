@@ -3,8 +3,6 @@ package update_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,16 +44,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 func runUpdate(t *testing.T, o update.Options) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	err := update.Run(context.Background(), o, &out, &errb)
-	switch {
-	case err == nil:
-		return out.String(), errb.String(), cli.ExitOK
-	case errors.As(err, new(*render.InputError)):
-		code = cli.ExitUsage
-	default:
-		code = cli.ExitError
-	}
-	fmt.Fprintf(&errb, "scaffold: %v\n", err)
+	code = cli.Report(update.Run(context.Background(), o, &out, &errb), &errb)
 	return out.String(), errb.String(), code
 }
 

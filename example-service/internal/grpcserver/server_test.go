@@ -168,13 +168,12 @@ func TestWatchBounds(t *testing.T) {
 }
 
 // TestStreamsPerConnectionAreCapped: one connection holds at most
-// MaxConcurrentStreams streams; the next waits for one to end.
+// MaxConcurrentStreams streams; the next waits for one to end. The streams
+// are grpc.health.v1 Watches, which stay open and quiet.
 func TestStreamsPerConnectionAreCapped(t *testing.T) {
-	c := exampleservicev1.NewGreeterClient(serve(t, NewGreeter(version.Info{Version: "v1"}, "pod-a", nil)))
+	c := healthpb.NewHealthClient(serve(t, NewGreeter(version.Info{Version: "v1"}, "pod-a", nil)))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// An hour's interval: the streams stay open and quiet.
-	hourly := &exampleservicev1.WatchRequest{IntervalMs: 3_600_000}
 	var first context.CancelFunc
 	for i := range MaxConcurrentStreams {
 		sctx, cancel := context.WithCancel(ctx)
@@ -184,17 +183,17 @@ func TestStreamsPerConnectionAreCapped(t *testing.T) {
 		}
 		// A client opens a stream only while the server's
 		// SETTINGS_MAX_CONCURRENT_STREAMS allows.
-		if _, err := c.Watch(sctx, hourly); err != nil {
+		if _, err := c.Watch(sctx, &healthpb.HealthCheckRequest{}); err != nil {
 			t.Fatalf("stream %d: %v", i+1, err)
 		}
 	}
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancelShort()
-	if _, err := c.Watch(short, hourly); status.Code(err) != codes.DeadlineExceeded {
+	if _, err := c.Watch(short, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("stream %d on one connection = %v, want it to wait (DeadlineExceeded)", MaxConcurrentStreams+1, err)
 	}
 	first()
-	if _, err := c.Watch(ctx, hourly); err != nil {
+	if _, err := c.Watch(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("a stream after one ended: %v", err)
 	}
 }

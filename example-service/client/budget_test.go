@@ -12,19 +12,19 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 )
 
-// failing is a Greeter whose SayHello always fails with code, optionally
+// failing is a drill whose Work always fails with code, optionally
 // asking for a retry with a pushback trailer; it counts attempts.
 type failing struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	code     codes.Code
 	pushback string
 	attempts atomic.Int64
 }
 
-func (f *failing) SayHello(ctx context.Context, _ *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+func (f *failing) Work(ctx context.Context, _ *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
 	f.attempts.Add(1)
 	if f.pushback != "" {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(pushbackKey, f.pushback))
@@ -41,7 +41,7 @@ func serveFailing(t *testing.T, f *failing, opts ...Option) *Client {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	exampleservicev1.RegisterGreeterServer(srv, f)
+	drillv1.RegisterDrillServer(srv, f)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	c, err := New(context.Background(), "passthrough:///"+ln.Addr().String(), append([]Option{WithBackoff(time.Millisecond)}, opts...)...)
@@ -61,8 +61,8 @@ func TestRetryBudgetCapsAStorm(t *testing.T) {
 		f := &failing{code: codes.Unavailable}
 		c := serveFailing(t, f, opts...)
 		for range calls {
-			if _, err := c.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
-				t.Fatalf("SayHello = %v, want UNAVAILABLE", err)
+			if _, err := drillOf(c).Work(context.Background(), &drillv1.WorkRequest{}); status.Code(err) != codes.Unavailable {
+				t.Fatalf("Work = %v, want UNAVAILABLE", err)
 			}
 		}
 		return f.attempts.Load()
@@ -116,9 +116,9 @@ func TestResourceExhaustedNeedsPushback(t *testing.T) {
 	} {
 		f := &failing{code: codes.ResourceExhausted, pushback: tt.pushback}
 		c := serveFailing(t, f)
-		_, err := c.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{})
+		_, err := drillOf(c).Work(context.Background(), &drillv1.WorkRequest{})
 		if status.Code(err) != codes.ResourceExhausted {
-			t.Errorf("pushback %q: SayHello = %v, want RESOURCE_EXHAUSTED", tt.pushback, err)
+			t.Errorf("pushback %q: Work = %v, want RESOURCE_EXHAUSTED", tt.pushback, err)
 		}
 		if got := f.attempts.Load(); got != tt.want {
 			t.Errorf("pushback %q: %d attempts, want %d", tt.pushback, got, tt.want)

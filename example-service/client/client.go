@@ -1,5 +1,7 @@
 // Package client is the Go client for example-service, for other services to import.
-// It loses no idempotent call across rolling updates and pod loss:
+// It is one connection for every API the service serves: pass Conn to the
+// API's generated NewXClient (greeter.go does that for the example).
+// Every call through it loses nothing across rolling updates and pod loss:
 //
 //   - It resolves the headless Service through DNS and balances every call
 //     across the ready pods (round_robin), instead of pinning one pod per
@@ -7,7 +9,8 @@
 //   - It watches each pod's grpc.health.v1 status, so a pod that starts
 //     draining stops receiving calls at once, before DNS or kube-proxy catch up.
 //   - It retries only methods whose proto declares them free of side
-//     effects (idempotency_level); other calls are never retried, because a
+//     effects (idempotency_level), read from the descriptors that the
+//     API's generated code registers; other calls are never retried, because a
 //     retried call may run twice. An idempotent call is retried, up to a
 //     bounded number of attempts, when an attempt failed with UNAVAILABLE,
 //     got no answer within the per-attempt timeout while the caller still
@@ -31,10 +34,11 @@
 //     per-attempt timeout costs a retry token, so a long outage under many
 //     calls spends the budget, and calls then end at the per-attempt timeout.
 //     Other calls fail at once with UNAVAILABLE when no pod is ready.
-//   - Follow keeps a Watch stream going across pods: a pod that drains ends
-//     its streams with UNAVAILABLE, and Follow resumes on another pod from the
-//     last event it delivered, so the caller sees every event once, in order,
-//     unless it was away for longer than the server replays (ErrGap).
+//   - Follow keeps a resumable server stream going across pods: a pod that
+//     drains ends its streams with UNAVAILABLE, and Follow resumes on another
+//     pod from the last message it delivered, so the caller sees every
+//     message once, in order, unless it was away for longer than the server
+//     replays (ErrGap).
 //   - New checks every option, and returns an error that names the one it
 //     cannot work with, rather than a client that fails later.
 //
@@ -71,8 +75,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // registers client-side health checking
 	"google.golang.org/grpc/keepalive"
-
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
 )
 
 // DefaultTarget is the headless Service in its default namespace, in a
@@ -157,9 +159,8 @@ const serviceConfig = `{
   "healthCheckConfig": {"serviceName": ""}
 }`
 
-// Client is a connection to example-service with the Greeter API.
+// Client is a connection to example-service, for any of its APIs.
 type Client struct {
-	exampleservicev1.GreeterClient
 	conn     *grpc.ClientConn
 	fallback *grpc.ClientConn // nil without WithFallback
 	opts     options
@@ -249,10 +250,11 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client for %s: %w", target, err)
 	}
 	conn.Connect()
-	return &Client{GreeterClient: exampleservicev1.NewGreeterClient(conn), conn: conn, fallback: fallback, opts: o}, nil
+	return &Client{conn: conn, fallback: fallback, opts: o}, nil
 }
 
-// Conn is the underlying connection, for other APIs on the same server.
+// Conn is the connection that every call goes through, balanced, retried
+// and with its fallback: give it to an API's generated NewXClient.
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
 // Close closes the connections.

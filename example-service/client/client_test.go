@@ -29,7 +29,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 	"github.com/zerodrop/zerodrop/example-service/client"
 	"github.com/zerodrop/zerodrop/example-service/internal/loadgen"
 	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
@@ -41,6 +41,9 @@ const (
 )
 
 var binPath string
+
+// drillOf is the drill's API through cl, as any API's generated client is.
+func drillOf(cl *client.Client) drillv1.DrillClient { return drillv1.NewDrillClient(cl.Conn()) }
 
 // TestMain runs the tests with the client's own DNS timings, not shorter
 // ones: the rollouts below replace pods every second or so, as fast as
@@ -215,7 +218,7 @@ func (l *clientLoad) waitFlowing(t *testing.T) {
 	}
 }
 
-// load runs SayHello (or Count) at rate for d through a fresh client. Each
+// load runs Work (or Count) at rate for d through a fresh client. Each
 // call works for workMs on the server, to keep calls in flight.
 func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) *clientLoad {
 	c.t.Helper()
@@ -236,11 +239,11 @@ func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) 
 		defer cl.Close()
 		out <- loadgen.Run(context.Background(), loadgen.Config{Rate: rate, Duration: d}, &retries, func(ctx context.Context) (string, error) {
 			if method == "Count" {
-				resp, err := cl.Count(ctx, &exampleservicev1.CountRequest{WorkMs: workMs})
+				resp, err := drillOf(cl).Count(ctx, &drillv1.CountRequest{WorkMs: workMs})
 				succeeded(err)
 				return resp.GetHostname(), err
 			}
-			resp, err := cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{WorkMs: workMs})
+			resp, err := drillOf(cl).Work(ctx, &drillv1.WorkRequest{WorkMs: workMs})
 			succeeded(err)
 			return resp.GetVersion(), err
 		})
@@ -260,7 +263,7 @@ func logReport(t *testing.T, name string, r loadgen.Report) {
 func TestRollingRestart(t *testing.T) {
 	c := newCluster(t)
 	old := c.serve(3, "v1")
-	load := c.load("SayHello", 200, 7*time.Second, 20)
+	load := c.load("Work", 200, 7*time.Second, 20)
 	load.waitFlowing(t)
 	c.roll(old, "v2")
 	r := <-load.report
@@ -306,7 +309,7 @@ func TestFollowSurvivesRollingRestart(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	followed := make(chan error, 1)
 	go func() {
-		followed <- cl.Follow(ctx, &exampleservicev1.WatchRequest{IntervalMs: 20}, func(e *exampleservicev1.WatchResponse) error {
+		followed <- servicetest.FollowWatch(ctx, cl, &drillv1.WatchRequest{IntervalMs: 20}, func(e *drillv1.WatchResponse) error {
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, event{e.GetSequence(), e.GetVersion()})
@@ -389,7 +392,7 @@ func TestFollowSurvivesRollingRestart(t *testing.T) {
 func TestSIGKILL(t *testing.T) {
 	c := newCluster(t)
 	backends := c.serve(3, "v1")
-	idempotent := c.load("SayHello", 200, 4*time.Second, 100)
+	idempotent := c.load("Work", 200, 4*time.Second, 100)
 	counting := c.load("Count", 200, 4*time.Second, 100)
 	idempotent.waitFlowing(t)
 	counting.waitFlowing(t)
@@ -400,7 +403,7 @@ func TestSIGKILL(t *testing.T) {
 	c.dns.remove(host(backends[1]))
 
 	r, rc := <-idempotent.report, <-counting.report
-	logReport(t, "SIGKILL, SayHello (idempotent)", r)
+	logReport(t, "SIGKILL, Work (idempotent)", r)
 	logReport(t, "SIGKILL, Count (not idempotent)", rc)
 	if r.Failed != 0 {
 		t.Errorf("%d idempotent calls failed after a SIGKILL, want 0", r.Failed)
@@ -432,7 +435,7 @@ func TestScaleUp(t *testing.T) {
 	}
 	defer cl.Close()
 	call := func() string {
-		resp, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{})
+		resp, err := drillOf(cl).Work(context.Background(), &drillv1.WorkRequest{})
 		if err != nil {
 			t.Fatalf("call failed during scale-up: %v", err)
 		}
@@ -470,7 +473,7 @@ func TestNewPodsFoundWithoutReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
+	if _, err := drillOf(cl).Work(context.Background(), &drillv1.WorkRequest{}); err != nil {
 		t.Fatalf("warm-up call: %v", err)
 	}
 	added := c.start("new")
@@ -479,7 +482,7 @@ func TestNewPodsFoundWithoutReconnects(t *testing.T) {
 	limit := every + 2*time.Second // a look-up, a connection, a health check
 	found := false
 	for !found && time.Since(addedAt) < limit {
-		resp, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{})
+		resp, err := drillOf(cl).Work(context.Background(), &drillv1.WorkRequest{})
 		if err != nil {
 			t.Fatalf("call failed while a backend was added: %v", err)
 		}
@@ -514,7 +517,7 @@ func TestAllBackendsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
+	if _, err := drillOf(cl).Work(context.Background(), &drillv1.WorkRequest{}); err != nil {
 		t.Fatalf("warm-up call: %v", err)
 	}
 	for _, b := range backends {
@@ -525,7 +528,7 @@ func TestAllBackendsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	_, err = cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+	_, err = drillOf(cl).Work(ctx, &drillv1.WorkRequest{})
 	took := time.Since(start)
 	t.Logf("with every backend down the call failed after %v: %v", took.Round(time.Millisecond), err)
 	if status.Code(err) != codes.DeadlineExceeded {
@@ -542,7 +545,7 @@ func TestAllBackendsDown(t *testing.T) {
 	}
 
 	start = time.Now()
-	_, err = cl.Count(context.Background(), &exampleservicev1.CountRequest{})
+	_, err = drillOf(cl).Count(context.Background(), &drillv1.CountRequest{})
 	took = time.Since(start)
 	if status.Code(err) != codes.Unavailable || took > 200*time.Millisecond {
 		t.Errorf("Count with every backend down: %v after %v, want Unavailable at once: calls with side effects never wait", err, took)
@@ -632,7 +635,7 @@ func TestReconnectsSoonAfterAKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := cl.SayHello(t.Context(), &exampleservicev1.SayHelloRequest{}); err != nil {
+	if _, err := drillOf(cl).Work(t.Context(), &drillv1.WorkRequest{}); err != nil {
 		t.Fatalf("before the kill: %v", err)
 	}
 	pa.kill()
@@ -640,7 +643,7 @@ func TestReconnectsSoonAfterAKill(t *testing.T) {
 	// connection wanted while it is down.
 	done := make(chan error, 1)
 	go func() {
-		_, err := cl.SayHello(t.Context(), &exampleservicev1.SayHelloRequest{})
+		_, err := drillOf(cl).Work(t.Context(), &drillv1.WorkRequest{})
 		done <- err
 	}()
 	time.Sleep(2 * time.Second) // the pod's restart, not synchronisation
@@ -669,7 +672,7 @@ func TestIdempotentCallWaitsForAPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := cl.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
+	if _, err := drillOf(cl).Work(context.Background(), &drillv1.WorkRequest{}); err != nil {
 		t.Fatalf("warm-up call: %v", err)
 	}
 	<-entered
@@ -691,7 +694,7 @@ func TestIdempotentCallWaitsForAPod(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		_, err := cl.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+		_, err := drillOf(cl).Work(ctx, &drillv1.WorkRequest{})
 		done <- err
 	}()
 	<-entered // the call is on its way, with no pod to take it
@@ -703,10 +706,10 @@ func TestIdempotentCallWaitsForAPod(t *testing.T) {
 
 func TestIdempotent(t *testing.T) {
 	for method, want := range map[string]bool{
-		exampleservicev1.Greeter_SayHello_FullMethodName:   true,
-		exampleservicev1.Greeter_GetVersion_FullMethodName: true,
-		exampleservicev1.Greeter_Count_FullMethodName:      false,
-		"/unknown.Service/Method":                          false,
+		drillv1.Drill_Work_FullMethodName:  true,
+		drillv1.Drill_Watch_FullMethodName: true,
+		drillv1.Drill_Count_FullMethodName: false,
+		"/unknown.Service/Method":          false,
 	} {
 		if got := client.Idempotent(method); got != want {
 			t.Errorf("Idempotent(%s) = %v, want %v", method, got, want)

@@ -194,7 +194,7 @@ func rollBehindCache(t *testing.T, withFallback bool) (failed, calls int64, labe
 	if withFallback {
 		c.opts = []client.Option{client.WithFallback("passthrough:///" + proxy.addr)}
 	}
-	load := c.load("SayHello", 200, 7*time.Second, 20)
+	load := c.load("Work", 200, 7*time.Second, 20)
 	load.waitFlowing(t)
 	c.roll(old, "v2")
 	r := <-load.report

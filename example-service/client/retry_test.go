@@ -20,24 +20,40 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 )
 
-// serveGreeter runs impl on a real gRPC server on loopback, with a health
+// serveDrill runs impl on a real gRPC server on loopback, with a health
 // service whose status the test may change, and returns its address.
-func serveGreeter(t *testing.T, impl exampleservicev1.GreeterServer) (addr string, hs *health.Server) {
+func serveDrill(t *testing.T, impl drillv1.DrillServer) (addr string, hs *health.Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	exampleservicev1.RegisterGreeterServer(srv, impl)
+	drillv1.RegisterDrillServer(srv, impl)
 	hs = health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return ln.Addr().String(), hs
+}
+
+// drillOf is the drill's API through c, as any API's generated client is.
+func drillOf(c *Client) drillv1.DrillClient { return drillv1.NewDrillClient(c.Conn()) }
+
+// followWatch follows the drill's Watch from req (nil for an empty one),
+// each resume after the last event delivered.
+func followWatch(ctx context.Context, c *Client, req *drillv1.WatchRequest, f func(*drillv1.WatchResponse) error) error {
+	open := func(ctx context.Context, last *drillv1.WatchResponse, opts ...grpc.CallOption) (grpc.ServerStreamingClient[drillv1.WatchResponse], error) {
+		r := &drillv1.WatchRequest{IntervalMs: req.GetIntervalMs(), AfterSequence: req.GetAfterSequence()}
+		if last != nil {
+			r.AfterSequence = last.GetSequence()
+		}
+		return drillv1.NewDrillClient(c.Conn()).Watch(ctx, r, opts...)
+	}
+	return Follow(ctx, c, drillv1.Drill_Watch_FullMethodName, open, f)
 }
 
 func newClient(t *testing.T, target string, opts ...Option) *Client {
@@ -50,15 +66,15 @@ func newClient(t *testing.T, target string, opts ...Option) *Client {
 	return c
 }
 
-// stalling is a Greeter whose SayHello never answers: it holds each attempt
+// stalling is a drill whose Work never answers: it holds each attempt
 // until the client gives up on it, and counts the attempts.
 type stalling struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	attempts atomic.Int64
 	entered  chan struct{} // if set, told of each attempt
 }
 
-func (s *stalling) SayHello(ctx context.Context, _ *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+func (s *stalling) Work(ctx context.Context, _ *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
 	s.attempts.Add(1)
 	if s.entered != nil {
 		s.entered <- struct{}{}
@@ -75,15 +91,15 @@ func (s *stalling) SayHello(ctx context.Context, _ *exampleservicev1.SayHelloReq
 func TestPerAttemptTimeoutsSpendTheBudget(t *testing.T) {
 	const calls, maxTokens = 20, 10
 	s := &stalling{}
-	addr, _ := serveGreeter(t, s)
+	addr, _ := serveDrill(t, s)
 	c := newClient(t, "passthrough:///"+addr, WithBackoff(time.Millisecond), WithPerAttemptTimeout(50*time.Millisecond), WithRetryBudget(maxTokens, 1))
 	for range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+		_, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{})
 		callerAlive := ctx.Err() == nil
 		cancel()
 		if status.Code(err) != codes.DeadlineExceeded || !callerAlive {
-			t.Fatalf("SayHello = %v (caller's deadline passed: %v), want DEADLINE_EXCEEDED of the last attempt, well within the call's deadline", err, !callerAlive)
+			t.Fatalf("Work = %v (caller's deadline passed: %v), want DEADLINE_EXCEEDED of the last attempt, well within the call's deadline", err, !callerAlive)
 		}
 	}
 	attempts := s.attempts.Load()
@@ -101,19 +117,19 @@ func TestPerAttemptTimeoutsSpendTheBudget(t *testing.T) {
 // attempt, or the caller cancels, the call ends: nothing is retried.
 func TestCallerDeadlineIsNotRetried(t *testing.T) {
 	s := &stalling{}
-	addr, _ := serveGreeter(t, s)
+	addr, _ := serveDrill(t, s)
 	c := newClient(t, "passthrough:///"+addr, WithBackoff(time.Millisecond), WithPerAttemptTimeout(time.Minute))
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	if _, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{}); status.Code(err) != codes.DeadlineExceeded {
-		t.Errorf("SayHello past the caller's deadline = %v, want DEADLINE_EXCEEDED", err)
+	if _, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Work past the caller's deadline = %v, want DEADLINE_EXCEEDED", err)
 	}
 	if n := s.attempts.Load(); n > 1 {
 		t.Errorf("%d attempts: the caller's deadline was retried", n)
 	}
 
 	s = &stalling{entered: make(chan struct{}, 1)}
-	addr, _ = serveGreeter(t, s)
+	addr, _ = serveDrill(t, s)
 	c = newClient(t, "passthrough:///"+addr, WithBackoff(time.Millisecond), WithPerAttemptTimeout(time.Minute))
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
@@ -124,31 +140,31 @@ func TestCallerDeadlineIsNotRetried(t *testing.T) {
 		}
 		cancel()
 	}()
-	if _, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{}); status.Code(err) != codes.Canceled {
-		t.Errorf("SayHello the caller cancelled = %v, want CANCELED", err)
+	if _, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{}); status.Code(err) != codes.Canceled {
+		t.Errorf("Work the caller cancelled = %v, want CANCELED", err)
 	}
 	if n := s.attempts.Load(); n != 1 {
 		t.Errorf("%d attempts for a call the caller cancelled, want 1", n)
 	}
 }
 
-// pushingBack is a Greeter whose SayHello fails with UNAVAILABLE once for
+// pushingBack is a drill whose Work fails with UNAVAILABLE once for
 // each of pushbacks, with that pushback trailer unless it is "", then
 // answers; it records when each attempt came.
 type pushingBack struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	pushbacks []string
 	mu        sync.Mutex
 	times     []time.Time
 }
 
-func (p *pushingBack) SayHello(ctx context.Context, _ *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+func (p *pushingBack) Work(ctx context.Context, _ *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
 	p.mu.Lock()
 	p.times = append(p.times, time.Now())
 	n := len(p.times)
 	p.mu.Unlock()
 	if n > len(p.pushbacks) {
-		return &exampleservicev1.SayHelloResponse{}, nil
+		return &drillv1.WorkResponse{}, nil
 	}
 	if pb := p.pushbacks[n-1]; pb != "" {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(pushbackKey, pb))
@@ -172,10 +188,10 @@ func (p *pushingBack) gaps() []time.Duration {
 func TestPushbackSetsTheWait(t *testing.T) {
 	const pushback = 300 * time.Millisecond
 	p := &pushingBack{pushbacks: []string{"300"}}
-	addr, _ := serveGreeter(t, p)
+	addr, _ := serveDrill(t, p)
 	c := newClient(t, "passthrough:///"+addr)
-	if _, err := c.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
-		t.Fatalf("SayHello = %v, want the retry to succeed", err)
+	if _, err := drillOf(c).Work(context.Background(), &drillv1.WorkRequest{}); err != nil {
+		t.Fatalf("Work = %v, want the retry to succeed", err)
 	}
 	gaps := p.gaps()
 	if len(gaps) != 1 {
@@ -194,10 +210,10 @@ func TestBackoffRestartsAfterPushback(t *testing.T) {
 	const base = 200 * time.Millisecond
 	// Backoff base, then 2 × base; pushback 0; then base again, not 4 × base.
 	p := &pushingBack{pushbacks: []string{"", "", "0", ""}}
-	addr, _ := serveGreeter(t, p)
+	addr, _ := serveDrill(t, p)
 	c := newClient(t, "passthrough:///"+addr, WithBackoff(base), WithMaxAttempts(5))
-	if _, err := c.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); err != nil {
-		t.Fatalf("SayHello = %v, want the fifth attempt to succeed", err)
+	if _, err := drillOf(c).Work(context.Background(), &drillv1.WorkRequest{}); err != nil {
+		t.Fatalf("Work = %v, want the fifth attempt to succeed", err)
 	}
 	gaps := p.gaps()
 	t.Logf("waits between attempts: %v", gaps)
@@ -231,18 +247,18 @@ func TestBackoffIsCapped(t *testing.T) {
 	defer cancel()
 	f := &failing{code: codes.Unavailable}
 	c := serveFailing(t, f, opts...)
-	if _, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
-		t.Errorf("SayHello = %v, want UNAVAILABLE after all its attempts", err)
+	if _, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("Work = %v, want UNAVAILABLE after all its attempts", err)
 	}
 	if n := f.attempts.Load(); n != attempts {
-		t.Errorf("SayHello made %d attempts, want %d within the deadline", n, attempts)
+		t.Errorf("Work made %d attempts, want %d within the deadline", n, attempts)
 	}
 
 	unavailable := status.Error(codes.Unavailable, "draining")
 	w := &watching{end: unavailable, resumed: unavailable}
-	addr, _ := serveGreeter(t, w)
+	addr, _ := serveDrill(t, w)
 	c = newClient(t, "passthrough:///"+addr, opts...)
-	if err := c.Follow(ctx, nil, func(*exampleservicev1.WatchResponse) error { return nil }); status.Code(err) != codes.Unavailable {
+	if err := followWatch(ctx, c, nil, func(*drillv1.WatchResponse) error { return nil }); status.Code(err) != codes.Unavailable {
 		t.Errorf("Follow = %v, want UNAVAILABLE after all its attempts", err)
 	}
 	if n := w.streams.Load(); n != attempts {
@@ -258,9 +274,9 @@ func TestPushbackPastTheDeadline(t *testing.T) {
 	c := serveFailing(t, f)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+	_, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{})
 	if status.Code(err) != codes.Unavailable || ctx.Err() != nil {
-		t.Errorf("SayHello = %v, want the server's UNAVAILABLE before the deadline", err)
+		t.Errorf("Work = %v, want the server's UNAVAILABLE before the deadline", err)
 	}
 	if n := f.attempts.Load(); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
@@ -281,8 +297,8 @@ func TestPushbackCanForbidRetries(t *testing.T) {
 	} {
 		f := &failing{code: codes.Unavailable, pushback: tt.pushback}
 		c := serveFailing(t, f)
-		if _, err := c.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
-			t.Errorf("pushback %q: SayHello = %v, want UNAVAILABLE", tt.pushback, err)
+		if _, err := drillOf(c).Work(context.Background(), &drillv1.WorkRequest{}); status.Code(err) != codes.Unavailable {
+			t.Errorf("pushback %q: Work = %v, want UNAVAILABLE", tt.pushback, err)
 		}
 		if got := f.attempts.Load(); got != tt.want {
 			t.Errorf("pushback %q: %d attempts, want %d", tt.pushback, got, tt.want)
@@ -290,16 +306,16 @@ func TestPushbackCanForbidRetries(t *testing.T) {
 	}
 }
 
-// relaying is a Greeter whose GetVersion calls SayHello through c with its
+// relaying is a drill whose Count calls Work through c with its
 // own incoming context, as a service that calls this one from a handler
 // does.
 type relaying struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	c *Client
 }
 
-func (r *relaying) GetVersion(ctx context.Context, _ *exampleservicev1.GetVersionRequest) (*exampleservicev1.GetVersionResponse, error) {
-	_, err := r.c.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+func (r *relaying) Count(ctx context.Context, _ *drillv1.CountRequest) (*drillv1.CountResponse, error) {
+	_, err := drillOf(r.c).Work(ctx, &drillv1.WorkRequest{})
 	return nil, err
 }
 
@@ -320,40 +336,40 @@ func TestOnRetryReportsTheRetriedMethod(t *testing.T) {
 			t.Errorf("attempt %d, want 2 for the only retry", attempt)
 		}
 	}))
-	if _, err := c.SayHello(context.Background(), &exampleservicev1.SayHelloRequest{}); status.Code(err) != codes.Unavailable {
-		t.Fatalf("SayHello = %v, want UNAVAILABLE", err)
+	if _, err := drillOf(c).Work(context.Background(), &drillv1.WorkRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("Work = %v, want UNAVAILABLE", err)
 	}
-	addr, _ := serveGreeter(t, &relaying{c: c})
+	addr, _ := serveDrill(t, &relaying{c: c})
 	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	if _, err := exampleservicev1.NewGreeterClient(cc).GetVersion(context.Background(), &exampleservicev1.GetVersionRequest{}); status.Code(err) != codes.Unavailable {
-		t.Fatalf("GetVersion = %v, want the relayed UNAVAILABLE", err)
+	if _, err := drillv1.NewDrillClient(cc).Count(context.Background(), &drillv1.CountRequest{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("Count = %v, want the relayed UNAVAILABLE", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	sayHello := exampleservicev1.Greeter_SayHello_FullMethodName
-	want := []string{sayHello, sayHello}
+	work := drillv1.Drill_Work_FullMethodName
+	want := []string{work, work}
 	if strings.Join(methods, " ") != strings.Join(want, " ") {
-		t.Errorf("WithOnRetry saw methods %q, want %q (a plain call, then one from a GetVersion handler)", methods, want)
+		t.Errorf("WithOnRetry saw methods %q, want %q (a plain call, then one from a Count handler)", methods, want)
 	}
 }
 
-// named is a Greeter that says which server it is.
+// named is a drill that says which server it is.
 type named struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	name string
 }
 
-func (n *named) SayHello(context.Context, *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
-	return &exampleservicev1.SayHelloResponse{Hostname: n.name}, nil
+func (n *named) Work(context.Context, *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
+	return &drillv1.WorkResponse{Hostname: n.name}, nil
 }
 
 // Watch sends one event and ends the stream.
-func (n *named) Watch(_ *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
-	return stream.Send(&exampleservicev1.WatchResponse{Hostname: n.name, Sequence: 1})
+func (n *named) Watch(_ *drillv1.WatchRequest, stream drillv1.Drill_WatchServer) error {
+	return stream.Send(&drillv1.WatchResponse{Hostname: n.name, Sequence: 1})
 }
 
 // raceWindow returns a client of a "main" server with one pod and of a
@@ -363,8 +379,8 @@ func (n *named) Watch(_ *exampleservicev1.WatchRequest, stream exampleservicev1.
 // user interceptors run innermost, between the two.
 func raceWindow(t *testing.T, ctx context.Context) (c *Client, arm func() (ran func() bool)) {
 	t.Helper()
-	mainAddr, mainHealth := serveGreeter(t, &named{name: "main"})
-	fallbackAddr, _ := serveGreeter(t, &named{name: "fallback"})
+	mainAddr, mainHealth := serveDrill(t, &named{name: "main"})
+	fallbackAddr, _ := serveDrill(t, &named{name: "fallback"})
 	var armed atomic.Bool
 	openWindow := func(ctx context.Context, cc *grpc.ClientConn) {
 		if cc == c.Conn() && armed.CompareAndSwap(true, false) {
@@ -390,7 +406,7 @@ func raceWindow(t *testing.T, ctx context.Context) (c *Client, arm func() (ran f
 			t.Fatal("the main connection was not ready in time")
 		}
 	}
-	if resp, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{}); err != nil || resp.GetHostname() != "main" {
+	if resp, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{}); err != nil || resp.GetHostname() != "main" {
 		t.Fatalf("warm-up call: %v from %q, want an answer from main", err, resp.GetHostname())
 	}
 	return c, func() func() bool {
@@ -409,7 +425,7 @@ func TestIdempotentCallDoesNotStallInTheRaceWindow(t *testing.T) {
 	defer cancel()
 	c, arm := raceWindow(t, ctx)
 	ran := arm()
-	resp, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{})
+	resp, err := drillOf(c).Work(ctx, &drillv1.WorkRequest{})
 	if !ran() {
 		t.Fatal("the hook never ran: the test proved nothing")
 	}
@@ -426,7 +442,7 @@ func TestStreamDoesNotStallInTheRaceWindow(t *testing.T) {
 	c, arm := raceWindow(t, ctx)
 	ran := arm()
 	var from []string
-	err := c.Follow(ctx, nil, func(e *exampleservicev1.WatchResponse) error {
+	err := followWatch(ctx, c, nil, func(e *drillv1.WatchResponse) error {
 		from = append(from, e.GetHostname())
 		return nil
 	})
@@ -438,39 +454,40 @@ func TestStreamDoesNotStallInTheRaceWindow(t *testing.T) {
 	}
 }
 
-// watching is a Greeter whose Watch, on a stream opened without
+// watching is a drill whose Watch, on a stream opened without
 // after_sequence, sends events 1 to events and then ends with end; a
 // resumed stream fails with resumed at once. It counts the streams.
 type watching struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	events  int
 	end     error
 	resumed error
 	streams atomic.Int64
 }
 
-func (w *watching) Watch(req *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
+func (w *watching) Watch(req *drillv1.WatchRequest, stream drillv1.Drill_WatchServer) error {
 	w.streams.Add(1)
 	if req.GetAfterSequence() > 0 {
 		return w.resumed
 	}
 	for i := range w.events {
-		if err := stream.Send(&exampleservicev1.WatchResponse{Sequence: uint64(i + 1)}); err != nil {
+		if err := stream.Send(&drillv1.WatchResponse{Sequence: uint64(i + 1)}); err != nil {
 			return err
 		}
 	}
 	return w.end
 }
 
-// TestFollowNilRequest: a nil request is an empty one.
-func TestFollowNilRequest(t *testing.T) {
+// TestFollowEndsWithTheStream: a stream that ends with OK ends Follow,
+// with every event delivered.
+func TestFollowEndsWithTheStream(t *testing.T) {
 	w := &watching{events: 3}
-	addr, _ := serveGreeter(t, w)
+	addr, _ := serveDrill(t, w)
 	c := newClient(t, "passthrough:///"+addr)
 	var got int
-	err := c.Follow(context.Background(), nil, func(*exampleservicev1.WatchResponse) error { got++; return nil })
+	err := followWatch(context.Background(), c, nil, func(*drillv1.WatchResponse) error { got++; return nil })
 	if err != nil || got != 3 {
-		t.Errorf("Follow(nil) = %v after %d events, want nil after 3", err, got)
+		t.Errorf("Follow = %v after %d events, want nil after 3", err, got)
 	}
 }
 
@@ -488,9 +505,9 @@ func TestFollowAttemptsAfterProgress(t *testing.T) {
 		{name: "after progress", events: 2, want: 1 + maxAttempts},
 	} {
 		w := &watching{events: tt.events, end: unavailable, resumed: unavailable}
-		addr, _ := serveGreeter(t, w)
+		addr, _ := serveDrill(t, w)
 		c := newClient(t, "passthrough:///"+addr, WithMaxAttempts(maxAttempts), WithBackoff(time.Millisecond))
-		err := c.Follow(context.Background(), &exampleservicev1.WatchRequest{}, func(*exampleservicev1.WatchResponse) error { return nil })
+		err := followWatch(context.Background(), c, nil, func(*drillv1.WatchResponse) error { return nil })
 		if status.Code(err) != codes.Unavailable {
 			t.Errorf("%s: Follow = %v, want UNAVAILABLE", tt.name, err)
 		}
@@ -508,10 +525,10 @@ func TestFollowGap(t *testing.T) {
 		end:     status.Error(codes.Unavailable, "draining"),
 		resumed: status.Error(codes.OutOfRange, "after_sequence is too far back"),
 	}
-	addr, _ := serveGreeter(t, w)
+	addr, _ := serveDrill(t, w)
 	c := newClient(t, "passthrough:///"+addr, WithBackoff(time.Millisecond))
 	var got int
-	err := c.Follow(context.Background(), &exampleservicev1.WatchRequest{}, func(*exampleservicev1.WatchResponse) error { got++; return nil })
+	err := followWatch(context.Background(), c, nil, func(*drillv1.WatchResponse) error { got++; return nil })
 	if !errors.Is(err, ErrGap) || status.Code(err) != codes.OutOfRange {
 		t.Errorf("Follow = %v, want an error that matches ErrGap, with code OUT_OF_RANGE", err)
 	}
@@ -520,7 +537,7 @@ func TestFollowGap(t *testing.T) {
 	}
 
 	// The caller's own after_sequence, too far back, is a gap as well.
-	err = c.Follow(context.Background(), &exampleservicev1.WatchRequest{AfterSequence: 1}, func(*exampleservicev1.WatchResponse) error { return nil })
+	err = followWatch(context.Background(), c, &drillv1.WatchRequest{AfterSequence: 1}, func(*drillv1.WatchResponse) error { return nil })
 	if !errors.Is(err, ErrGap) {
 		t.Errorf("Follow from an old event = %v, want an error that matches ErrGap", err)
 	}

@@ -14,17 +14,17 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 )
 
 // counter answers Count and counts the calls it ran.
 type counter struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	calls atomic.Int64
 }
 
-func (c *counter) Count(context.Context, *exampleservicev1.CountRequest) (*exampleservicev1.CountResponse, error) {
-	return &exampleservicev1.CountResponse{Value: c.calls.Add(1), Hostname: "fallback"}, nil
+func (c *counter) Count(context.Context, *drillv1.CountRequest) (*drillv1.CountResponse, error) {
+	return &drillv1.CountResponse{Value: c.calls.Add(1), Hostname: "fallback"}, nil
 }
 
 func dialCounter(t *testing.T) (*counter, *grpc.ClientConn) {
@@ -35,7 +35,7 @@ func dialCounter(t *testing.T) (*counter, *grpc.ClientConn) {
 	}
 	srv := grpc.NewServer()
 	c := &counter{}
-	exampleservicev1.RegisterGreeterServer(srv, c)
+	drillv1.RegisterDrillServer(srv, c)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -54,7 +54,7 @@ func TestUnsentAttemptsGoToTheFallback(t *testing.T) {
 	srv, fallback := dialCounter(t)
 	_, main := dialCounter(t) // READY once used, so that routeUnary tries it first
 	ctx := context.Background()
-	if _, err := exampleservicev1.NewGreeterClient(main).Count(ctx, &exampleservicev1.CountRequest{}); err != nil {
+	if _, err := drillv1.NewDrillClient(main).Count(ctx, &drillv1.CountRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	// grpc-go installs a READY connection's picker a moment before it
@@ -68,13 +68,13 @@ func TestUnsentAttemptsGoToTheFallback(t *testing.T) {
 		}
 	}
 	route := routeUnary(fallback)
-	method := exampleservicev1.Greeter_Count_FullMethodName
+	method := drillv1.Drill_Count_FullMethodName
 
 	neverSent := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 		return status.Error(codes.Unavailable, "no ready pod at pick time")
 	}
-	reply := new(exampleservicev1.CountResponse)
-	if err := route(ctx, method, &exampleservicev1.CountRequest{}, reply, main, neverSent); err != nil || reply.GetHostname() != "fallback" {
+	reply := new(drillv1.CountResponse)
+	if err := route(ctx, method, &drillv1.CountRequest{}, reply, main, neverSent); err != nil || reply.GetHostname() != "fallback" {
 		t.Fatalf("an attempt that never left the client: %v, reply %v; want it answered by the fallback", err, reply)
 	}
 
@@ -83,7 +83,7 @@ func TestUnsentAttemptsGoToTheFallback(t *testing.T) {
 		sentTracker{}.HandleRPC(ctx, &stats.OutHeader{Client: true})
 		return status.Error(codes.Unavailable, "connection reset after the headers went out")
 	}
-	if err := route(ctx, method, &exampleservicev1.CountRequest{}, new(exampleservicev1.CountResponse), main, sentThenFailed); status.Code(err) != codes.Unavailable {
+	if err := route(ctx, method, &drillv1.CountRequest{}, new(drillv1.CountResponse), main, sentThenFailed); status.Code(err) != codes.Unavailable {
 		t.Errorf("an attempt that was sent and failed: %v, want its Unavailable back", err)
 	}
 	if n := srv.calls.Load(); n != before {
@@ -97,7 +97,7 @@ func TestSentTrackerSeesRealCalls(t *testing.T) {
 	_, cc := dialCounter(t)
 	sent := new(atomic.Bool)
 	ctx := context.WithValue(context.Background(), sentKey{}, sent)
-	if _, err := exampleservicev1.NewGreeterClient(cc).Count(ctx, &exampleservicev1.CountRequest{}); err != nil {
+	if _, err := drillv1.NewDrillClient(cc).Count(ctx, &drillv1.CountRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if !sent.Load() {

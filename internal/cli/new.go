@@ -27,6 +27,7 @@ type newOptions struct {
 	host       string // --host; default NAME.example.com
 	namespace  string // --namespace; default NAME
 	from       string // --from; default the built-in templates
+	example    bool   // --example; default true
 	dryRun     bool   // --dry-run
 }
 
@@ -37,6 +38,9 @@ const newExample = `  # A service in ./payments-api, with module path and defaul
   scaffold new payments-api --module github.com/acme/payments-api/v2 -o services/payments \
     --http-port 8080 --grpc-port 9090 --health-port 8081 \
     --image ghcr.io/acme/payments-api --host payments.acme.dev --namespace payments
+
+  # Only the runtime and its proofs, with an empty place for your own API:
+  scaffold new payments-api --module github.com/acme/payments-api --example=false
 
   # See what would be written, and write nothing:
   scaffold new payments-api --module github.com/acme/payments-api --dry-run`
@@ -83,6 +87,7 @@ that scaffold update can later bring the service up to a newer template.`,
 	f.StringVar(&o.host, "host", "", "Ingress host name (default NAME.example.com)")
 	f.StringVar(&o.namespace, "namespace", "", "Kubernetes namespace (default NAME)")
 	f.StringVar(&o.from, "from", "", "render from this template tree (a zerodrop checkout's templates/service) instead of the built-in one")
+	f.BoolVar(&o.example, "example", true, "include the example API (Greeter); --example=false renders the runtime, the drill and the proofs with an empty place for your own API")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the files that would be written, and write nothing")
 
 	// The file tree in the help is rendered from the templates themselves, and
@@ -109,6 +114,7 @@ func (o *newOptions) data() render.Data {
 		Image:           o.image,
 		IngressHost:     o.host,
 		Namespace:       o.namespace,
+		NoExample:       !o.example,
 		ScaffoldVersion: render.Version,
 	}
 	if d.Image == "" {
@@ -176,7 +182,7 @@ func (o *newOptions) run(ctx context.Context, s streams) error {
 
 // filePaths lists every file of the generated tree, rendered and generated.
 func filePaths(files []render.File, d render.Data) []string {
-	paths := render.GeneratedFiles(d)
+	paths := render.GeneratedFiles(files)
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}

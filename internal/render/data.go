@@ -44,6 +44,11 @@ type Data struct {
 	Image       string // image repository without tag, e.g. "ghcr.io/acme/example-service"
 	IngressHost string
 	Namespace   string
+	// NoExample leaves the example API out (scaffold new --example=false):
+	// the runtime, the drill and the proofs, with an empty registration
+	// point. It is a negative so that a record written before it existed
+	// means what it meant then: with the example.
+	NoExample bool
 	// ScaffoldVersion and TemplateHash are recorded in .scaffold.yaml: the
 	// release, and the hash of the exact template tree (see TreeHash), so that
 	// scaffold update can render the same files again.
@@ -117,3 +122,14 @@ func (d Data) MarginSeconds() int { return Seconds(shutdown.Margin) }
 func (d Data) DelaySeconds() int   { return Seconds(DefaultShutdownDelay) }
 func (d Data) TimeoutSeconds() int { return Seconds(DefaultShutdownTimeout) }
 func (d Data) CleanupSeconds() int { return Seconds(DefaultCleanupTimeout) }
+
+// DrillPackage is the protobuf package of the drill, the runtime's own API
+// that the proofs exercise, e.g. "exampleservice.drill.v1": the service's
+// own, like ProtoPackage, so that two services' drills never collide.
+func (d Data) DrillPackage() string { return d.ProtoDir() + ".drill.v1" }
+
+// DrillImport is the import path of the drill's generated code.
+func (d Data) DrillImport() string { return d.Module + "/api/" + d.ProtoDir() + "/drill/v1" }
+
+// Example reports whether the service has the example API; see NoExample.
+func (d Data) Example() bool { return !d.NoExample }

@@ -52,7 +52,7 @@ func ReadRecord(b []byte) (Data, error) {
 
 // AnswerKeys are the RecordFile keys that SetAnswer can change.
 func AnswerKeys() []string {
-	keys := []string{"name", "module", "httpPort", "grpcPort", "healthPort", "image", "host", "namespace"}
+	keys := []string{"name", "module", "httpPort", "grpcPort", "healthPort", "image", "host", "namespace", "example"}
 	sort.Strings(keys)
 	return keys
 }
@@ -85,6 +85,12 @@ func (d *Data) SetAnswer(key, value string) error {
 		d.IngressHost = value
 	case "namespace":
 		d.Namespace = value
+	case "example":
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return inputErrorf("example %q is not true or false", value)
+		}
+		d.NoExample = !b
 	default:
 		return inputErrorf("unknown answer %q: the answers are %s, as in %s", key, strings.Join(AnswerKeys(), ", "), RecordFile)
 	}

@@ -62,6 +62,9 @@ func RenderFS(fsys fs.FS, d Data) ([]File, error) {
 		if err != nil {
 			return err
 		}
+		if d.NoExample && IsExample(p) {
+			return nil
+		}
 		rel := strings.TrimSuffix(p, ".tmpl")
 		out := OutputPath(rel, d)
 		t, err := template.New(rel).Funcs(funcs).Option("missingkey=error").Parse(string(src))
@@ -98,4 +101,26 @@ func RenderFS(fsys fs.FS, d Data) ([]File, error) {
 func OutputPath(rel string, d Data) string {
 	rel = strings.ReplaceAll(rel, "__name__", d.Name)
 	return strings.ReplaceAll(rel, "__protopkg__", d.ProtoDir())
+}
+
+// exampleTemplates are the example API's own templates, whole directories
+// ending in a slash: its proto, its implementation and its typed client.
+// scaffold new --example=false leaves them out, and the registration point
+// in cmd/NAME/api.go renders empty. Everything else is runtime, which must
+// never import them.
+var exampleTemplates = []string{
+	"api/__protopkg__/v1/",
+	"internal/greeter/",
+	"client/greeter.go.tmpl",
+}
+
+// IsExample reports whether the template at p, relative to the tree's
+// root, belongs to the example API.
+func IsExample(p string) bool {
+	for _, e := range exampleTemplates {
+		if p == e || strings.HasSuffix(e, "/") && strings.HasPrefix(p, e) {
+			return true
+		}
+	}
+	return false
 }

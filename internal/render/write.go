@@ -7,15 +7,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
 // GeneratedFiles are the files that the real protobuf generators produce from
-// the rendered .proto. Render does not produce them; Write runs the service's
-// own `go tool protogen`, exactly as its `make generate` does.
-func GeneratedFiles(d Data) []string {
-	dir := "api/" + d.ProtoDir() + "/v1/" + d.ProtoDir()
-	return []string{dir + ".pb.go", dir + "_grpc.pb.go"}
+// the rendered .proto files, each of which declares a service. Render does
+// not produce them; Write runs the service's own `go tool protogen`,
+// exactly as its `make generate` does.
+func GeneratedFiles(files []File) []string {
+	var paths []string
+	for _, f := range files {
+		if base, ok := strings.CutSuffix(f.Path, ".proto"); ok && strings.HasPrefix(f.Path, "api/") {
+			paths = append(paths, base+".pb.go", base+"_grpc.pb.go")
+		}
+	}
+	return paths
 }
 
 // CheckTarget refuses a target that is a file or a non-empty directory, or
@@ -94,7 +101,7 @@ func Write(ctx context.Context, d Data, files []File, dir string) (err error) {
 	if err := generateProto(ctx, stage, files); err != nil {
 		return err
 	}
-	for _, g := range GeneratedFiles(d) {
+	for _, g := range GeneratedFiles(files) {
 		if _, err := os.Stat(filepath.Join(stage, filepath.FromSlash(g))); err != nil {
 			return fmt.Errorf("protobuf generation did not produce %s: %w", g, err)
 		}

@@ -130,7 +130,7 @@ func Prepare(ctx context.Context, o Options) (*Update, error) {
 	if err := pl.mergeAll(base, theirs); err != nil {
 		return nil, err
 	}
-	if err := pl.regenerate(render.GeneratedFiles(oldData)); err != nil {
+	if err := pl.regenerate(render.GeneratedFiles(base)); err != nil {
 		return nil, err
 	}
 	p := &pl.plan

@@ -213,7 +213,9 @@ func assertTemplateArrived(t *testing.T, dir string, alsoEdited ...string) {
 	for _, e := range userEdits {
 		edited[e.file] = true
 	}
-	for _, g := range render.GeneratedFiles(render.Data{Name: svcName}) {
+	d := render.Data{Name: svcName}
+	proto := render.File{Path: "api/" + d.ProtoDir() + "/v1/" + d.ProtoDir() + ".proto"}
+	for _, g := range render.GeneratedFiles([]render.File{proto}) {
 		edited[g] = true // they carry the user's Ping
 	}
 	for p, w := range want {
@@ -339,7 +341,7 @@ func TestUpdateConflictKeepsBothSides(t *testing.T) {
 	proto := filepath.Join(dir, "api", svcProto, "v1", svcProto+".proto")
 	treetest.ReplaceOnce(t, proto, "// Greeter is the example API.", "// Greeter is our orders API.")
 	treetest.CommitAll(t, dir, "our README and API comment")
-	generated := render.GeneratedFiles(render.Data{Name: svcName})
+	generated := render.GeneratedFiles([]render.File{{Path: "api/" + svcProto + "/v1/" + svcProto + ".proto"}})
 
 	before := treetest.Read(t, dir)
 	stdout, stderr, code := runUpdate(t, update.Options{Dir: dir, DryRun: true})

@@ -1,11 +1,11 @@
-// Command example-service-load sends a bounded, constant rate of calls to example-service
-// through the retrying client, and reports final outcomes by status code,
+// Command example-service-load sends a bounded, constant rate of calls to example-service's
+// drill (which it serves with --drill) through the retrying client, and reports final outcomes by status code,
 // latency percentiles, and attempts apart from calls. It exits 1 if any call
 // failed, so that scripts and rollout tests can use it as an assertion.
 //
 // Usage:
 //
-//	example-service-load [-target T] [-rate 100] [-duration 30s] [-method SayHello|Count] [-json]
+//	example-service-load [-target T] [-rate 100] [-duration 30s] [-method Work|Count] [-json]
 //
 // # Example
 //
@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 	"github.com/zerodrop/zerodrop/example-service/client"
 	"github.com/zerodrop/zerodrop/example-service/internal/loadgen"
 )
@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, out io.Writer) (failed bool, err er
 	fallback := fs.String("fallback", client.DefaultFallbackTarget, `target for calls while -target has no ready pod (the ClusterIP Service); "" for none`)
 	rate := fs.Int("rate", 100, "calls per second")
 	duration := fs.Duration("duration", 30*time.Second, "how long to send (at most "+maxDuration.String()+")")
-	method := fs.String("method", "SayHello", "SayHello (idempotent, retried) or Count (not idempotent, never retried)")
+	method := fs.String("method", "Work", "the drill's Work (idempotent, retried) or Count (not idempotent, never retried)")
 	timeout := fs.Duration("timeout", client.DefaultTimeout, "deadline of each call, retries included")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -60,8 +60,8 @@ func run(ctx context.Context, args []string, out io.Writer) (failed bool, err er
 		return false, fmt.Errorf("-rate %d: use at least 1", *rate)
 	case *duration <= 0 || *duration > maxDuration:
 		return false, fmt.Errorf("-duration %v: use more than 0 and at most %v", *duration, maxDuration)
-	case *method != "SayHello" && *method != "Count":
-		return false, fmt.Errorf("-method %q: use SayHello or Count", *method)
+	case *method != "Work" && *method != "Count":
+		return false, fmt.Errorf("-method %q: use Work or Count", *method)
 	}
 	var retries loadgen.Counter
 	opts := []client.Option{client.WithTimeout(*timeout), client.WithOnRetry(retries.Retry)}
@@ -73,12 +73,13 @@ func run(ctx context.Context, args []string, out io.Writer) (failed bool, err er
 		return false, err
 	}
 	defer c.Close()
+	drill := drillv1.NewDrillClient(c.Conn())
 	call := func(ctx context.Context) (string, error) {
 		if *method == "Count" {
-			resp, err := c.Count(ctx, &exampleservicev1.CountRequest{})
+			resp, err := drill.Count(ctx, &drillv1.CountRequest{})
 			return resp.GetHostname(), err
 		}
-		resp, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{Name: "load"})
+		resp, err := drill.Work(ctx, &drillv1.WorkRequest{})
 		return resp.GetVersion(), err
 	}
 	report := loadgen.Run(ctx, loadgen.Config{Rate: *rate, Duration: *duration}, &retries, call)

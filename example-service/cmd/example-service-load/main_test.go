@@ -62,7 +62,7 @@ func TestLoadReportsFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// SayHello is idempotent: each call waits for a pod until its deadline.
+	// Work is idempotent: each call waits for a pod until its deadline.
 	if !failed || !strings.Contains(out.String(), "DeadlineExceeded") {
 		t.Errorf("against nothing: failed %v, report:\n%s", failed, out.String())
 	}

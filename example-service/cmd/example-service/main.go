@@ -12,7 +12,7 @@
 // # Example
 //
 //	example-service -shutdown-delay=0 -v=1
-//	curl localhost:8080/
+//	curl localhost:8080/version
 //	curl localhost:8081/readyz
 package main
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,9 +23,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
 )
 
@@ -224,7 +226,7 @@ func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	stream, err := exampleservicev1.NewGreeterClient(conn).Watch(context.Background(), &exampleservicev1.WatchRequest{IntervalMs: 50})
+	stream, err := drillv1.NewDrillClient(conn).Watch(context.Background(), &drillv1.WatchRequest{IntervalMs: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +246,7 @@ func TestShutdownTimeoutBoundsStuckWork(t *testing.T) {
 	sent := make(chan struct{})
 	go func() {
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) }}
-		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, "http://"+p.HTTPAddr+"/?sleep=1m", nil)
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, "http://"+p.HTTPAddr+"/drill/work?sleep=1m", nil)
 		if err != nil {
 			stuck <- err
 			return
@@ -401,8 +403,8 @@ func TestHelpListsEveryFlag(t *testing.T) {
 }
 
 // TestVersionMetricsAndAccessLog checks that the deployed version is reported
-// everywhere it is promised (X-Version, /version, GetVersion, the build_info
-// metric), that HTTP and gRPC requests are counted, and that the access log
+// everywhere it is promised (X-Version, /version, the drill's answers, the
+// build_info metric), that HTTP and gRPC requests are counted, and that the access log
 // records API calls but leaves health checks out.
 func TestVersionMetricsAndAccessLog(t *testing.T) {
 	p := servicetest.Start(t, binary(t), servicetest.Options{Version: "v9.8.7", Args: []string{"-v=1"}})
@@ -418,7 +420,7 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 		t.Errorf("/version: X-Version %q, body %s", resp.Header.Get("X-Version"), body)
 	}
 
-	resp, err = http.Get("http://" + p.HTTPAddr + "/?sleep=never")
+	resp, err = http.Get("http://" + p.HTTPAddr + "/drill/work?sleep=never")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,9 +432,9 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 	}
 	defer conn.Close()
 	ctx := servicetest.WithTimeout(t, 5*time.Second)
-	v, err := exampleservicev1.NewGreeterClient(conn).GetVersion(ctx, &exampleservicev1.GetVersionRequest{})
+	v, err := drillv1.NewDrillClient(conn).Work(ctx, &drillv1.WorkRequest{})
 	if err != nil || v.GetVersion() != "v9.8.7" {
-		t.Errorf("GetVersion = %v, %v", v, err)
+		t.Errorf("Work = %v, %v", v, err)
 	}
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("health check: %v", err)
@@ -448,9 +450,9 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 		`example_service_build_info{goversion="go`,
 		`version="v9.8.7"} 1`,
 		`http_requests_total{code="200",handler="version",method="get"} 1`,
-		`http_requests_total{code="400",handler="hello",method="get"} 1`,
+		`http_requests_total{code="400",handler="drill_work",method="get"} 1`,
 		`http_request_duration_seconds_count{handler="version",method="get"} 1`,
-		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetVersion",grpc_service="exampleservice.v1.Greeter",grpc_type="unary"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="Work",grpc_service="exampleservice.drill.v1.Drill",grpc_type="unary"} 1`,
 		"grpc_server_handling_seconds_bucket",
 		"go_goroutines",
 	} {
@@ -460,12 +462,73 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 	}
 
 	logs := p.Stderr()
-	if !strings.Contains(logs, "GetVersion") {
-		t.Errorf("the access log (-v=1) does not record GetVersion:\n%s", logs)
+	if !strings.Contains(logs, "Work") {
+		t.Errorf("the access log (-v=1) does not record Work:\n%s", logs)
 	}
 	if strings.Contains(logs, "grpc.health.v1") {
 		t.Errorf("health checks reached the access log:\n%s", logs)
 	}
+}
+
+// TestDrillIsOffByDefault: without --drill, nothing of the drill is
+// reachable: not its gRPC service, not its HTTP route, not in reflection,
+// not in grpc.health.v1; with it, all of them answer.
+func TestDrillIsOffByDefault(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		p := servicetest.Start(t, binary(t), servicetest.Options{Args: []string{"-drill=" + strconv.FormatBool(on), "-grpc-reflection"}})
+		p.WaitReady(t, 10*time.Second)
+		conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx := servicetest.WithTimeout(t, 10*time.Second)
+
+		_, err = drillv1.NewDrillClient(conn).Work(ctx, &drillv1.WorkRequest{})
+		if on && err != nil || !on && status.Code(err) != codes.Unimplemented {
+			t.Errorf("drill %v: Work = %v", on, err)
+		}
+		resp, err := http.Get("http://" + p.HTTPAddr + "/drill/work")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; resp.StatusCode != want {
+			t.Errorf("drill %v: GET /drill/work = %d, want %d", on, resp.StatusCode, want)
+		}
+		h, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: drillv1.Drill_ServiceDesc.ServiceName})
+		if on && h.GetStatus() != healthpb.HealthCheckResponse_SERVING || !on && status.Code(err) != codes.NotFound {
+			t.Errorf("drill %v: health of %s = %v, %v", on, drillv1.Drill_ServiceDesc.ServiceName, h, err)
+		}
+		services, err := reflectedServices(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if services[drillv1.Drill_ServiceDesc.ServiceName] != on {
+			t.Errorf("drill %v: reflection lists %v", on, services)
+		}
+	}
+}
+
+// reflectedServices lists the services that grpc.reflection names.
+func reflectedServices(ctx context.Context, conn *grpc.ClientConn) (map[string]bool, error) {
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = stream.CloseSend() }()
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]bool{}
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		found[s.GetName()] = true
+	}
+	return found, nil
 }
 
 // TestFailuresAreLoggedByDefault checks that, with the access log off (the
@@ -480,20 +543,20 @@ func TestFailuresAreLoggedByDefault(t *testing.T) {
 	}
 	defer conn.Close()
 	ctx := servicetest.WithTimeout(t, 5*time.Second)
-	c := exampleservicev1.NewGreeterClient(conn)
-	if _, err := c.GetVersion(ctx, &exampleservicev1.GetVersionRequest{}); err != nil {
+	c := drillv1.NewDrillClient(conn)
+	if _, err := c.Count(ctx, &drillv1.CountRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.SayHello(ctx, &exampleservicev1.SayHelloRequest{WorkMs: 600000}); err == nil {
-		t.Fatal("SayHello with too much work succeeded")
+	if _, err := c.Work(ctx, &drillv1.WorkRequest{WorkMs: 600000}); err == nil {
+		t.Fatal("Work with too much work succeeded")
 	}
 	// The access log is written after the call returns.
 	p.WaitLog("InvalidArgument", 10*time.Second)
 	logs := p.Stderr()
-	if !strings.Contains(logs, "SayHello") || !strings.Contains(logs, "InvalidArgument") {
+	if !strings.Contains(logs, "Work") || !strings.Contains(logs, "InvalidArgument") {
 		t.Errorf("the failed call was not logged at the default verbosity:\n%s", logs)
 	}
-	if strings.Contains(logs, "GetVersion") {
+	if strings.Contains(logs, "Count") {
 		t.Errorf("a successful call was logged at the default verbosity:\n%s", logs)
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/golang/glog"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
 	"github.com/zerodrop/zerodrop/example-service/internal/config"
+	"github.com/zerodrop/zerodrop/example-service/internal/drill"
 	"github.com/zerodrop/zerodrop/example-service/internal/grpcserver"
 	"github.com/zerodrop/zerodrop/example-service/internal/httpserver"
 	"github.com/zerodrop/zerodrop/example-service/internal/lifecycle"
@@ -34,7 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err := flag.Set("logtostderr", "true"); err != nil {
 		return fmt.Errorf("configure glog: %w", err)
 	}
-	cfg, err := config.Parse(flag.CommandLine, args, getenv)
+	var own settings
+	cfg, err := config.Parse(flag.CommandLine, args, getenv, own.register)
 	if err != nil {
 		return err
 	}
@@ -62,17 +65,26 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 	}
 
-	m := metrics.New(info)
-	grpcHealth := health.NewServer()
-	state := readiness.New(grpcHealth, grpcserver.ServiceName)
-
 	// base is the parent of every HTTP request context; cancelling it is part of
 	// the hard stop, because http.Server.Shutdown does not cancel requests.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	stopping := make(chan struct{})
 
-	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Hostname: hostname})
+	own.Info, own.Hostname, own.Stopping = info, hostname, stopping
+	svc, err := newAPI(ctx, own)
+	if err != nil {
+		return errors.Join(fmt.Errorf("set up the API: %w", err), lns.Close())
+	}
+	if cfg.Drill {
+		d := drill.New(info.Version, hostname, stopping)
+		svc.GRPC = append(svc.GRPC, d.Register)
+		svc.HTTP = append(svc.HTTP, d.Routes()...)
+		glog.Info("drill: serving the drill API; turn --drill off in production")
+	}
+
+	m := metrics.New(info)
+	grpcHealth := health.NewServer()
 	grpcActive := new(lifecycle.Active)
 	grpcSrv := grpcserver.New(grpcserver.Config{
 		MaxConnectionAge:      cfg.GRPCMaxConnectionAge,
@@ -81,7 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		Health:                grpcHealth,
 		Metrics:               m,
 		Active:                grpcActive,
-	}, grpcserver.NewGreeter(info, hostname, stopping))
+	}, svc.GRPC...)
+	state := readiness.New(grpcHealth, grpcserver.Services(grpcSrv)...)
+	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Routes: svc.HTTP})
 	admin := readiness.NewServer(state, m.Handler())
 
 	var cuts []lifecycle.Cut // written by Run's goroutines
@@ -104,10 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			cuts = append(cuts, c)
 			cutMu.Unlock()
 		},
-		Cleanup: []lifecycle.Cleanup{
+		Cleanup: append([]lifecycle.Cleanup{
 			// Handlers still running after the hard stop see their context end.
 			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
-		},
+		}, svc.Cleanup...),
 	})
 	cutMu.Lock()
 	msg := hardStopMessage(cuts, cfg.ShutdownTimeout, cfg.CleanupTimeout)
@@ -118,6 +132,33 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 	}
 	return err
+}
+
+// service is what the API (api.go) hands to the runtime: the one point
+// where it joins the servers. The runtime adds its own beside it:
+// grpc.health.v1 for every service, GET /version, and the drill with
+// --drill.
+type service struct {
+	// GRPC registers the gRPC services, each typically a generated
+	// RegisterXServer bound to its implementation.
+	GRPC []func(grpc.ServiceRegistrar)
+	// HTTP are the HTTP API's routes.
+	HTTP []httpserver.Route
+	// Cleanup runs once the servers have stopped, in order, within
+	// --cleanup-timeout: close clients of other services here, so that
+	// calls still being served while draining could use them.
+	Cleanup []lifecycle.Cleanup
+}
+
+// apiEnv is what the runtime gives the API to build itself from, besides
+// its own settings.
+type apiEnv struct {
+	Info     version.Info
+	Hostname string
+	// Stopping is closed when the graceful drain begins: end long-lived
+	// streams then, with UNAVAILABLE, so that their clients resume on
+	// another replica instead of being cut at --shutdown-timeout.
+	Stopping <-chan struct{}
 }
 
 // hardStopMessage says which servers the shutdown cut with work in flight,

@@ -37,7 +37,7 @@ type Config struct {
 	GRPCMaxConnectionAge time.Duration
 	// GRPCMaxConnectionAgeGrace is how long calls and streams may go on over
 	// a connection past its age; new calls move to a new connection at once.
-	// It is not the shutdown timeout S: a Watch stream may last far longer
+	// It is not the shutdown timeout S: a stream may last far longer
 	// than a drain, and cutting it every minute or so helps nobody.
 	GRPCMaxConnectionAgeGrace time.Duration
 
@@ -46,6 +46,12 @@ type Config struct {
 	// is off by default and in production; the dev overlay and make run
 	// turn it on.
 	GRPCReflection bool
+
+	// Drill serves the drill (internal/drill), the small API that the
+	// zero-drop proofs exercise: the tests, the load command and the test
+	// overlays turn it on. It is off by default and in production, where
+	// nothing of it is reachable.
+	Drill bool
 
 	// MemoryLimit is the container's memory limit in bytes (the downward
 	// API's limits.memory); 0 when unknown.
@@ -81,22 +87,28 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GRPCMaxConnectionAge, "grpc-max-connection-age", time.Minute, "close gRPC connections after this age so clients rebalance")
 	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream")
 	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve grpc.reflection on the gRPC port, for grpcurl; it shows the API to anyone who reaches the port")
+	fs.BoolVar(&c.Drill, "drill", false, "serve the drill API that the zero-drop proofs and the load command use (gRPC Drill, GET /drill/work); leave it off in production")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set")
 	fs.StringVar(&c.TerminationLog, "termination-log", "/dev/termination-log", "report a hard stop at shutdown in this `file`, if it exists: Kubernetes shows it in the pod's status")
-	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version, GetVersion and metrics")
+	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version and metrics")
 }
 
 // Parse registers the flags on fs, parses args, applies environment
 // fallbacks from getenv to the flags that args did not set, and validates the
 // result. Flags given in args win over the environment, so a malformed
 // environment value that a flag overrides is never read; the environment
-// wins over the defaults.
-func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+// wins over the defaults. Each of more registers further settings, the
+// API's own, which get the same environment fallbacks; their validation is
+// their owner's.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string, more ...func(*flag.FlagSet)) (Config, error) {
 	var c Config
 	// The service's own flags, apart from others on fs (glog's), which have
 	// no environment variable.
 	own := flag.NewFlagSet("settings", flag.ContinueOnError)
 	c.register(own)
+	for _, register := range more {
+		register(own)
+	}
 	own.VisitAll(func(f *flag.Flag) {
 		fs.Var(f.Value, f.Name, f.Usage+" (env "+EnvName(f.Name)+")")
 	})

@@ -1,11 +1,13 @@
-// Package grpcserver is example-service's gRPC API: the server options, interceptors
-// and keepalive policy that let clients drain and rebalance, and the Greeter
-// implementation.
+// Package grpcserver is example-service's gRPC server: the options, interceptors
+// and keepalive policy that let clients drain and rebalance, whatever
+// services it carries.
 package grpcserver
 
 import (
 	"context"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang/glog"
@@ -21,7 +23,6 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
 	"github.com/zerodrop/zerodrop/example-service/internal/lifecycle"
 	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
 )
@@ -44,7 +45,7 @@ const HandshakeTimeout = 5 * time.Second
 // It is far above what a balanced client keeps on one pod.
 const MaxConcurrentStreams = 1000
 
-// Config is what New needs besides the Greeter.
+// Config is what New needs besides the services.
 type Config struct {
 	// MaxConnectionAge makes every client reconnect, and so re-resolve DNS,
 	// periodically: the only way a round_robin client learns about new
@@ -66,12 +67,14 @@ type Config struct {
 	Active *lifecycle.Active
 }
 
-// New returns a gRPC server with Greeter and grpc.health.v1 registered, and
-// reflection if cfg asks for it. Interceptors run outermost first: the
+// New returns a gRPC server with the services and grpc.health.v1
+// registered, and reflection if cfg asks for it. Each service is a function
+// that registers one, such as a generated RegisterXServer bound to its
+// implementation. Interceptors run outermost first: the
 // in-flight count, metrics, the access log (which leaves out health checks),
 // then panic recovery, so that a panic is logged and counted as the Internal
 // error it becomes.
-func New(cfg Config, greeter exampleservicev1.GreeterServer) *grpc.Server {
+func New(cfg Config, services ...func(grpc.ServiceRegistrar)) *grpc.Server {
 	// The access log interceptor builds every call's fields before glogLog
 	// can drop them, which cost a fifth of a call's CPU under load; below
 	// -v=1 it is skipped, and failedUnary and failedStream log the failures.
@@ -115,11 +118,28 @@ func New(cfg Config, greeter exampleservicev1.GreeterServer) *grpc.Server {
 		grpc.ConnectionTimeout(HandshakeTimeout),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 	)
-	exampleservicev1.RegisterGreeterServer(s, greeter)
+	for _, register := range services {
+		register(s)
+	}
 	healthpb.RegisterHealthServer(s, cfg.Health)
 	if cfg.Reflection {
 		reflection.Register(s)
 	}
 	cfg.Metrics.GRPC.InitializeMetrics(s)
 	return s
+}
+
+// Services are the names of the services registered on s, other than
+// grpc.health.v1 and reflection, sorted: the names that grpc.health.v1
+// reports on beside the whole server ("").
+func Services(s *grpc.Server) []string {
+	var names []string
+	for name := range s.GetServiceInfo() {
+		if name == healthpb.Health_ServiceDesc.ServiceName || strings.HasPrefix(name, "grpc.reflection.") {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -1,5 +1,6 @@
-// Package httpserver is example-service's HTTP API: its routes, its middleware and the
-// http.Server settings that keep it safe under load and during shutdown.
+// Package httpserver is example-service's HTTP server: the middleware and the
+// http.Server settings that keep it safe under load and during shutdown,
+// whatever routes it serves.
 package httpserver
 
 import (
@@ -30,16 +31,25 @@ const (
 	MaxHeaderBytes = 64 << 10
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes = 1 << 20
-	// MaxSleep bounds the simulated latency of GET /?sleep=.
-	MaxSleep = time.Minute
 )
 
-// Deps are what the handlers need.
+// Deps are what the server needs.
 type Deps struct {
-	Info     version.Info
-	Health   *readiness.State
-	Metrics  *metrics.Metrics
-	Hostname string
+	Info    version.Info
+	Health  *readiness.State
+	Metrics *metrics.Metrics
+	// Routes are the API's, served beside the runtime's GET /version.
+	Routes []Route
+}
+
+// Route is one route of the API.
+type Route struct {
+	// Pattern is an http.ServeMux pattern, such as "GET /orders/{id}".
+	Pattern string
+	// Name labels the route's metrics: a short, fixed name, such as
+	// "get_order", so that the series stay few whatever the paths.
+	Name    string
+	Handler http.Handler
 }
 
 // New returns the API server. Request contexts derive from base, so that
@@ -73,12 +83,14 @@ func New(base context.Context, deps Deps) *http.Server {
 func Handler(deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	routes := deps.Metrics.HTTPRoutes()
-	route := func(pattern, name string, h http.HandlerFunc) {
+	route := func(pattern, name string, h http.Handler) {
 		mux.Handle(pattern, h)
 		routes.Route(pattern, name)
 	}
-	route("GET /{$}", "hello", hello(deps))
 	route("GET /version", "version", versionHandler(deps.Info))
+	for _, r := range deps.Routes {
+		route(r.Pattern, r.Name, r.Handler)
+	}
 	var h http.Handler = mux
 	h = limitBody(h)
 	h = closeWhileDraining(deps.Health, h)

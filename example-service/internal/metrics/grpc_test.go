@@ -43,8 +43,8 @@ func (s *stream) RecvMsg(any) error {
 // with the same values.
 func TestGRPCSeriesMatchTheProvider(t *testing.T) {
 	registered := services{
-		"pkg.v1.Greeter": {Methods: []grpc.MethodInfo{
-			{Name: "SayHello"},
+		"pkg.v1.Orders": {Methods: []grpc.MethodInfo{
+			{Name: "GetOrder"},
 			{Name: "Watch", IsServerStream: true},
 			{Name: "Upload", IsClientStream: true},
 			{Name: "Chat", IsClientStream: true, IsServerStream: true},
@@ -77,9 +77,9 @@ func TestGRPCSeriesMatchTheProvider(t *testing.T) {
 		err    error
 	}
 	streamCalls := []streamCall{
-		{"/pkg.v1.Greeter/Watch", grpc.StreamServerInfo{IsServerStream: true}, nil},
-		{"/pkg.v1.Greeter/Upload", grpc.StreamServerInfo{IsClientStream: true}, status.Error(codes.Internal, "oops")},
-		{"/pkg.v1.Greeter/Chat", grpc.StreamServerInfo{IsClientStream: true, IsServerStream: true}, nil},
+		{"/pkg.v1.Orders/Watch", grpc.StreamServerInfo{IsServerStream: true}, nil},
+		{"/pkg.v1.Orders/Upload", grpc.StreamServerInfo{IsClientStream: true}, status.Error(codes.Internal, "oops")},
+		{"/pkg.v1.Orders/Chat", grpc.StreamServerInfo{IsClientStream: true, IsServerStream: true}, nil},
 		// Not registered: only the series the call touches appear.
 		{"/pkg.v1.Late/Stream", grpc.StreamServerInfo{IsServerStream: true}, nil},
 	}
@@ -90,7 +90,7 @@ func TestGRPCSeriesMatchTheProvider(t *testing.T) {
 		{ours.UnaryServerInterceptor(), ours.StreamServerInterceptor()},
 		{theirs.UnaryServerInterceptor(), theirs.StreamServerInterceptor()},
 	} {
-		for _, method := range []string{"/pkg.v1.Greeter/SayHello", "/grpc.health.v1.Health/Check", "/pkg.v1.Late/Added"} {
+		for _, method := range []string{"/pkg.v1.Orders/GetOrder", "/grpc.health.v1.Health/Check", "/pkg.v1.Late/Added"} {
 			for _, want := range unaryErrs {
 				info := &grpc.UnaryServerInfo{FullMethod: method}
 				_, err := m.unary(ctx, "req", info, func(context.Context, any) (any, error) {

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 
 func TestStates(t *testing.T) {
 	g := health.NewServer()
-	s := New(g, "svc.v1.Greeter")
+	s := New(g, "svc.v1.Orders")
 	srv := httptest.NewServer(NewServer(s, http.NotFoundHandler()).Handler)
 	defer srv.Close()
 
@@ -30,7 +30,7 @@ func TestStates(t *testing.T) {
 		if got := get(t, srv.URL+"/livez"); got != http.StatusOK {
 			t.Errorf("%s: /livez = %d, want 200", stage, got)
 		}
-		for _, name := range []string{"", "svc.v1.Greeter"} {
+		for _, name := range []string{"", "svc.v1.Orders"} {
 			resp, err := g.Check(context.Background(), &healthpb.HealthCheckRequest{Service: name})
 			if err != nil || resp.GetStatus() != grpc {
 				t.Errorf("%s: gRPC health %q = %v, %v; want %v", stage, name, resp.GetStatus(), err, grpc)

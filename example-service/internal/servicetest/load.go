@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 )
 
 // Kind is a kind of client.
@@ -248,7 +248,7 @@ func (l *Load) newLane(kind Kind) *lane {
 		do: func(ctx context.Context) (string, bool, error) {
 			var conns int
 			trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns++ }}
-			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, "http://service/", nil)
+			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, "http://service/drill/work", nil)
 			if err != nil {
 				return "", false, err
 			}
@@ -279,10 +279,10 @@ func (l *Load) grpcLane() *lane {
 	if err != nil {
 		return &lane{do: func(context.Context) (string, bool, error) { return "", false, err }, close: func() {}}
 	}
-	client := exampleservicev1.NewGreeterClient(conn)
+	client := drillv1.NewDrillClient(conn)
 	return &lane{
 		do: func(ctx context.Context) (string, bool, error) {
-			resp, err := client.SayHello(ctx, &exampleservicev1.SayHelloRequest{Name: "load"})
+			resp, err := client.Work(ctx, &drillv1.WorkRequest{})
 			if err != nil {
 				return "", false, err
 			}

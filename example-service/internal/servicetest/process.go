@@ -149,6 +149,9 @@ func start(t testing.TB, bin string, o Options) (*Process, error) {
 		"-grpc-addr=" + net.JoinHostPort(o.Host, strconv.Itoa(o.GRPCPort)),
 		"-health-addr=" + net.JoinHostPort(o.Host, "0"),
 		"-addr-file=/dev/fd/3",
+		// The proofs drive the drill; a test of the service without it
+		// passes -drill=false in Args.
+		"-drill",
 		"-shutdown-delay=" + o.ShutdownDelay.String(),
 		"-shutdown-timeout=" + orDefault(o.ShutdownTimeout, 5*time.Second).String(),
 	}, o.Args...)

@@ -5,7 +5,7 @@ package version
 
 import "runtime/debug"
 
-// Info is reported in the X-Version header, on /version, by GetVersion and in
+// Info is reported in the X-Version header, on /version, by the drill and in
 // the build_info metric.
 type Info struct {
 	Version   string `json:"version"`

@@ -26,11 +26,8 @@ const (
 )
 
 type SayHelloRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Simulated work: the server waits this long, at most 10000 ms, before it
-	// answers. The rollout tests use it to keep calls in flight.
-	WorkMs        uint32 `protobuf:"varint,2,opt,name=work_ms,json=workMs,proto3" json:"work_ms,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -70,13 +67,6 @@ func (x *SayHelloRequest) GetName() string {
 		return x.Name
 	}
 	return ""
-}
-
-func (x *SayHelloRequest) GetWorkMs() uint32 {
-	if x != nil {
-		return x.WorkMs
-	}
-	return 0
 }
 
 type SayHelloResponse struct {
@@ -238,232 +228,13 @@ func (x *GetVersionResponse) GetGoVersion() string {
 	return ""
 }
 
-type CountRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Simulated work before the count, as in SayHelloRequest.
-	WorkMs        uint32 `protobuf:"varint,1,opt,name=work_ms,json=workMs,proto3" json:"work_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CountRequest) Reset() {
-	*x = CountRequest{}
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CountRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CountRequest) ProtoMessage() {}
-
-func (x *CountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
-func (*CountRequest) Descriptor() ([]byte, []int) {
-	return file_exampleservice_v1_exampleservice_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *CountRequest) GetWorkMs() uint32 {
-	if x != nil {
-		return x.WorkMs
-	}
-	return 0
-}
-
-type CountResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
-	Hostname      string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CountResponse) Reset() {
-	*x = CountResponse{}
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CountResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CountResponse) ProtoMessage() {}
-
-func (x *CountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CountResponse.ProtoReflect.Descriptor instead.
-func (*CountResponse) Descriptor() ([]byte, []int) {
-	return file_exampleservice_v1_exampleservice_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *CountResponse) GetValue() int64 {
-	if x != nil {
-		return x.Value
-	}
-	return 0
-}
-
-func (x *CountResponse) GetHostname() string {
-	if x != nil {
-		return x.Hostname
-	}
-	return ""
-}
-
-type WatchRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Interval between messages in milliseconds, at least 10 (or the call
-	// fails with INVALID_ARGUMENT); 0 means one second.
-	IntervalMs uint32 `protobuf:"varint,1,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
-	// Resume after this sequence: the stream starts with after_sequence + 1,
-	// at once if its time has passed (at most 1000 events back, or the call
-	// fails with OUT_OF_RANGE), else when it is due (at most 10 s ahead, or
-	// the call fails with INVALID_ARGUMENT). 0 starts with the current
-	// interval.
-	AfterSequence uint64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *WatchRequest) Reset() {
-	*x = WatchRequest{}
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *WatchRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*WatchRequest) ProtoMessage() {}
-
-func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
-func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_exampleservice_v1_exampleservice_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *WatchRequest) GetIntervalMs() uint32 {
-	if x != nil {
-		return x.IntervalMs
-	}
-	return 0
-}
-
-func (x *WatchRequest) GetAfterSequence() uint64 {
-	if x != nil {
-		return x.AfterSequence
-	}
-	return 0
-}
-
-type WatchResponse struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Version  string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	Hostname string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	// The interval's number since the Unix epoch: the same event has the same
-	// sequence on every replica.
-	Sequence      uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *WatchResponse) Reset() {
-	*x = WatchResponse{}
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *WatchResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*WatchResponse) ProtoMessage() {}
-
-func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_exampleservice_v1_exampleservice_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
-func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_exampleservice_v1_exampleservice_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *WatchResponse) GetVersion() string {
-	if x != nil {
-		return x.Version
-	}
-	return ""
-}
-
-func (x *WatchResponse) GetHostname() string {
-	if x != nil {
-		return x.Hostname
-	}
-	return ""
-}
-
-func (x *WatchResponse) GetSequence() uint64 {
-	if x != nil {
-		return x.Sequence
-	}
-	return 0
-}
-
 var File_exampleservice_v1_exampleservice_proto protoreflect.FileDescriptor
 
 const file_exampleservice_v1_exampleservice_proto_rawDesc = "" +
 	"\n" +
-	"&exampleservice/v1/exampleservice.proto\x12\x11exampleservice.v1\">\n" +
+	"&exampleservice/v1/exampleservice.proto\x12\x11exampleservice.v1\"%\n" +
 	"\x0fSayHelloRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
-	"\awork_ms\x18\x02 \x01(\rR\x06workMs\"b\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"b\n" +
 	"\x10SayHelloResponse\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -473,26 +244,11 @@ const file_exampleservice_v1_exampleservice_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\tR\brevision\x12\x1d\n" +
 	"\n" +
-	"go_version\x18\x03 \x01(\tR\tgoVersion\"'\n" +
-	"\fCountRequest\x12\x17\n" +
-	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"A\n" +
-	"\rCountResponse\x12\x14\n" +
-	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x1a\n" +
-	"\bhostname\x18\x02 \x01(\tR\bhostname\"V\n" +
-	"\fWatchRequest\x12\x1f\n" +
-	"\vinterval_ms\x18\x01 \x01(\rR\n" +
-	"intervalMs\x12%\n" +
-	"\x0eafter_sequence\x18\x02 \x01(\x04R\rafterSequence\"a\n" +
-	"\rWatchResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
-	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x1a\n" +
-	"\bsequence\x18\x03 \x01(\x04R\bsequence2\xe2\x02\n" +
+	"go_version\x18\x03 \x01(\tR\tgoVersion2\xc3\x01\n" +
 	"\aGreeter\x12X\n" +
 	"\bSayHello\x12\".exampleservice.v1.SayHelloRequest\x1a#.exampleservice.v1.SayHelloResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\n" +
-	"GetVersion\x12$.exampleservice.v1.GetVersionRequest\x1a%.exampleservice.v1.GetVersionResponse\"\x03\x90\x02\x01\x12J\n" +
-	"\x05Count\x12\x1f.exampleservice.v1.CountRequest\x1a .exampleservice.v1.CountResponse\x12Q\n" +
-	"\x05Watch\x12\x1f.exampleservice.v1.WatchRequest\x1a .exampleservice.v1.WatchResponse\"\x03\x90\x02\x010\x01BUZSgithub.com/zerodrop/zerodrop/example-service/api/exampleservice/v1;exampleservicev1b\x06proto3"
+	"GetVersion\x12$.exampleservice.v1.GetVersionRequest\x1a%.exampleservice.v1.GetVersionResponse\"\x03\x90\x02\x01BUZSgithub.com/zerodrop/zerodrop/example-service/api/exampleservice/v1;exampleservicev1b\x06proto3"
 
 var (
 	file_exampleservice_v1_exampleservice_proto_rawDescOnce sync.Once
@@ -506,28 +262,20 @@ func file_exampleservice_v1_exampleservice_proto_rawDescGZIP() []byte {
 	return file_exampleservice_v1_exampleservice_proto_rawDescData
 }
 
-var file_exampleservice_v1_exampleservice_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_exampleservice_v1_exampleservice_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_exampleservice_v1_exampleservice_proto_goTypes = []any{
 	(*SayHelloRequest)(nil),    // 0: exampleservice.v1.SayHelloRequest
 	(*SayHelloResponse)(nil),   // 1: exampleservice.v1.SayHelloResponse
 	(*GetVersionRequest)(nil),  // 2: exampleservice.v1.GetVersionRequest
 	(*GetVersionResponse)(nil), // 3: exampleservice.v1.GetVersionResponse
-	(*CountRequest)(nil),       // 4: exampleservice.v1.CountRequest
-	(*CountResponse)(nil),      // 5: exampleservice.v1.CountResponse
-	(*WatchRequest)(nil),       // 6: exampleservice.v1.WatchRequest
-	(*WatchResponse)(nil),      // 7: exampleservice.v1.WatchResponse
 }
 var file_exampleservice_v1_exampleservice_proto_depIdxs = []int32{
 	0, // 0: exampleservice.v1.Greeter.SayHello:input_type -> exampleservice.v1.SayHelloRequest
 	2, // 1: exampleservice.v1.Greeter.GetVersion:input_type -> exampleservice.v1.GetVersionRequest
-	4, // 2: exampleservice.v1.Greeter.Count:input_type -> exampleservice.v1.CountRequest
-	6, // 3: exampleservice.v1.Greeter.Watch:input_type -> exampleservice.v1.WatchRequest
-	1, // 4: exampleservice.v1.Greeter.SayHello:output_type -> exampleservice.v1.SayHelloResponse
-	3, // 5: exampleservice.v1.Greeter.GetVersion:output_type -> exampleservice.v1.GetVersionResponse
-	5, // 6: exampleservice.v1.Greeter.Count:output_type -> exampleservice.v1.CountResponse
-	7, // 7: exampleservice.v1.Greeter.Watch:output_type -> exampleservice.v1.WatchResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
+	1, // 2: exampleservice.v1.Greeter.SayHello:output_type -> exampleservice.v1.SayHelloResponse
+	3, // 3: exampleservice.v1.Greeter.GetVersion:output_type -> exampleservice.v1.GetVersionResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -544,7 +292,7 @@ func file_exampleservice_v1_exampleservice_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_exampleservice_v1_exampleservice_proto_rawDesc), len(file_exampleservice_v1_exampleservice_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,8 +25,6 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Greeter_SayHello_FullMethodName   = "/exampleservice.v1.Greeter/SayHello"
 	Greeter_GetVersion_FullMethodName = "/exampleservice.v1.Greeter/GetVersion"
-	Greeter_Count_FullMethodName      = "/exampleservice.v1.Greeter/Count"
-	Greeter_Watch_FullMethodName      = "/exampleservice.v1.Greeter/Watch"
 )
 
 // GreeterClient is the client API for Greeter service.
@@ -42,16 +40,6 @@ type GreeterClient interface {
 	SayHello(ctx context.Context, in *SayHelloRequest, opts ...grpc.CallOption) (*SayHelloResponse, error)
 	// GetVersion reports the version this replica serves.
 	GetVersion(ctx context.Context, in *GetVersionRequest, opts ...grpc.CallOption) (*GetVersionResponse, error)
-	// Count adds one to this replica's counter. It has a side effect and no
-	// idempotency key, so clients must never retry it.
-	Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error)
-	// Watch sends the serving version every interval until the caller cancels
-	// or the server shuts down. Long-lived streams like this one are what the
-	// shutdown timeout bounds. Event N is the Nth interval since the Unix epoch
-	// on every replica, so a stream cut by a drain (which ends it with
-	// UNAVAILABLE) resumes on another replica with after_sequence, and loses
-	// or repeats nothing: the generated client's Follow does that.
-	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
 type greeterClient struct {
@@ -82,35 +70,6 @@ func (c *greeterClient) GetVersion(ctx context.Context, in *GetVersionRequest, o
 	return out, nil
 }
 
-func (c *greeterClient) Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CountResponse)
-	err := c.cc.Invoke(ctx, Greeter_Count_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *greeterClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Greeter_ServiceDesc.Streams[0], Greeter_Watch_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Greeter_WatchClient = grpc.ServerStreamingClient[WatchResponse]
-
 // GreeterServer is the server API for Greeter service.
 // All implementations must embed UnimplementedGreeterServer
 // for forward compatibility.
@@ -124,16 +83,6 @@ type GreeterServer interface {
 	SayHello(context.Context, *SayHelloRequest) (*SayHelloResponse, error)
 	// GetVersion reports the version this replica serves.
 	GetVersion(context.Context, *GetVersionRequest) (*GetVersionResponse, error)
-	// Count adds one to this replica's counter. It has a side effect and no
-	// idempotency key, so clients must never retry it.
-	Count(context.Context, *CountRequest) (*CountResponse, error)
-	// Watch sends the serving version every interval until the caller cancels
-	// or the server shuts down. Long-lived streams like this one are what the
-	// shutdown timeout bounds. Event N is the Nth interval since the Unix epoch
-	// on every replica, so a stream cut by a drain (which ends it with
-	// UNAVAILABLE) resumes on another replica with after_sequence, and loses
-	// or repeats nothing: the generated client's Follow does that.
-	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedGreeterServer()
 }
 
@@ -149,12 +98,6 @@ func (UnimplementedGreeterServer) SayHello(context.Context, *SayHelloRequest) (*
 }
 func (UnimplementedGreeterServer) GetVersion(context.Context, *GetVersionRequest) (*GetVersionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetVersion not implemented")
-}
-func (UnimplementedGreeterServer) Count(context.Context, *CountRequest) (*CountResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Count not implemented")
-}
-func (UnimplementedGreeterServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
-	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedGreeterServer) mustEmbedUnimplementedGreeterServer() {}
 func (UnimplementedGreeterServer) testEmbeddedByValue()                 {}
@@ -213,35 +156,6 @@ func _Greeter_GetVersion_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Greeter_Count_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(CountRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(GreeterServer).Count(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Greeter_Count_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(GreeterServer).Count(ctx, req.(*CountRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Greeter_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(WatchRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(GreeterServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Greeter_WatchServer = grpc.ServerStreamingServer[WatchResponse]
-
 // Greeter_ServiceDesc is the grpc.ServiceDesc for Greeter service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -257,17 +171,7 @@ var Greeter_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetVersion",
 			Handler:    _Greeter_GetVersion_Handler,
 		},
-		{
-			MethodName: "Count",
-			Handler:    _Greeter_Count_Handler,
-		},
 	},
-	Streams: []grpc.StreamDesc{
-		{
-			StreamName:    "Watch",
-			Handler:       _Greeter_Watch_Handler,
-			ServerStreams: true,
-		},
-	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "exampleservice/v1/exampleservice.proto",
 }

@@ -1,26 +1,34 @@
-package grpcserver
+// Package drill is the runtime's own small API for the zero-drop proofs: a
+// gRPC service (Work, Count, Watch) and an HTTP route with the knobs the
+// proofs need. The service's tests, its load command and the cluster proof
+// drive it instead of your API, so they hold whatever API you serve. The
+// service registers it only with --drill; see Register.
+package drill
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"sync/atomic"
 	"time"
 
+	"github.com/golang/glog"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
-	"github.com/zerodrop/zerodrop/example-service/internal/version"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
+	"github.com/zerodrop/zerodrop/example-service/internal/httpserver"
 )
 
-// ServiceName is the Greeter's full name, which grpc.health.v1 reports on
-// alongside the whole server ("").
-var ServiceName = exampleservicev1.Greeter_ServiceDesc.ServiceName
+// ServiceName is the drill's gRPC service, for grpc.health.v1.
+var ServiceName = drillv1.Drill_ServiceDesc.ServiceName
 
-// Greeter implements the example API.
-type Greeter struct {
-	exampleservicev1.UnimplementedGreeterServer
+// Drill implements the drill's gRPC service.
+type Drill struct {
+	drillv1.UnimplementedDrillServer
 
-	info     version.Info
+	version  string
 	hostname string
 	count    atomic.Int64
 	// stopping is closed when graceful shutdown begins, so that Watch streams
@@ -29,43 +37,65 @@ type Greeter struct {
 	stopping <-chan struct{}
 }
 
-// NewGreeter returns the Greeter. stopping must be closed when the server
-// begins its graceful stop.
-func NewGreeter(info version.Info, hostname string, stopping <-chan struct{}) *Greeter {
-	return &Greeter{info: info, hostname: hostname, stopping: stopping}
+// New returns the drill. stopping must be closed when the server begins
+// its graceful stop.
+func New(version, hostname string, stopping <-chan struct{}) *Drill {
+	return &Drill{version: version, hostname: hostname, stopping: stopping}
 }
 
-// SayHello implements Greeter.SayHello.
-func (g *Greeter) SayHello(ctx context.Context, req *exampleservicev1.SayHelloRequest) (*exampleservicev1.SayHelloResponse, error) {
+// Register adds the drill's gRPC service to s.
+func (d *Drill) Register(s grpc.ServiceRegistrar) { drillv1.RegisterDrillServer(s, d) }
+
+// Routes are the drill's HTTP routes.
+func (d *Drill) Routes() []httpserver.Route {
+	return []httpserver.Route{
+		{Pattern: "GET /drill/work", Name: "drill_work", Handler: http.HandlerFunc(d.work)},
+	}
+}
+
+// Work implements Drill.Work.
+func (d *Drill) Work(ctx context.Context, req *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
 	if err := work(ctx, req.GetWorkMs()); err != nil {
 		return nil, err
 	}
-	name := req.GetName()
-	if name == "" {
-		name = "world"
-	}
-	return &exampleservicev1.SayHelloResponse{
-		Message:  "Hello, " + name + "!",
-		Version:  g.info.Version,
-		Hostname: g.hostname,
-	}, nil
+	return &drillv1.WorkResponse{Version: d.version, Hostname: d.hostname}, nil
 }
 
-// GetVersion implements Greeter.GetVersion.
-func (g *Greeter) GetVersion(context.Context, *exampleservicev1.GetVersionRequest) (*exampleservicev1.GetVersionResponse, error) {
-	return &exampleservicev1.GetVersionResponse{
-		Version:   g.info.Version,
-		Revision:  g.info.Revision,
-		GoVersion: g.info.GoVersion,
-	}, nil
-}
-
-// Count implements Greeter.Count.
-func (g *Greeter) Count(ctx context.Context, req *exampleservicev1.CountRequest) (*exampleservicev1.CountResponse, error) {
+// Count implements Drill.Count.
+func (d *Drill) Count(ctx context.Context, req *drillv1.CountRequest) (*drillv1.CountResponse, error) {
 	if err := work(ctx, req.GetWorkMs()); err != nil {
 		return nil, err
 	}
-	return &exampleservicev1.CountResponse{Value: g.count.Add(1), Hostname: g.hostname}, nil
+	return &drillv1.CountResponse{Value: d.count.Add(1), Hostname: d.hostname}, nil
+}
+
+// MaxSleep bounds the simulated latency of GET /drill/work?sleep=.
+const MaxSleep = time.Minute
+
+// workResponse is the body of GET /drill/work.
+type workResponse struct {
+	Version  string `json:"version"`
+	Hostname string `json:"hostname"`
+}
+
+// work serves GET /drill/work. The optional query parameter sleep (a Go
+// duration, at most MaxSleep) simulates a slow request. It sleeps without
+// watching the request context, like a handler stuck in a blocking call,
+// which is what the shutdown timeout exists to bound.
+func (d *Drill) work(w http.ResponseWriter, r *http.Request) {
+	if s := r.URL.Query().Get("sleep"); s != "" {
+		t, err := time.ParseDuration(s)
+		if err != nil || t < 0 || t > MaxSleep {
+			http.Error(w, "sleep must be a duration from 0 to "+MaxSleep.String()+", e.g. 250ms", http.StatusBadRequest)
+			return
+		}
+		time.Sleep(t)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(workResponse{Version: d.version, Hostname: d.hostname}); err != nil {
+		// The client went away mid-response; nothing useful is left to send.
+		glog.V(1).Infof("drill: write response: %v", err)
+	}
 }
 
 // maxCatchUp bounds how far back a resumed Watch may start: a client that
@@ -86,10 +116,10 @@ const maxClockSkew = 10 * time.Second
 // the stream did not end, this replica did, and the client should resume.
 var errDraining = status.Error(codes.Unavailable, "the server is shutting down: resume the watch on another replica with after_sequence")
 
-// Watch implements Greeter.Watch. Event n is due at n × interval since the
+// Watch implements Drill.Watch. Event n is due at n × interval since the
 // Unix epoch, the same on every replica, so a stream resumed elsewhere with
 // after_sequence neither skips nor repeats an event.
-func (g *Greeter) Watch(req *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
+func (d *Drill) Watch(req *drillv1.WatchRequest, stream drillv1.Drill_WatchServer) error {
 	interval := time.Second
 	if ms := req.GetIntervalMs(); ms != 0 {
 		interval = time.Duration(ms) * time.Millisecond
@@ -121,11 +151,11 @@ func (g *Greeter) Watch(req *exampleservicev1.WatchRequest, stream exampleservic
 		select {
 		case <-stream.Context().Done():
 			return stream.Context().Err()
-		case <-g.stopping:
+		case <-d.stopping:
 			return errDraining
 		case <-timer.C:
 		}
-		msg := &exampleservicev1.WatchResponse{Version: g.info.Version, Hostname: g.hostname, Sequence: next}
+		msg := &drillv1.WatchResponse{Version: d.version, Hostname: d.hostname, Sequence: next}
 		if err := stream.Send(msg); err != nil {
 			return err
 		}

@@ -50,8 +50,8 @@ const (
 // across the disruptions came to 1.8-2.3x the steady p99, against 1.2-1.4x
 // at 350/s before the streams and HTTP/2 clients.)
 func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
-	url := "http://" + clusterIP + "/"
-	ingress := "https://" + ingressHost + "/"
+	url := "http://" + clusterIP + "/drill/work"
+	ingress := "https://" + ingressHost + "/drill/work"
 	via := "through the Ingress (Traefik, TLS)"
 	grpcTarget := clusterIP + ":9090"
 	headless := "dns://" + cluster.DNSServer + "/example-service-headless." + namespace + ".svc.cluster.local.:9090"
@@ -73,9 +73,9 @@ func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
 			Dial: load.HeadlessDial(fallback), Retries: true,
-			Mode: "SayHello through example-service/client on the headless Service via CoreDNS (30 s cache), the ClusterIP as fallback: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
+			Mode: "the drill's Work through example-service/client on the headless Service via CoreDNS (30 s cache), the ClusterIP as fallback: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
 		load.GRPCClient{Name: "grpc-count-rr", Target: headless, Rate: 15, Conns: 1, Timeout: 2 * time.Second, MaxInFlight: 50,
-			Dial: load.HeadlessDial(fallback), Count: true, Mode: "Count (side effects: never retried) through example-service/client on the headless Service, the ClusterIP as fallback"},
+			Dial: load.HeadlessDial(fallback), Count: true, Mode: "the drill's Count (side effects: never retried) through example-service/client on the headless Service, the ClusterIP as fallback"},
 		load.StreamClient{Name: "watch-follow", Target: headless, Fallback: fallback, Streams: 4, Interval: 250 * time.Millisecond},
 	}
 }

@@ -54,7 +54,7 @@ type hello struct {
 	Hostname string `json:"hostname"`
 }
 
-// greeter answers SayHello as the example's Greeter does when work_ms is 0.
+// greeter answers SayHello as the example's Greeter does.
 type greeter struct {
 	exampleservicev1.UnimplementedGreeterServer
 	hostname string

@@ -140,7 +140,7 @@ func waitAccepting(addr string, ended <-chan struct{}) error {
 	}
 }
 
-// greeter answers SayHello as the example's Greeter does when work_ms is 0.
+// greeter answers SayHello as the example's Greeter does.
 type greeter struct {
 	exampleservicev1.UnimplementedGreeterServer
 	hostname string

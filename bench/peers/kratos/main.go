@@ -93,7 +93,7 @@ func run(httpAddr, grpcAddr, addrFile string) error {
 	return nil
 }
 
-// greeter answers SayHello as the example's Greeter does when work_ms is 0.
+// greeter answers SayHello as the example's Greeter does.
 type greeter struct {
 	exampleservicev1.UnimplementedGreeterServer
 	hostname string

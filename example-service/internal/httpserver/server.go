@@ -87,10 +87,10 @@ func Handler(deps Deps) http.Handler {
 		mux.Handle(pattern, h)
 		routes.Route(pattern, name)
 	}
-	route("GET /version", "version", versionHandler(deps.Info))
 	for _, r := range deps.Routes {
 		route(r.Pattern, r.Name, r.Handler)
 	}
+	route("GET /version", "version", versionHandler(deps.Info))
 	var h http.Handler = mux
 	h = limitBody(h)
 	h = closeWhileDraining(deps.Health, h)

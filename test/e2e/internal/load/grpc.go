@@ -14,11 +14,11 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 	"github.com/zerodrop/zerodrop/example-service/client"
 )
 
-// GRPCClient calls Greeter.SayHello at a constant rate over Conns
+// GRPCClient calls the drill's Work at a constant rate over Conns
 // long-lived client connections, round robin between them.
 //
 // With Dial nil it is the plain client of the issue: grpc.NewClient on the
@@ -39,8 +39,8 @@ type GRPCClient struct {
 	Dial func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error)
 	// Mode describes Dial in reports.
 	Mode string
-	// Count calls Greeter.Count, which has a side effect and is never
-	// retried, instead of SayHello. Its responses carry no version.
+	// Count calls the drill's Count, which has a side effect and is never
+	// retried, instead of Work. Its responses carry no version.
 	Count bool
 	// Retries says that Dial retries idempotent calls on another pod, so
 	// that no disruption, a hard kill included, may fail one.
@@ -118,7 +118,7 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 	if dial == nil {
 		dial = plainDial
 	}
-	var greeters []exampleservicev1.GreeterClient
+	var drills []drillv1.DrillClient
 	for range c.Conns {
 		cc, closeFn, err := dial(c.Target, grpc.WithStatsHandler(attemptCounter{}))
 		if err != nil {
@@ -126,11 +126,11 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 			return
 		}
 		defer closeFn()
-		greeters = append(greeters, exampleservicev1.NewGreeterClient(cc))
+		drills = append(drills, drillv1.NewDrillClient(cc))
 	}
 	var next atomic.Uint64
 	pace(ctx, rec, idx, c.Rate, c.MaxInFlight, take, func(time.Duration) Sample {
-		g := greeters[next.Add(1)%uint64(len(greeters))]
+		g := drills[next.Add(1)%uint64(len(drills))]
 		var a attempts
 		cctx, cancel := context.WithTimeout(context.WithValue(context.Background(), attemptsKey{}, &a), c.Timeout)
 		defer cancel()
@@ -138,10 +138,10 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 		var version string
 		var err error
 		if c.Count {
-			_, err = g.Count(cctx, &exampleservicev1.CountRequest{})
+			_, err = g.Count(cctx, &drillv1.CountRequest{})
 		} else {
-			var resp *exampleservicev1.SayHelloResponse
-			resp, err = g.SayHello(cctx, &exampleservicev1.SayHelloRequest{Name: "e2e"})
+			var resp *drillv1.WorkResponse
+			resp, err = g.Work(cctx, &drillv1.WorkRequest{})
 			version = resp.GetVersion()
 		}
 		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load())}

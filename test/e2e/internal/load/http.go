@@ -243,8 +243,8 @@ func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 	pace(ctx, rec, idx, c.Rate, c.MaxInFlight, take, func(time.Duration) Sample { return get(hc, c.URL, c.HTTP2) })
 }
 
-// hello is the part of example-service's GET / body that is checked.
-type hello struct {
+// answer is the part of the drill's GET /drill/work body that is checked.
+type answer struct {
 	Version string `json:"version"`
 }
 
@@ -277,7 +277,7 @@ func get(hc *http.Client, url string, http2 bool) Sample {
 	case http2 && resp.ProtoMajor != 2:
 		s.Error = "answered over " + resp.Proto + ", not HTTP/2"
 	default:
-		var h hello
+		var h answer
 		if err := json.Unmarshal(body, &h); err != nil {
 			s.Error = "bad body"
 			break

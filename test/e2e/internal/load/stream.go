@@ -6,7 +6,9 @@ import (
 	"sync"
 	"time"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"google.golang.org/grpc"
+
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 	"github.com/zerodrop/zerodrop/example-service/client"
 )
 
@@ -109,8 +111,17 @@ func (c StreamClient) follow(ctx context.Context, rec *Recorder, idx, stream int
 	interval := uint64(c.Interval / time.Millisecond)
 	var last uint64
 	for ctx.Err() == nil {
-		req := &exampleservicev1.WatchRequest{IntervalMs: uint32(interval), AfterSequence: last}
-		err := cl.Follow(ctx, req, func(m *exampleservicev1.WatchResponse) error {
+		// Follow resumes after the last event it delivered; a new Follow,
+		// after one gave up, after the last event of any.
+		from := last
+		open := func(ctx context.Context, prev *drillv1.WatchResponse, opts ...grpc.CallOption) (grpc.ServerStreamingClient[drillv1.WatchResponse], error) {
+			req := &drillv1.WatchRequest{IntervalMs: uint32(interval), AfterSequence: from}
+			if prev != nil {
+				req.AfterSequence = prev.GetSequence()
+			}
+			return drillv1.NewDrillClient(cl.Conn()).Watch(ctx, req, opts...)
+		}
+		err := client.Follow(ctx, cl, drillv1.Drill_Watch_FullMethodName, open, func(m *drillv1.WatchResponse) error {
 			seq := m.GetSequence()
 			e := ev(StreamOK)
 			e.Seq, e.Host = seq, m.GetHostname()

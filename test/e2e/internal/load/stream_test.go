@@ -13,22 +13,22 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 )
 
-// scripted is a Greeter whose Watch misbehaves on purpose: the first stream
+// scripted is a drill whose Watch misbehaves on purpose: the first stream
 // sends 10 and 11 and breaks with UNAVAILABLE; the resumed one skips 12,
 // sends 13 twice and breaks too; the third stays open. The harness must see
 // resumes, a gap and a duplicate.
 type scripted struct {
-	exampleservicev1.UnimplementedGreeterServer
+	drillv1.UnimplementedDrillServer
 	calls chan uint64 // after_sequence of each call
 }
 
-func (g *scripted) Watch(req *exampleservicev1.WatchRequest, stream exampleservicev1.Greeter_WatchServer) error {
+func (g *scripted) Watch(req *drillv1.WatchRequest, stream drillv1.Drill_WatchServer) error {
 	g.calls <- req.GetAfterSequence()
 	send := func(seq uint64) error {
-		return stream.Send(&exampleservicev1.WatchResponse{Sequence: seq, Hostname: "pod"})
+		return stream.Send(&drillv1.WatchResponse{Sequence: seq, Hostname: "pod"})
 	}
 	if req.GetAfterSequence() == 0 {
 		for _, seq := range []uint64{10, 11} {
@@ -57,7 +57,7 @@ func TestStreamClientSeesResumesGapsAndDuplicates(t *testing.T) {
 	}
 	srv := grpc.NewServer()
 	g := &scripted{calls: make(chan uint64, 8)}
-	exampleservicev1.RegisterGreeterServer(srv, g)
+	drillv1.RegisterDrillServer(srv, g)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()

@@ -124,3 +124,18 @@ func IsExample(p string) bool {
 	}
 	return false
 }
+
+// movedFrom names, for a template that took over a file another template
+// used to render, that other template: scaffold update carries the user's
+// edits from the old file to the new one however much it changed on the
+// way, where it would otherwise pair files by likeness alone.
+var movedFrom = map[string]string{
+	"internal/greeter/greeter.go.tmpl": "internal/grpcserver/greeter.go.tmpl",
+}
+
+// MovedFrom is the template that the template at p, relative to the tree's
+// root, took over from, if any.
+func MovedFrom(p string) (string, bool) {
+	from, ok := movedFrom[p]
+	return from, ok
+}

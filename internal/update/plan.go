@@ -240,10 +240,28 @@ const minMoveSimilarity = 0.5
 
 // matchMoves pairs each removed file with the most similar added file of the
 // same extension, if any is similar enough; the rest stay unpaired.
+//
+// A move that the template declares (render.MovedFrom) pairs first,
+// however much the file changed on the way: the example API's Greeter left
+// the gRPC server's package for a package of its own, and what a user wrote
+// in it must follow.
 func matchMoves(removed, added []*render.File) []move {
 	taken := map[*render.File]bool{}
 	var moves []move
+	declared := map[*render.File]*render.File{}
+	for _, a := range added {
+		for _, r := range removed {
+			if from, ok := render.MovedFrom(a.Source); ok && from == r.Source && declared[r] == nil {
+				declared[r] = a
+				taken[a] = true
+			}
+		}
+	}
 	for _, r := range removed {
+		if a := declared[r]; a != nil {
+			moves = append(moves, move{old: r, new: a})
+			continue
+		}
 		var best *render.File
 		bestScore := minMoveSimilarity
 		for _, a := range added {

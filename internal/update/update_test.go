@@ -3,6 +3,8 @@ package update_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +63,7 @@ func olderTree(t *testing.T) string {
 	treetest.ReplaceOnce(t, at("deploy/kustomize/base/deployment.yaml.tmpl"), "  revisionHistoryLimit: 5\n", "")
 	// Lines the template changed, in files the user edits elsewhere.
 	treetest.ReplaceOnce(t, at("README.md.tmpl"), "make help   # everything else", "make help   # the other targets")
-	treetest.ReplaceOnce(t, at("internal/httpserver/handlers.go.tmpl"), "// hello greets the caller.", "// hello says hello.")
+	treetest.ReplaceOnce(t, at("internal/httpserver/handlers.go.tmpl"), "// versionHandler serves GET /version.", "// versionHandler answers GET /version.")
 	treetest.ReplaceOnce(t, at("api/__protopkg__/v1/__protopkg__.proto.tmpl"), "// Greeter is the example API of {{.Name}}.", "// Greeter is the example API.")
 	treetest.ReplaceOnce(t, at("deploy/kustomize/overlays/prod/hpa.yaml.tmpl"), "averageUtilization: 70", "averageUtilization: 80")
 	// A file the template added since, two it removed, and one it moved.
@@ -98,17 +100,23 @@ var userEdits = []struct{ file, marker string }{
 	{"internal/httpserver/server.go", `route("GET /ping", "ping", ping())`},
 	{"internal/httpserver/ping_test.go", "func TestPing("},
 	{"api/" + svcProto + "/v1/" + svcProto + ".proto", "rpc Ping(PingRequest) returns (PingResponse)"},
-	{"internal/grpcserver/greeter.go", "func (g *Greeter) Ping("},
+	{"internal/greeter/greeter.go", "func (g *Greeter) Ping("},
 	{"deploy/kustomize/overlays/prod/hpa.yaml", "minReplicas: 4"},
 	{"README.md", "Orders on call: page #orders-oncall before any rollout."},
 }
 
 // editLikeAUser makes the edits users make: an HTTP handler with its route
 // and test, a new RPC with its implementation and regenerated code, more
-// replicas in prod, and a README paragraph. Then it commits them.
+// replicas in prod, and a README paragraph. Then it commits them. The
+// Greeter is where the service's layout has it: internal/greeter, or
+// internal/grpcserver before the example API moved out of the runtime.
 func editLikeAUser(t *testing.T, dir string) {
 	t.Helper()
 	at := func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) }
+	greeter := "internal/greeter/greeter.go"
+	if _, err := os.Stat(at(greeter)); err != nil {
+		greeter = "internal/grpcserver/greeter.go"
+	}
 	treetest.AppendTo(t, at("internal/httpserver/handlers.go"), `
 // ping answers GET /ping with "pong", for the load balancer's own checks.
 func ping() http.HandlerFunc {
@@ -138,28 +146,26 @@ func TestPing(t *testing.T) {
 }
 `)
 	proto := at("api/" + svcProto + "/v1/" + svcProto + ".proto")
-	treetest.ReplaceOnce(t, proto, `  rpc Watch(WatchRequest) returns (stream WatchResponse) {
-    option idempotency_level = NO_SIDE_EFFECTS;
-  }
-`, `  rpc Watch(WatchRequest) returns (stream WatchResponse) {
-    option idempotency_level = NO_SIDE_EFFECTS;
-  }
-
-  // Ping answers at once, from whichever replica gets it.
+	treetest.ReplaceOnce(t, proto, `  // GetVersion reports the version this replica serves.
+`, `  // Ping answers at once, from whichever replica gets it.
   rpc Ping(PingRequest) returns (PingResponse) {
     option idempotency_level = NO_SIDE_EFFECTS;
   }
+
+  // GetVersion reports the version this replica serves.
 `)
-	treetest.AppendTo(t, proto, "\nmessage PingRequest {}\n\nmessage PingResponse {\n  string hostname = 1;\n}\n")
-	treetest.AppendTo(t, at("internal/grpcserver/greeter.go"), `
-// Ping implements Greeter.Ping.
+	treetest.ReplaceOnce(t, proto, "message GetVersionRequest {}\n", "message GetVersionRequest {}\n\nmessage PingRequest {}\n\nmessage PingResponse {\n  string hostname = 1;\n}\n")
+	treetest.ReplaceOnce(t, at(greeter), `// GetVersion implements Greeter.GetVersion.
+`, `// Ping implements Greeter.Ping.
 func (g *Greeter) Ping(context.Context, *`+svcProto+`v1.PingRequest) (*`+svcProto+`v1.PingResponse, error) {
 	return &`+svcProto+`v1.PingResponse{Hostname: g.hostname}, nil
 }
+
+// GetVersion implements Greeter.GetVersion.
 `)
 	regenerateProto(t, dir)
 	treetest.ReplaceOnce(t, at("deploy/kustomize/overlays/prod/hpa.yaml"), "minReplicas: 3", "minReplicas: 4")
-	treetest.AppendTo(t, at("README.md"), "\n## On call\n\nOrders on call: page #orders-oncall before any rollout.\n")
+	treetest.ReplaceOnce(t, at("README.md"), "\n## Deploying\n", "\n## On call\n\nOrders on call: page #orders-oncall before any rollout.\n\n## Deploying\n")
 	treetest.CommitAll(t, dir, "our edits")
 }
 
@@ -230,7 +236,7 @@ func assertTemplateArrived(t *testing.T, dir string, alsoEdited ...string) {
 	}
 	for file, line := range map[string]string{
 		"README.md":                       "make help   # everything else",
-		"internal/httpserver/handlers.go": "// hello greets the caller.",
+		"internal/httpserver/handlers.go": "// versionHandler serves GET /version.",
 		"api/" + svcProto + "/v1/" + svcProto + ".proto": "// Greeter is the example API of " + svcName + ".",
 		"deploy/kustomize/overlays/prod/hpa.yaml":        "averageUtilization: 70",
 	} {
@@ -479,6 +485,50 @@ func TestUpdateFromLegacyService(t *testing.T) {
 	}
 }
 
+// layoutCommit is the last commit of main before the example API moved out
+// of the runtime (internal/grpcserver/greeter.go became internal/greeter,
+// with the drill beside it).
+const layoutCommit = "67538e3"
+
+// TestUpdateAcrossTheExampleMove updates a service generated at
+// layoutCommit, whose example API and runtime the user edited, to the
+// current layout: every edit is kept, the Greeter's move carries the user's
+// RPC to its new home, nothing conflicts, and the result passes its tests.
+func TestUpdateAcrossTheExampleMove(t *testing.T) {
+	if out, err := exec.Command("git", "-C", repoRoot, "cat-file", "-e", layoutCommit+"^{commit}").CombinedOutput(); err != nil {
+		t.Fatalf("this test needs the zerodrop git history, with commit %s: %v %s\nIn a shallow clone, run git fetch --unshallow.", layoutCommit, err, out)
+	}
+	oldTree := t.TempDir()
+	if _, err := tree.Git(context.Background(), repoRoot, layoutCommit, oldTree); err != nil {
+		t.Fatal(err)
+	}
+	dir := newService(t, oldTree)
+	if _, err := os.Stat(filepath.Join(dir, "internal/grpcserver/greeter.go")); err != nil {
+		t.Fatalf("a service of %s has no internal/grpcserver/greeter.go: it is not the old layout: %v", layoutCommit, err)
+	}
+	editLikeAUser(t, dir)
+
+	stdout, stderr, code := runUpdate(t, update.Options{Dir: dir, FromGit: layoutCommit, Repo: repoRoot})
+	if code != cli.ExitOK {
+		t.Fatalf("update --from-git %s: exit %d, want %d with no conflict\n%s%s", layoutCommit, code, cli.ExitOK, stdout, stderr)
+	}
+	for _, want := range []string{
+		"internal/greeter/greeter.go (moved from internal/grpcserver/greeter.go)",
+		"added        internal/drill/drill.go",
+		"added        cmd/" + svcName + "/api.go",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "internal/grpcserver/greeter.go")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("internal/grpcserver/greeter.go is still there after its move: %v", err)
+	}
+	assertEditsKept(t, dir)
+	treetest.RunIn(t, dir, "go", "vet", "./...")
+	treetest.RunIn(t, dir, "go", "test", "-count=1", "./...")
+}
+
 // TestUpdateRejectsBadInput covers every refusal: each must exit non-zero
 // with a message that says what is wrong and how to fix it, and leave the
 // service as it was.
@@ -574,7 +624,7 @@ func TestUpdateRejectsBadInput(t *testing.T) {
 				return committed(t, "", nil), update.Options{Answers: map[string]string{"colour": "blue"}}
 			},
 			want:    cli.ExitUsage,
-			wantErr: []string{`unknown answer "colour": the answers are grpcPort, healthPort, host, httpPort, image, module, name, namespace`},
+			wantErr: []string{`unknown answer "colour": the answers are example, grpcPort, healthPort, host, httpPort, image, module, name, namespace`},
 		},
 		{
 			name: "bad answer",

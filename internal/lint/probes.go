@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -16,10 +17,30 @@ import (
 // corpus showed them dismissed as noise.
 const slowStart = 30
 
+// silenceBound is how long readiness may take to notice a pod that has gone
+// silent: its process frozen or its network dropping packets, so that it
+// sends no FIN and no RST. Nothing else takes such a pod out of the
+// endpoints, and every request routed to it hangs until its client gives
+// up. The bound is not the whole outage: once the pod is unready, its
+// removal still has to reach kube-proxy, ingress controllers and DNS, which
+// is why drains last 5 to 10 s (minDrainDelay, drain-short). A client keeps
+// idempotent calls whole by retrying them elsewhere after a per-attempt
+// timeout, but its retry budget is sized for the burst of one pod's loss,
+// not for a pod that swallows calls for half a minute, as the API defaults
+// let it (31 s). 10 s is the drain delay the generated service gives a
+// planned exit, and drain-detection holds its readiness to it: a pod that
+// leaves without warning should not be noticed more slowly than one that
+// says goodbye. It still lets readiness miss two answers in a row (period 3,
+// threshold 3, timeout 1), so a GC pause or one slow answer does not flap
+// the pod out of rotation; the generated service takes 5 s.
+const silenceBound = 10 * time.Second
+
 func probeRules() []Rule {
 	return []Rule{
 		{ID: "readiness-probe-missing", Severity: Error, check: checkReadinessMissing,
 			Summary: "every serving container has a readiness probe, so new pods get traffic only once they can serve"},
+		{ID: "readiness-silence-detection", Severity: Warning, check: checkSilenceDetection,
+			Summary: "readiness notices a silent pod (periodSeconds × failureThreshold + timeoutSeconds) within " + seconds(silenceBound) + ", so a pod that stops answering without closing its connections leaves the endpoints while clients can still retry elsewhere"},
 		{ID: "liveness-probe-missing", Severity: Warning, check: checkLivenessMissing,
 			Summary: "every serving container has a liveness probe, so a hung process is restarted"},
 		{ID: "probes-identical", Severity: Error, check: checkProbesIdentical,
@@ -41,6 +62,99 @@ func checkReadinessMissing(ix *index, e *emitter) {
 		e.addf(w.obj, w.containerPath(c)+".readinessProbe",
 			"add a readinessProbe on an endpoint that answers only once the app can serve (for example httpGet /readyz), and fails while it drains",
 			"container %s has no readiness probe: a new pod takes traffic as soon as the process starts, before it can serve, and old pods are removed as soon as it exists%s", c.Name, ix.servingAssumed(w))
+	})
+}
+
+// silentNotice is the longest readiness takes to mark a pod unready when
+// the pod goes silent just after answering a probe. A probe of a silent pod
+// times out rather than failing fast (an exec probe, only if its command
+// asks the app), and the kubelet runs one probe at a time: the first to
+// fail starts at the next tick, up to periodSeconds later, and takes
+// timeoutSeconds; each of the others starts at its own tick, or at once
+// when the timeout outlasts the period (the ticker keeps one missed tick).
+// failureThreshold timeouts in a row end after P + (F−1)·max(P, T) + T,
+// which is P·F + T when the timeout fits in the period. how spells the sum
+// out, for messages.
+func silentNotice(p *corev1.Probe) (d time.Duration, how string) {
+	t := timingsOf(p)
+	term := func(name string, set, v int32) string {
+		if set == 0 {
+			return fmt.Sprintf("%s %d (default)", name, v)
+		}
+		return fmt.Sprintf("%s %d", name, v)
+	}
+	ps, ts, fs := term("periodSeconds", p.PeriodSeconds, t.period), term("timeoutSeconds", p.TimeoutSeconds, t.timeout), term("failureThreshold", p.FailureThreshold, t.failures)
+	if t.timeout <= t.period {
+		return time.Duration(t.period*t.failures+t.timeout) * time.Second, fmt.Sprintf("%s × %s + %s", ps, fs, ts)
+	}
+	return time.Duration(t.period+t.failures*t.timeout) * time.Second,
+		fmt.Sprintf("%s + %s × %s: the timeout outlasts the period, so the probes run back to back", ps, fs, ts)
+}
+
+// probeTimings are the fields of a probe that set how fast it gives up.
+type probeTimings struct{ period, timeout, failures int32 }
+
+func timingsOf(p *corev1.Probe) probeTimings {
+	return probeTimings{orDefault(p.PeriodSeconds, defaultPeriod), orDefault(p.TimeoutSeconds, defaultTimeout), orDefault(p.FailureThreshold, defaultFailures)}
+}
+
+// silenceFix suggests the smallest change that brings silentNotice within
+// silenceBound: a shorter period, keeping the threshold and timeout the
+// team chose, when one fits; else a one-second timeout and three misses,
+// which need an endpoint that answers well within that second, at a period
+// no longer than the team's.
+func silenceFix(p *corev1.Probe) (to probeTimings, fix string) {
+	bound := int32(silenceBound / time.Second)
+	rule := fmt.Sprintf("periodSeconds × failureThreshold + timeoutSeconds at most %s, with timeoutSeconds no longer than periodSeconds", seconds(silenceBound))
+	to = timingsOf(p)
+	if fit := (bound - to.timeout) / to.failures; fit >= to.timeout && fit < to.period {
+		to.period = fit
+		return to, fmt.Sprintf("set periodSeconds to %d (%d × %d + %d = %ds), or lower failureThreshold: %s",
+			to.period, to.period, to.failures, to.timeout, to.period*to.failures+to.timeout, rule)
+	}
+	to = probeTimings{timeout: 1, failures: 3}
+	to.period = min((bound-to.timeout)/to.failures, orDefault(p.PeriodSeconds, defaultPeriod))
+	return to, fmt.Sprintf("set periodSeconds: %d, failureThreshold: %d and timeoutSeconds: %d (%d × %d + %d = %ds), on a readiness endpoint that answers well within a second: %s",
+		to.period, to.failures, to.timeout, to.period, to.failures, to.timeout, to.period*to.failures+to.timeout, rule)
+}
+
+// silenceSeen says which silence a probe's handler can notice at all, and
+// what would notice both. The kubelet sends httpGet, grpc and tcpSocket
+// probes over the pod's network, but the kernel completes the handshake of
+// a tcpSocket probe for a process that froze; an exec probe runs inside the
+// container, off that network.
+func silenceSeen(p *corev1.Probe) (seen, handler string) {
+	switch {
+	case p.Exec != nil:
+		return "; an exec probe runs inside the container, so it notices a process that froze, if its command asks it, but never a network that drops packets",
+			"; an httpGet or grpc probe, which the kubelet sends over the pod's network, notices both"
+	case p.TCPSocket != nil:
+		return "; a tcpSocket probe notices a network that drops packets, but not a process that froze, whose kernel still completes the handshake",
+			"; an httpGet or grpc probe on an endpoint the app answers notices both"
+	}
+	return "", ""
+}
+
+// checkSilenceDetection leaves a container without readiness to
+// readiness-probe-missing, which gives the fix that matters first, and a
+// workload of one pod to replicas-min: noticing silence helps by sending
+// the requests to other pods, and with none a quicker probe only turns a
+// hang into a refusal.
+func checkSilenceDetection(ix *index, e *emitter) {
+	ix.forEachContainer(func(w *workload, c *corev1.Container) {
+		p := c.ReadinessProbe
+		if p == nil || !ix.serving(w, c) || (w.scalable() && ix.replicas(w) < 2) {
+			return
+		}
+		notice, how := silentNotice(p)
+		if notice <= silenceBound {
+			return
+		}
+		seen, handler := silenceSeen(p)
+		_, fix := silenceFix(p)
+		e.addf(w.obj, w.containerPath(c)+".readinessProbe", fix+handler,
+			"readiness of container %s takes up to %s, more than %s, to notice that its pod has gone silent: with no FIN or RST to fail on, every probe waits out its timeout (%s%s). Until then, and while its removal from endpoints propagates, requests routed to a pod whose process froze or whose network drops packets hang until their clients time out, and retries of idempotent calls run out%s",
+			c.Name, seconds(notice), seconds(silenceBound), how, seen, ix.servingAssumed(w))
 	})
 }
 

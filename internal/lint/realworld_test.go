@@ -28,10 +28,10 @@ func realWorld() map[string][]string {
 			"drain-missing Deployment/ratings-v1", "liveness-probe-missing Deployment/ratings-v1", "pss-restricted Deployment/ratings-v1",
 			"readiness-probe-missing Deployment/ratings-v1", "service-account-token Deployment/ratings-v1",
 			"drain-missing Deployment/ratings-v2", "liveness-probe-missing Deployment/ratings-v2", "pss-restricted Deployment/ratings-v2",
-			"service-account-token Deployment/ratings-v2",
+			"readiness-silence-detection Deployment/ratings-v2", "service-account-token Deployment/ratings-v2",
 		},
 		"single-instance-app": {"drain-missing Deployment/dash", "probes-identical Deployment/dash", "replicas-min Deployment/dash", "rollout-strategy Deployment/dash"},
-		"statefulset-db":      nil,
+		"statefulset-db":      {"readiness-silence-detection StatefulSet/pg"},
 	}
 }
 

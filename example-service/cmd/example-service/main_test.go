@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
@@ -500,7 +499,7 @@ func TestDrillIsOffByDefault(t *testing.T) {
 		if on && h.GetStatus() != healthpb.HealthCheckResponse_SERVING || !on && status.Code(err) != codes.NotFound {
 			t.Errorf("drill %v: health of %s = %v, %v", on, drillv1.Drill_ServiceDesc.ServiceName, h, err)
 		}
-		services, err := reflectedServices(ctx, conn)
+		services, err := servicetest.ReflectedServices(ctx, conn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -508,27 +507,6 @@ func TestDrillIsOffByDefault(t *testing.T) {
 			t.Errorf("drill %v: reflection lists %v", on, services)
 		}
 	}
-}
-
-// reflectedServices lists the services that grpc.reflection names.
-func reflectedServices(ctx context.Context, conn *grpc.ClientConn) (map[string]bool, error) {
-	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = stream.CloseSend() }()
-	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	resp, err := stream.Recv()
-	if err != nil {
-		return nil, err
-	}
-	found := map[string]bool{}
-	for _, s := range resp.GetListServicesResponse().GetService() {
-		found[s.GetName()] = true
-	}
-	return found, nil
 }
 
 // TestFailuresAreLoggedByDefault checks that, with the access log off (the

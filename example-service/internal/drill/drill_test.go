@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,10 +12,10 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
+	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
 )
 
 func TestMain(m *testing.M) {
@@ -29,18 +28,7 @@ func serve(t *testing.T, d *Drill) drillv1.DrillClient {
 	t.Helper()
 	srv := grpc.NewServer()
 	d.Register(srv)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return drillv1.NewDrillClient(conn)
+	return drillv1.NewDrillClient(servicetest.Loopback(t, srv))
 }
 
 func TestDrill(t *testing.T) {

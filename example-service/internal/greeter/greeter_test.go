@@ -3,16 +3,15 @@ package greeter
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	exampleservicev1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/v1"
+	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
 )
 
@@ -21,18 +20,7 @@ var info = version.Info{Version: "v1", Revision: "abc", GoVersion: "go1.x"}
 func TestGreeter(t *testing.T) {
 	srv := grpc.NewServer()
 	New(info, "pod-a", "Hello").Register(srv)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	c := exampleservicev1.NewGreeterClient(conn)
+	c := exampleservicev1.NewGreeterClient(servicetest.Loopback(t, srv))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

@@ -2,24 +2,20 @@ package grpcserver
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
 	"github.com/zerodrop/zerodrop/example-service/internal/drill"
 	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
+	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
 )
 
@@ -40,18 +36,7 @@ func serveWith(t *testing.T, cfg Config, services ...func(grpc.ServiceRegistrar)
 	t.Helper()
 	info := version.Info{Version: "v1"}
 	srv := New(Config{MaxConnectionAge: time.Minute, MaxConnectionAgeGrace: time.Second, Reflection: cfg.Reflection, Health: health.NewServer(), Metrics: metrics.New(info)}, services...)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return conn
+	return servicetest.Loopback(t, srv)
 }
 
 // TestStreamsPerConnectionAreCapped: one connection holds at most
@@ -114,25 +99,7 @@ func TestReflection(t *testing.T) {
 	list := func(conn *grpc.ClientConn) (map[string]bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = stream.CloseSend() }()
-		// A stream the server has already ended fails Send with io.EOF; its
-		// status comes from Recv.
-		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		found := map[string]bool{}
-		for _, s := range resp.GetListServicesResponse().GetService() {
-			found[s.GetName()] = true
-		}
-		return found, nil
+		return servicetest.ReflectedServices(ctx, conn)
 	}
 	found, err := list(serveWith(t, Config{Reflection: true}, panicky{}.register))
 	if err != nil {

@@ -39,6 +39,11 @@
 //     pod from the last message it delivered, so the caller sees every
 //     message once, in order, unless it was away for longer than the server
 //     replays (ErrGap).
+//   - A pod that goes silent (its network cut: no FIN, no RST) is passed
+//     over after three attempts in a row waited out the per-attempt timeout,
+//     and every retry goes to a pod the call has not tried (balancer.go), so
+//     the client stops using it about one per-attempt timeout after it went
+//     silent, long before keepalive or the readiness probe notice.
 //   - New checks every option, and returns an error that names the one it
 //     cannot work with, rather than a client that fails later.
 //
@@ -155,7 +160,7 @@ var connectParams = grpc.ConnectParams{
 // serviceConfig balances per call across all resolved addresses and skips
 // any pod whose health service reports NOT_SERVING.
 const serviceConfig = `{
-  "loadBalancingConfig": [{"round_robin": {}}],
+  "loadBalancingConfig": [{"` + balancerName + `": {}}],
   "healthCheckConfig": {"serviceName": ""}
 }`
 

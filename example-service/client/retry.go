@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -74,11 +75,19 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 	}
 	// An idempotent call outlasts a moment with no ready pod.
 	opts = append(slices.Clip(opts), grpc.WaitForReady(true))
+	// Each retry goes to a pod the call has not tried, when the balancer
+	// has one (balancer.go).
+	tried := &triedPods{}
+	ctx = context.WithValue(ctx, triedKey{}, tried)
 	var sincePushback uint // retries since the last pushback: the backoff's exponent
 	for attempt := uint(1); ; attempt++ {
-		out, err := r.attempt(ctx, r.perAttemptTimeout, method, req, reply, cc, invoker, opts)
+		var pod peer.Peer
+		out, err := r.attempt(ctx, r.perAttemptTimeout, method, req, reply, cc, invoker, append(opts, grpc.Peer(&pod)))
 		if err == nil || !out.retriable || attempt >= r.maxAttempts || !r.budget.allows() {
 			return err
+		}
+		if pod.Addr != nil {
+			tried.addrs = append(tried.addrs, pod.Addr.String())
 		}
 		wait := out.pushback
 		if out.hasPushback {

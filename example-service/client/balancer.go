@@ -1,0 +1,219 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/balancer"
+	"google.golang.org/grpc/balancer/base"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// A pod whose network went silent (no FIN, no RST: packets just vanish)
+// stays READY to gRPC until keepalive gives up, 20 s and more, and the
+// cluster keeps naming it until its readiness probe has failed enough
+// times. Round robin sends it a third of the calls all that while, and
+// each waits out its per-attempt timeout: the retries then drain the
+// budget, and calls fail. The client's own balancer is round robin over
+// the ready pods with two changes that keep those calls whole:
+//
+//   - A retry goes to a pod the call has not tried yet, when there is one,
+//     instead of wherever round robin's turn falls.
+//   - A pod on which ejectAfter attempts in a row waited out the
+//     per-attempt timeout, with no success between, is passed over for
+//     ejectFor, as long as another ready pod can take its calls. At most a
+//     third of the ready pods (at least one) are passed over at once, so
+//     that a slow moment across the service cannot empty it; a pod passed
+//     over that answers a call is taken back at once.
+//
+// It keeps client-side health checking, as round_robin does.
+
+// balancerName is the policy's registered name: the service's own, so that
+// clients of several generated services, linked into one binary, never
+// replace each other's.
+const balancerName = "exampleservice_round_robin"
+
+const (
+	// ejectAfter is how many per-attempt timeouts in a row pass a pod over.
+	// One or two are a slow call or a pause; a silent pod reaches three
+	// within moments of its first.
+	ejectAfter = 3
+	// ejectFor is how long a pod is passed over: longer than the lag of the
+	// readiness probe and of DNS that then remove a silent pod, so that it
+	// is not tried again before they do.
+	ejectFor = 10 * time.Second
+)
+
+func init() { balancer.Register(balancerBuilder{}) }
+
+type balancerBuilder struct{}
+
+func (balancerBuilder) Name() string { return balancerName }
+
+// Build gives every connection its own record of timeouts.
+func (balancerBuilder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
+	pb := &pickerBuilder{ej: &ejector{strikes: map[string]int{}, until: map[string]time.Time{}}}
+	return base.NewBalancerBuilder(balancerName, pb, base.Config{HealthCheck: true}).Build(cc, opts)
+}
+
+type pickerBuilder struct{ ej *ejector }
+
+func (b *pickerBuilder) Build(info base.PickerBuildInfo) balancer.Picker {
+	if len(info.ReadySCs) == 0 {
+		return base.NewErrPicker(balancer.ErrNoSubConnAvailable)
+	}
+	p := &picker{ej: b.ej}
+	for sc, i := range info.ReadySCs {
+		p.ready = append(p.ready, readyPod{sc: sc, addr: i.Address.Addr})
+	}
+	return p
+}
+
+type readyPod struct {
+	sc   balancer.SubConn
+	addr string
+}
+
+type picker struct {
+	ready []readyPod
+	next  atomic.Uint32
+	ej    *ejector
+}
+
+// Pick takes the next ready pod in turn that is neither passed over nor
+// already tried by this call; failing that, the best of the rest.
+func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
+	tried, _ := info.Ctx.Value(triedKey{}).(*triedPods)
+	passed := p.ej.passedOver(time.Now())
+	n := len(p.ready)
+	start := int(p.next.Add(1))
+	best, bestRank := 0, 4
+	for k := range n {
+		i := (start + k) % n
+		rank := 0
+		if passed[p.ready[i].addr] {
+			rank += 2
+		}
+		if tried.has(p.ready[i].addr) {
+			rank++
+		}
+		if rank < bestRank {
+			best, bestRank = i, rank
+		}
+		if rank == 0 {
+			break
+		}
+	}
+	pod := p.ready[best]
+	ctx := info.Ctx
+	return balancer.PickResult{SubConn: pod.sc, Done: func(d balancer.DoneInfo) {
+		p.ej.done(pod.addr, ctx, d.Err, n)
+	}}, nil
+}
+
+// ejector counts each pod's per-attempt timeouts in a row and passes over
+// the pods that reach ejectAfter.
+type ejector struct {
+	mu      sync.Mutex
+	strikes map[string]int
+	until   map[string]time.Time
+	// snapshot is the set passed over, for picks to read without the lock.
+	snapshot atomic.Pointer[passedSet]
+}
+
+type passedSet struct {
+	pods  map[string]bool
+	until time.Time // the earliest end of a pass-over in pods
+}
+
+func (e *ejector) passedOver(now time.Time) map[string]bool {
+	s := e.snapshot.Load()
+	if s == nil {
+		return nil
+	}
+	if now.After(s.until) {
+		e.mu.Lock()
+		e.publish(now)
+		e.mu.Unlock()
+		if s = e.snapshot.Load(); s == nil {
+			return nil
+		}
+	}
+	return s.pods
+}
+
+// publish recomputes the snapshot; e.mu is held.
+func (e *ejector) publish(now time.Time) {
+	s := &passedSet{pods: map[string]bool{}}
+	for addr, until := range e.until {
+		if !now.Before(until) {
+			delete(e.until, addr)
+			continue
+		}
+		s.pods[addr] = true
+		if s.until.IsZero() || until.Before(s.until) {
+			s.until = until
+		}
+	}
+	if len(s.pods) == 0 {
+		e.snapshot.Store(nil)
+		return
+	}
+	e.snapshot.Store(s)
+}
+
+// done records how an attempt on addr ended, ready pods being in service.
+func (e *ejector) done(addr string, ctx context.Context, err error, ready int) {
+	timedOut := status.Code(err) == codes.DeadlineExceeded && errors.Is(context.Cause(ctx), errAttemptTimeout)
+	if err != nil && !timedOut {
+		return // not the pod's silence: the caller left, or the server said no
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	if err == nil {
+		delete(e.strikes, addr)
+		if _, ok := e.until[addr]; ok {
+			delete(e.until, addr)
+			e.publish(now)
+		}
+		return
+	}
+	e.strikes[addr]++
+	if e.strikes[addr] < ejectAfter {
+		return
+	}
+	active := 0
+	for _, until := range e.until {
+		if now.Before(until) {
+			active++
+		}
+	}
+	if active >= max(1, ready/3) {
+		return
+	}
+	delete(e.strikes, addr)
+	e.until[addr] = now.Add(ejectFor)
+	e.publish(now)
+}
+
+// triedPods are the pods a call's earlier attempts went to.
+type triedPods struct{ addrs []string }
+
+type triedKey struct{}
+
+func (t *triedPods) has(addr string) bool {
+	if t == nil {
+		return false
+	}
+	for _, a := range t.addrs {
+		if a == addr {
+			return true
+		}
+	}
+	return false
+}

@@ -17,7 +17,7 @@ import (
 // service-selects-nothing hold Ingresses and Services to, and to the two
 // things a route adds: the protocol a gRPC backend is spoken to in, and a
 // request timeout that the backend's pods must be able to honour while they
-// stop.
+// stop. Routes also make the ports they name serve (see routedPort).
 
 func routeRules() []Rule {
 	return []Rule{
@@ -140,6 +140,33 @@ func (ix *index) serviceNamed(namespace, name string) (typed[*corev1.Service], b
 func servicePort(s *corev1.Service, number int32) (int, bool) {
 	i := slices.IndexFunc(s.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == number })
 	return i, i >= 0
+}
+
+// routedPort reports whether a route or an Ingress of the input sends
+// clients to port p of Service s. Such a port serves whatever its name says:
+// a route to a port named metrics puts client requests on it, and a rollout
+// that drops them fails them.
+func (ix *index) routedPort(s typed[*corev1.Service], p corev1.ServicePort) bool {
+	for _, r := range ix.routes {
+		for _, rule := range r.rules {
+			for _, b := range rule.backends {
+				if b.name == s.obj.Name && b.namespace == s.obj.Namespace && b.port != nil && *b.port == p.Port {
+					return true
+				}
+			}
+		}
+	}
+	for _, in := range ix.ingresses {
+		if !sameNamespace(in.obj, s.obj) {
+			continue
+		}
+		for _, b := range ingressServiceBackends(in.v) {
+			if b.Name == s.obj.Name && ((b.Port.Name != "" && b.Port.Name == p.Name) || (b.Port.Name == "" && b.Port.Number == p.Port)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ingressServiceBackends lists the Service backends of an Ingress: its

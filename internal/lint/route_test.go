@@ -222,6 +222,59 @@ func TestRouteTimeoutDrain(t *testing.T) {
 	})
 }
 
+// TestRoutesMakeServicesServe: a port that a route sends clients to serves,
+// whatever its name, and a sidecar's port that a ServiceMonitor scrapes
+// serves once a route sends the Service requests (issue #31).
+func TestRoutesMakeServicesServe(t *testing.T) {
+	// A pod that shows no drain: drain-missing fires only on a serving one.
+	metricsOnly := func(extra ...string) string {
+		return stream(append([]string{`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stats, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: stats}}
+  template:
+    metadata: {labels: {app: stats}}
+    spec:
+      containers: [{name: stats, image: stats:1.0, ports: [{name: metrics, containerPort: 9100}]}]
+`, `apiVersion: v1
+kind: Service
+metadata: {name: stats, namespace: shop}
+spec:
+  selector: {app: stats}
+  ports: [{name: metrics, port: 9100, targetPort: metrics}]
+`}, extra...))
+	}
+	tests := []struct {
+		name  string
+		yaml  string
+		fires bool
+	}{
+		{"a metrics port and nothing else", metricsOnly(), false},
+		{"a metrics port that an HTTPRoute sends clients to", metricsOnly(httpRoute("shop", "  - backendRefs: [{name: stats, port: 9100}]\n")), true},
+		{"a metrics port that a route in another namespace sends clients to", metricsOnly(httpRoute("edge", "  - backendRefs: [{name: stats, namespace: shop, port: 9100}]\n")), true},
+		{"a route to a Service of that name in another namespace", metricsOnly(httpRoute("edge", "  - backendRefs: [{name: stats, port: 9100}]\n")), false},
+		{"a route to another port of the Service", metricsOnly(httpRoute("shop", "  - backendRefs: [{name: stats, port: 9101}]\n")), false},
+		{"a metrics port that an Ingress sends clients to", metricsOnly(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: stats, namespace: shop}
+spec:
+  rules: [{http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: stats, port: {name: metrics}}}}]}}]
+`), true},
+		{"a scraped sidecar port", exporter("https-main", exporterService, exporterServiceMonitor), false},
+		{"a scraped sidecar port that an HTTPRoute sends requests to", exporter("https-main", exporterService, exporterServiceMonitor,
+			httpRoute("mon", "  - backendRefs: [{name: exporter, port: 8443}]\n")), true},
+		{"a scraped sidecar port that a GRPCRoute sends requests to", exporter("https-main", exporterService, exporterServiceMonitor,
+			grpcRoute("mon", "  - backendRefs: [{name: exporter, port: 8443}]\n")), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lintFires(t, tt.yaml, "drain-missing", tt.fires)
+		})
+	}
+}
+
 // TestCorpusBaseWithRoutesIsClean: the corpus base behind Gateway API, an
 // HTTPRoute to its HTTP port with a timeout within its graceful stop and a
 // GRPCRoute to its h2c port, draws no finding; each route rule's corpus case

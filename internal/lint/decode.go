@@ -18,14 +18,16 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	sigsjson "sigs.k8s.io/json"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
-// Object is one manifest, decoded into its k8s.io/api type when the linter
-// knows the kind. Kinds it does not know (custom resources) are kept untyped:
-// no rule reads them, but they count as input.
+// Object is one manifest, decoded into its k8s.io/api type (or Gateway API
+// type, for routes and Gateways) when the linter knows the kind. Kinds it
+// does not know (custom resources) are kept untyped: no rule reads them, but
+// they count as input.
 type Object struct {
 	APIVersion string
 	Kind       string
@@ -33,7 +35,7 @@ type Object struct {
 	Name       string
 	Source     string // the file ("-" for stdin), or the file kustomize read it from, or the kustomize directory
 	Line       int    // the line of Source where the object starts; 0 when unknown (kustomize output)
-	Typed      any    // *appsv1.Deployment, *corev1.Service, ...; nil when unknown
+	Typed      any    // *appsv1.Deployment, *corev1.Service, *gatewayv1.HTTPRoute, ...; nil when unknown
 
 	// doc is the object's text as written in Source, for finding the line
 	// of a field; root is doc parsed, once a finding needs it.
@@ -91,6 +93,13 @@ func typeFactories() map[string]func() any {
 		"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() any {
 			return &rbacv1.ClusterRoleBinding{}
 		},
+		// Gateway API: v1beta1 HTTPRoute and Gateway are still served, with
+		// the same schema as v1 (the Go types of v1beta1 are v1's).
+		"gateway.networking.k8s.io/v1/HTTPRoute":      func() any { return &gatewayv1.HTTPRoute{} },
+		"gateway.networking.k8s.io/v1beta1/HTTPRoute": func() any { return &gatewayv1.HTTPRoute{} },
+		"gateway.networking.k8s.io/v1/GRPCRoute":      func() any { return &gatewayv1.GRPCRoute{} },
+		"gateway.networking.k8s.io/v1/Gateway":        func() any { return &gatewayv1.Gateway{} },
+		"gateway.networking.k8s.io/v1beta1/Gateway":   func() any { return &gatewayv1.Gateway{} },
 	}
 }
 
@@ -108,6 +117,22 @@ func removedAPIVersion(v string) (string, bool) {
 		return "removed in Kubernetes 1.25", true
 	case "autoscaling/v2beta2":
 		return "removed in Kubernetes 1.26", true
+	}
+	return "", false
+}
+
+// removedGatewayVersion says why a Gateway API apiVersion of a kind the
+// linter decodes is no longer served by the Gateway API CRDs: the cluster
+// rejects such an object once they are installed at a current release.
+func removedGatewayVersion(apiVersion, kind string) (string, bool) {
+	if apiVersion != "gateway.networking.k8s.io/v1alpha2" {
+		return "", false
+	}
+	switch kind {
+	case "GRPCRoute":
+		return "no longer served by the Gateway API CRDs since v1.2", true
+	case "HTTPRoute", "Gateway":
+		return "no longer served by the Gateway API CRDs since v0.8", true
 	}
 	return "", false
 }
@@ -250,6 +275,12 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 			"use the current apiVersion (apps/v1, policy/v1, autoscaling/v2, networking.k8s.io/v1, batch/v1)")
 		return
 	}
+	if why, ok := removedGatewayVersion(o.APIVersion, o.Kind); ok {
+		d.objects = append(d.objects, o)
+		d.problem(o, "apiVersion", fmt.Sprintf("%s %s is %s; the cluster rejects this object", o.APIVersion, o.Kind, why),
+			"use gateway.networking.k8s.io/v1, whose schema is the same")
+		return
+	}
 	d.objects = append(d.objects, o)
 	if o.Kind == "Rollout" && strings.HasPrefix(o.APIVersion, "argoproj.io/") {
 		d.decodeRollout(o, doc)
@@ -275,6 +306,11 @@ func (d *decoder) decode(doc []byte, source string, line int) {
 		return
 	}
 	o.Typed = typed
+	if g, ok := typed.(*gatewayv1.Gateway); ok {
+		// Gateway controllers (Istio, Envoy Gateway) may run its pods and
+		// copy its labels onto them, as operators do for their resources.
+		o.customLabels = g.Labels
+	}
 }
 
 // decodeItems adds the items of a list, which starts at line of source.

@@ -39,6 +39,23 @@ func TestDecode(t *testing.T) {
 		{name: "removed apiVersion", yaml: "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\n",
 			objects: 1, problem: "removed in Kubernetes 1.25", problemOn: "PodDisruptionBudget/p"},
 		{name: "no kind", yaml: "apiVersion: v1\nmetadata: {name: x}\n", problem: "no apiVersion or kind", problemOn: "Object/x"},
+		{name: "Gateway API v1 routes and Gateway are typed", yaml: stream([]string{
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: h}\nspec: {parentRefs: [{name: gw}], rules: [{backendRefs: [{name: s, port: 80}], timeouts: {request: 10s}}]}\n",
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: g}\nspec: {parentRefs: [{name: gw}], rules: [{backendRefs: [{name: s, port: 9090}]}]}\n",
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec: {gatewayClassName: traefik, listeners: [{name: http, protocol: HTTP, port: 80}]}\n",
+		}), objects: 3, typed: 3},
+		{name: "Gateway API v1beta1 HTTPRoute and Gateway are still served", yaml: stream([]string{
+			"apiVersion: gateway.networking.k8s.io/v1beta1\nkind: HTTPRoute\nmetadata: {name: h}\nspec: {rules: [{backendRefs: [{name: s, port: 80}]}]}\n",
+			"apiVersion: gateway.networking.k8s.io/v1beta1\nkind: Gateway\nmetadata: {name: gw}\nspec: {gatewayClassName: traefik, listeners: [{name: http, protocol: HTTP, port: 80}]}\n",
+		}), objects: 2, typed: 2},
+		{name: "a misspelt route field", yaml: "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: h}\nspec: {rules: [{backendRefs: [{name: s, port: 80}], timeout: {request: 10s}}]}\n",
+			objects: 1, problem: `unknown field "spec.rules[0].timeout"`, problemOn: "HTTPRoute/h"},
+		{name: "GRPCRoute has no timeouts in Gateway API v1", yaml: "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: g}\nspec: {rules: [{backendRefs: [{name: s, port: 9090}], timeouts: {request: 10s}}]}\n",
+			objects: 1, problem: `unknown field "spec.rules[0].timeouts"`, problemOn: "GRPCRoute/g"},
+		{name: "v1alpha2 GRPCRoute is no longer served", yaml: "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: GRPCRoute\nmetadata: {name: g}\nspec: {rules: [{backendRefs: [{name: s, port: 9090}]}]}\n",
+			objects: 1, problem: "no longer served by the Gateway API CRDs since v1.2", problemOn: "GRPCRoute/g"},
+		{name: "other Gateway API kinds are custom resources", yaml: "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: t}\nspec: {rules: [{backendRefs: [{name: s, port: 5432}]}]}\n",
+			objects: 1},
 		{name: "List is unpacked", yaml: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n",
 			objects: 2, typed: 2},
 	}

@@ -48,6 +48,8 @@ type timeline struct {
 	grace      time.Duration
 	terms      []string      // "SHUTDOWN_DELAY 10s", for the budget message
 	delay      time.Duration // D
+	stop       time.Duration // S, when stopFrom is set
+	stopFrom   string        // the setting S was read from (SHUTDOWN_TIMEOUT, --shutdown-timeout); "" when the input does not set it
 	total      time.Duration // preStop + D + S + F + M
 	unresolved []string      // timings that live outside the input
 	invalid    []string      // timings that do not parse
@@ -84,8 +86,11 @@ func (ix *index) timeline(w *workload, c *corev1.Container) timeline {
 		}
 		t.terms = append(t.terms, name+" "+seconds(dur))
 		t.total += dur
-		if at == delay {
+		switch at {
+		case delay:
 			t.delay = dur
+		case timeout:
+			t.stop, t.stopFrom = dur, name
 		}
 	}
 	t.terms = append(t.terms, "margin "+seconds(shutdown.Margin))

@@ -9,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // typed pairs a decoded object with the Object it came from, which names it
@@ -38,7 +39,8 @@ type index struct {
 	opaquePods     []*Object // objects of unknown kinds whose pods rules cannot read, but Services may select
 	customs        []*Object // custom resources, whose operators may make pods the input does not hold
 	monitors       []*Object // ServiceMonitors and PodMonitors, which tell scraped ports from served ones
-	referrers      []*Object // objects that send traffic to Services (APIServices, webhooks, routes)
+	referrers      []*Object // objects of unknown kinds that send traffic to Services (APIServices, webhooks, TCP and TLS routes)
+	routes         []route   // HTTPRoutes and GRPCRoutes
 	services       []typed[*corev1.Service]
 	configMaps     []typed[*corev1.ConfigMap]
 	pdbs           []typed[*policyv1.PodDisruptionBudget]
@@ -87,6 +89,9 @@ func newIndex(in *Input) *index {
 			ix.pdbs = append(ix.pdbs, typed[*policyv1.PodDisruptionBudget]{o, v})
 		case *networkingv1.Ingress:
 			ix.ingresses = append(ix.ingresses, typed[*networkingv1.Ingress]{o, v})
+		case *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute:
+			r, _ := newRoute(o)
+			ix.routes = append(ix.routes, r)
 		case *corev1.ServiceAccount:
 			ix.serviceAccts = append(ix.serviceAccts, typed[*corev1.ServiceAccount]{o, v})
 		case *corev1.PersistentVolumeClaim:

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -152,7 +153,8 @@ type serviceRef struct{ namespace, name string }
 
 // serviceRefsDoc holds the places where the API server, or a gateway,
 // sends requests to a Service: an APIService, the webhooks of a webhook
-// configuration, a CRD's conversion webhook, a Gateway API route.
+// configuration, a CRD's conversion webhook, a Gateway API route of a kind
+// or version the linter does not decode (TCPRoute, TLSRoute, UDPRoute).
 type serviceRefsDoc struct {
 	Spec struct {
 		Service    *serviceRefDoc `json:"service"` // APIService
@@ -220,21 +222,18 @@ func readServiceRefs(o *Object, doc []byte) []serviceRef {
 }
 
 // routedTo reports whether an object of the input sends traffic to
-// Service s: an Ingress backend, or a reference read by readServiceRefs.
+// Service s: an Ingress backend, an HTTPRoute or GRPCRoute backendRef, or a
+// reference read by readServiceRefs.
 func (ix *index) routedTo(s *Object) bool {
 	for _, in := range ix.ingresses {
-		if !sameNamespace(in.obj, s) {
-			continue
-		}
-		if b := in.v.Spec.DefaultBackend; b != nil && b.Service != nil && b.Service.Name == s.Name {
+		if sameNamespace(in.obj, s) && slices.ContainsFunc(ingressServiceBackends(in.v), func(b *networkingv1.IngressServiceBackend) bool { return b.Name == s.Name }) {
 			return true
 		}
-		for _, r := range in.v.Spec.Rules {
-			if r.HTTP == nil {
-				continue
-			}
-			for _, p := range r.HTTP.Paths {
-				if p.Backend.Service != nil && p.Backend.Service.Name == s.Name {
+	}
+	for _, r := range ix.routes {
+		for _, rule := range r.rules {
+			for _, b := range rule.backends {
+				if b.name == s.Name && b.namespace == s.Namespace {
 					return true
 				}
 			}

@@ -85,6 +85,27 @@ spec:
   versionPriority: 100
   service: {name: exporter, namespace: mon, port: 8443}
 `), true},
+		{"an HTTPRoute sends a gateway's requests to the scraped Service", exporter("https-main", exporterService, exporterServiceMonitor,
+			`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: exporter, namespace: mon}
+spec:
+  rules: [{backendRefs: [{name: exporter, port: 8443}]}]
+`), true},
+		{"an HTTPRoute in another namespace sends requests to the scraped Service", exporter("https-main", exporterService, exporterServiceMonitor,
+			`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: exporter, namespace: edge}
+spec:
+  rules: [{backendRefs: [{name: exporter, namespace: mon, port: 8443}]}]
+`), true},
+		{"an HTTPRoute to a Service of the same name in its own namespace", exporter("https-main", exporterService, exporterServiceMonitor,
+			`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: exporter, namespace: edge}
+spec:
+  rules: [{backendRefs: [{name: exporter, port: 8443}]}]
+`), false},
 		{"a Service port the ServiceMonitor leaves out", exporter("https-main", `apiVersion: v1
 kind: Service
 metadata: {name: exporter, namespace: mon, labels: {app: exporter}}

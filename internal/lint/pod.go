@@ -15,7 +15,9 @@ import (
 
 // serving reports whether a container takes traffic, as kube-score decides
 // it: a Service of the input selects the pod and one of its ports leads to
-// the container. A numeric targetPort reaches the pod whether or not a
+// the container. A port named for metrics, health or profiling does not
+// count unless a route or Ingress of the input sends clients to it
+// (routedPort). A numeric targetPort reaches the pod whether or not a
 // container declares it; when none does, the first container (the one
 // kubectl treats as the main one) is taken to listen.
 //
@@ -37,7 +39,7 @@ func (ix *index) serving(w *workload, c *corev1.Container) bool {
 	for _, s := range services {
 		for _, p := range s.v.Spec.Ports {
 			tp := targetPort(p)
-			if operationalPort(p.Name) || (tp.Type == intstr.String && operationalPort(tp.StrVal)) {
+			if (operationalPort(p.Name) || (tp.Type == intstr.String && operationalPort(tp.StrVal))) && !ix.routedPort(s, p) {
 				continue
 			}
 			if target, ok := servingContainer(w.spec(), tp); ok && target == c.Name && !ix.sidecarScrapedOnly(s, p, w, c) {

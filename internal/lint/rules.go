@@ -26,10 +26,10 @@ type Rule struct {
 
 // Rules returns every rule in report order.
 func Rules() []Rule {
-	rules := []Rule{{ID: RuleSchema, Severity: Error, Summary: "every object decodes strictly into its k8s.io/api type, with no unknown or removed fields or apiVersions"}}
+	rules := []Rule{{ID: RuleSchema, Severity: Error, Summary: "every object decodes strictly into its k8s.io/api type (Gateway API's for routes and Gateways), with no unknown or removed fields or apiVersions"}}
 	for _, group := range [][]Rule{
 		graceRules(), probeRules(), rolloutRules(), singletonRules(), placementRules(),
-		pdbRules(), serviceRules(), ingressRules(), hpaRules(),
+		pdbRules(), serviceRules(), ingressRules(), routeRules(), hpaRules(),
 		configRules(), labelRules(), pssRules(), resourceRules(), containerRules(),
 	} {
 		rules = append(rules, group...)

@@ -53,8 +53,7 @@ func portName(p corev1.ServicePort) string {
 
 func checkServiceSelectsNothing(ix *index, e *emitter) {
 	for _, s := range ix.services {
-		sel := serviceSelector(s.v.Spec.Selector)
-		if sel == nil || !ix.hasPodsIn(s.obj) || ix.selectsAnyPods(s.obj, sel) || ix.operatorMayMake(s.obj, sel) {
+		if !ix.selectsNothing(s) {
 			continue // no selector, pods that live elsewhere, or pods found
 		}
 		e.addf(s.obj, "spec.selector", "use the pod labels of the workload it fronts, in the same namespace",

@@ -30,7 +30,7 @@ test: check e2e ## Run every test: everything in check, then the real-cluster pr
 ##@ Develop
 
 .PHONY: check
-check: ## Every test but the cluster proof: generator, lint, golden example, generated services, a short stress (~8 min warm)
+check: ## Every test but the cluster proof: generator, lint, golden example, generated services, a short stress (~10 min warm)
 	go vet ./...
 	go test -count=1 ./...
 	$(MAKE) verify-golden

@@ -137,6 +137,21 @@ func (ix *index) serviceNamed(namespace, name string) (typed[*corev1.Service], b
 
 // servicePort finds the port of a Service by number, as a backendRef names
 // it: the Service's port, not the targetPort behind it.
+// backendPort resolves a backend that carries traffic to its Service and
+// the index of the Service port it names, when the Service is in the input
+// and declares that port.
+func (ix *index) backendPort(b routeBackend) (typed[*corev1.Service], int, bool) {
+	if !b.carries() || b.port == nil {
+		return typed[*corev1.Service]{}, 0, false
+	}
+	s, ok := ix.serviceNamed(b.namespace, b.name)
+	if !ok {
+		return s, 0, false
+	}
+	i, ok := servicePort(s.v, *b.port)
+	return s, i, ok
+}
+
 func servicePort(s *corev1.Service, number int32) (int, bool) {
 	i := slices.IndexFunc(s.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == number })
 	return i, i >= 0
@@ -294,16 +309,9 @@ func checkGRPCRouteBackendProtocol(ix *index, e *emitter) {
 		}
 		for _, rule := range r.rules {
 			for _, b := range rule.backends {
-				if !b.carries() || b.port == nil {
-					continue
-				}
-				s, ok := ix.serviceNamed(b.namespace, b.name)
+				s, i, ok := ix.backendPort(b)
 				if !ok {
-					continue
-				}
-				i, ok := servicePort(s.v, *b.port)
-				if !ok {
-					continue // route-backend-port's
+					continue // route-backend-port's, if the port is wrong
 				}
 				p := s.v.Spec.Ports[i]
 				why := grpcPortProblem(p)
@@ -353,14 +361,7 @@ func checkRouteTimeoutDrain(ix *index, e *emitter) {
 			}
 			seen := map[string]bool{}
 			for _, b := range rule.backends {
-				if !b.carries() || b.port == nil {
-					continue
-				}
-				s, ok := ix.serviceNamed(b.namespace, b.name)
-				if !ok {
-					continue
-				}
-				i, ok := servicePort(s.v, *b.port)
+				s, i, ok := ix.backendPort(b)
 				if !ok {
 					continue
 				}

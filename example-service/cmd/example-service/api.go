@@ -16,7 +16,7 @@ import (
 // "Start here" in README.md for recipes.
 
 // settings are the API's own settings. Each is a flag, and also an
-// environment variable named after it (--cache-ttl, CACHE_TTL), listed by
+// environment variable named after it (--greeting, GREETING), listed by
 // -help beside the runtime's.
 type settings struct {
 	apiEnv

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,16 +22,18 @@ import (
 // budget, and calls fail. The client's own balancer is round robin over
 // the ready pods with two changes that keep those calls whole:
 //
-//   - A retry goes to a pod the call has not tried yet, when there is one,
-//     instead of wherever round robin's turn falls.
-//   - A pod on which ejectAfter attempts in a row waited out the
-//     per-attempt timeout, with no success between, is passed over for
+//   - A retry or a hedge goes to a pod the call has not tried yet, when
+//     there is one, instead of wherever round robin's turn falls.
+//   - A pod on which ejectAfter attempts in a row waited out a deadline,
+//     the per-attempt timeout or the caller's, after half the per-attempt
+//     timeout or more, with no success between, is passed over for
 //     ejectFor, as long as another ready pod can take its calls. At most a
 //     third of the ready pods (at least one) are passed over at once, so
 //     that a slow moment across the service cannot empty it; a pod passed
 //     over that answers a call is taken back at once.
 //
-// It keeps client-side health checking, as round_robin does.
+// Hedging (hedge.go) answers the calls held there meanwhile from another
+// pod. The balancer keeps client-side health checking, as round_robin does.
 
 // balancerName is the policy's registered name: the service's own, so that
 // clients of several generated services, linked into one binary, never
@@ -38,7 +41,7 @@ import (
 const balancerName = "exampleservice_round_robin"
 
 const (
-	// ejectAfter is how many per-attempt timeouts in a row pass a pod over.
+	// ejectAfter is how many silent attempts in a row pass a pod over.
 	// One or two are a slow call or a pause; a silent pod reaches three
 	// within moments of its first.
 	ejectAfter = 3
@@ -87,7 +90,7 @@ type picker struct {
 // Pick takes the next ready pod in turn that is neither passed over nor
 // already tried by this call; failing that, the best of the rest.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
-	tried, _ := info.Ctx.Value(triedKey{}).(*triedPods)
+	call, _ := info.Ctx.Value(callKey{}).(*callState)
 	passed := p.ej.passedOver(time.Now())
 	n := len(p.ready)
 	start := int(p.next.Add(1))
@@ -98,7 +101,7 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		if passed[p.ready[i].addr] {
 			rank += 2
 		}
-		if tried.has(p.ready[i].addr) {
+		if call.tried(p.ready[i].addr) {
 			rank++
 		}
 		if rank < bestRank {
@@ -109,9 +112,10 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 		}
 	}
 	pod := p.ready[best]
-	ctx := info.Ctx
+	call.try(pod.addr)
+	ctx, picked := info.Ctx, time.Now()
 	return balancer.PickResult{SubConn: pod.sc, Done: func(d balancer.DoneInfo) {
-		p.ej.done(pod.addr, ctx, d.Err, n)
+		p.ej.done(pod.addr, call.silent(ctx, d.Err, time.Since(picked)), d.Err, n)
 	}}, nil
 }
 
@@ -166,10 +170,10 @@ func (e *ejector) publish(now time.Time) {
 	e.snapshot.Store(s)
 }
 
-// done records how an attempt on addr ended, ready pods being in service.
-func (e *ejector) done(addr string, ctx context.Context, err error, ready int) {
-	timedOut := status.Code(err) == codes.DeadlineExceeded && errors.Is(context.Cause(ctx), errAttemptTimeout)
-	if err != nil && !timedOut {
+// done records how an attempt on addr ended, ready pods being in service:
+// silent if it waited for an answer that never came (callState.silent).
+func (e *ejector) done(addr string, silent bool, err error, ready int) {
+	if err != nil && !silent {
 		return // not the pod's silence: the caller left, or the server said no
 	}
 	e.mu.Lock()
@@ -201,19 +205,41 @@ func (e *ejector) done(addr string, ctx context.Context, err error, ready int) {
 	e.publish(now)
 }
 
-// triedPods are the pods a call's earlier attempts went to.
-type triedPods struct{ addrs []string }
+// callState is what the balancer knows of the call an attempt belongs to:
+// the pods its attempts went to, and how long an attempt must wait to say
+// that its pod is silent. Hedged attempts pick at the same time.
+type callState struct {
+	silentAfter time.Duration
+	mu          sync.Mutex
+	pods        []string
+}
 
-type triedKey struct{}
+type callKey struct{}
 
-func (t *triedPods) has(addr string) bool {
-	if t == nil {
+func (c *callState) tried(addr string) bool {
+	if c == nil {
 		return false
 	}
-	for _, a := range t.addrs {
-		if a == addr {
-			return true
-		}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.pods, addr)
+}
+
+func (c *callState) try(addr string) {
+	if c == nil {
+		return
 	}
-	return false
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pods = append(c.pods, addr)
+}
+
+// silent says whether an attempt that ended with err, after waiting waited
+// on its pod, shows the pod silent: a deadline, the per-attempt timeout's or
+// the caller's, ended it, and it had waited at least silentAfter. A server
+// that answers DEADLINE_EXCEEDED itself, a caller that cancels, and a
+// deadline too short to tell a silent pod from a slow call do not count.
+func (c *callState) silent(ctx context.Context, err error, waited time.Duration) bool {
+	return c != nil && status.Code(err) == codes.DeadlineExceeded &&
+		errors.Is(ctx.Err(), context.DeadlineExceeded) && waited >= c.silentAfter
 }

@@ -9,32 +9,27 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// TestEjector: ejectAfter per-attempt timeouts in a row pass a pod over;
-// other errors do not count; at most a third of the ready pods are passed
-// over at once; a success takes a pod back.
+// TestEjector: ejectAfter silent attempts in a row pass a pod over; other
+// errors do not count; at most a third of the ready pods are passed over
+// at once; a success takes a pod back.
 func TestEjector(t *testing.T) {
 	e := &ejector{strikes: map[string]int{}, until: map[string]time.Time{}}
-	timedOut, cancel := context.WithTimeoutCause(context.Background(), 0, errAttemptTimeout)
-	defer cancel()
-	<-timedOut.Done()
 	deadline := status.Error(codes.DeadlineExceeded, "attempt timed out")
-	callerGone, cancelCaller := context.WithCancel(context.Background())
-	cancelCaller()
 
 	for range ejectAfter - 1 {
-		e.done("a", timedOut, deadline, 3)
+		e.done("a", true, deadline, 3)
 	}
-	e.done("a", callerGone, status.Error(codes.Canceled, "the caller left"), 3)
-	e.done("a", context.Background(), status.Error(codes.NotFound, "no such item"), 3)
+	e.done("a", false, status.Error(codes.Canceled, "the caller left"), 3)
+	e.done("a", false, status.Error(codes.NotFound, "no such item"), 3)
 	if e.passedOver(time.Now())["a"] {
 		t.Fatal("a pod was passed over before ejectAfter timeouts")
 	}
-	e.done("a", timedOut, deadline, 3)
+	e.done("a", true, deadline, 3)
 	if !e.passedOver(time.Now())["a"] {
 		t.Fatal("a pod with ejectAfter timeouts in a row was not passed over")
 	}
 	for range ejectAfter {
-		e.done("b", timedOut, deadline, 3)
+		e.done("b", true, deadline, 3)
 	}
 	if e.passedOver(time.Now())["b"] {
 		t.Error("two of three ready pods were passed over at once")
@@ -43,13 +38,46 @@ func TestEjector(t *testing.T) {
 		t.Error("a pod was still passed over after ejectFor")
 	}
 	for range ejectAfter {
-		e.done("b", timedOut, deadline, 3)
+		e.done("b", true, deadline, 3)
 	}
 	if !e.passedOver(time.Now())["b"] {
 		t.Fatal("b was not passed over once a was taken back")
 	}
-	e.done("b", context.Background(), nil, 3)
+	e.done("b", false, nil, 3)
 	if e.passedOver(time.Now())["b"] {
 		t.Error("a pod that answered is still passed over")
+	}
+}
+
+// TestSilentAttempt: an attempt shows its pod silent only when a deadline
+// ended it, the per-attempt timeout's or the caller's, after a wait of at
+// least silentAfter.
+func TestSilentAttempt(t *testing.T) {
+	c := &callState{silentAfter: time.Second}
+	expired, cancel := context.WithTimeoutCause(context.Background(), 0, errAttemptTimeout)
+	defer cancel()
+	<-expired.Done()
+	callerGone, cancelCaller := context.WithCancel(context.Background())
+	cancelCaller()
+	deadline := status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	for _, tt := range []struct {
+		name   string
+		ctx    context.Context
+		err    error
+		waited time.Duration
+		want   bool
+	}{
+		{"a deadline after a long wait", expired, deadline, time.Second, true},
+		{"a deadline after a short wait", expired, deadline, 999 * time.Millisecond, false},
+		{"the caller cancelled", callerGone, status.Error(codes.Canceled, "canceled"), time.Minute, false},
+		{"the server's own DEADLINE_EXCEEDED", context.Background(), deadline, time.Minute, false},
+		{"an answer", expired, nil, time.Minute, false},
+	} {
+		if got := c.silent(tt.ctx, tt.err, tt.waited); got != tt.want {
+			t.Errorf("%s: silent = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if (*callState)(nil).silent(expired, deadline, time.Minute) {
+		t.Error("an attempt of no known call (a stream) counted as silent")
 	}
 }

@@ -39,11 +39,15 @@
 //     pod from the last message it delivered, so the caller sees every
 //     message once, in order, unless it was away for longer than the server
 //     replays (ErrGap).
-//   - A pod that goes silent (its network cut: no FIN, no RST) is passed
-//     over after three attempts in a row waited out the per-attempt timeout,
-//     and every retry goes to a pod the call has not tried (balancer.go), so
-//     the client stops using it about one per-attempt timeout after it went
-//     silent, long before keepalive or the readiness probe notice.
+//   - An idempotent attempt that has not answered within about the
+//     method's recent 99th percentile latency is hedged: a second attempt
+//     goes to another pod, and the first answer wins (hedge.go). So a pod
+//     that goes silent (its network cut: no FIN, no RST) costs its calls
+//     that delay, not their per-attempt timeout. It is passed over after
+//     three attempts in a row waited out a deadline, and every retry or
+//     hedge goes to a pod the call has not tried (balancer.go): the client
+//     stops using it about one per-attempt timeout after it went silent,
+//     long before keepalive or the readiness probe notice.
 //   - New checks every option, and returns an error that names the one it
 //     cannot work with, rather than a client that fails later.
 //
@@ -211,6 +215,10 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		backoff:           backoffPolicy{base: o.backoff, max: o.maxBackoff},
 		budget:            newBudget(o.maxTokens, o.tokenRatio),
 		onRetry:           o.onRetry,
+		onHedge:           o.onHedge,
+	}
+	if !o.noHedging {
+		retrier.hedges = &hedger{fixed: o.hedgeDelay, ceiling: o.perAttemptTimeout / 2}
 	}
 	common := []grpc.DialOption{
 		grpc.WithTransportCredentials(o.creds),

@@ -223,7 +223,7 @@ func (l *clientLoad) waitFlowing(t *testing.T) {
 func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) *clientLoad {
 	c.t.Helper()
 	var retries loadgen.Counter
-	opts := append([]client.Option{client.WithOnRetry(retries.Retry), client.WithTimeout(3 * time.Second)}, c.opts...)
+	opts := append([]client.Option{client.WithOnRetry(retries.Retry), client.WithOnHedge(retries.Hedge), client.WithTimeout(3 * time.Second)}, c.opts...)
 	cl, err := client.New(context.Background(), c.target(), opts...)
 	if err != nil {
 		c.t.Fatal(err)
@@ -253,8 +253,8 @@ func (c *cluster) load(method string, rate int, d time.Duration, workMs uint32) 
 
 func logReport(t *testing.T, name string, r loadgen.Report) {
 	t.Helper()
-	t.Logf("%s: %d calls, %d failed, %d attempts (%d retries), codes %v, labels %v, p99 %v",
-		name, r.Calls, r.Failed, r.Attempts, r.Retries, r.Codes, r.Labels, r.P99)
+	t.Logf("%s: %d calls, %d failed, %d attempts (%d retries, %d hedges), codes %v, labels %v, p99 %v",
+		name, r.Calls, r.Failed, r.Attempts, r.Retries, r.Hedges, r.Codes, r.Labels, r.P99)
 }
 
 // TestRollingRestart replaces 3 backends one at a time under constant load,

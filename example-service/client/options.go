@@ -19,6 +19,10 @@ type options struct {
 	maxBackoffSet     bool
 	creds             credentials.TransportCredentials
 	onRetry           func(method string, attempt uint, err error)
+	onHedge           func(method string, attempt uint)
+	hedgeDelay        time.Duration // 0 learns it
+	hedgeDelaySet     bool
+	noHedging         bool
 	dialOptions       []grpc.DialOption
 	maxTokens         float64
 	tokenRatio        float64
@@ -72,6 +76,25 @@ func WithOnRetry(f func(method string, attempt uint, err error)) Option {
 	return func(o *options) { o.onRetry = f }
 }
 
+// WithHedgeDelay hedges an idempotent call after d, instead of after the
+// method's recent 99th percentile latency (at least MinHedgeDelay, at most
+// half the per-attempt timeout), which the client learns by default. It
+// must be positive: WithoutHedging turns hedging off.
+func WithHedgeDelay(d time.Duration) Option {
+	return func(o *options) { o.hedgeDelay, o.hedgeDelaySet = d, true }
+}
+
+// WithoutHedging turns hedging off: an idempotent call has one attempt at a
+// time, and a pod that has gone silent holds each call sent there for its
+// per-attempt timeout.
+func WithoutHedging() Option { return func(o *options) { o.noHedging = true } }
+
+// WithOnHedge calls f as each hedge starts, with the full name of the method
+// and the attempt it is (2 for the first hedge of a call).
+func WithOnHedge(f func(method string, attempt uint)) Option {
+	return func(o *options) { o.onHedge = f }
+}
+
 // WithResolveEvery sets how often each connection looks its DNS name up
 // again when nothing broke (default DefaultResolveEvery, at least
 // MinResolutionInterval).
@@ -115,6 +138,8 @@ func (o *options) validate() error {
 		return errors.New("WithMaxAttempts(0): the count includes the first attempt, so it must be at least 1 (1 turns retries off)")
 	case o.perAttemptTimeout <= 0:
 		return fmt.Errorf("WithPerAttemptTimeout(%v): must be positive, e.g. %v (DefaultPerAttemptTimeout); to let one attempt use the whole deadline, make it as long as the deadline", o.perAttemptTimeout, DefaultPerAttemptTimeout)
+	case o.hedgeDelaySet && o.hedgeDelay <= 0:
+		return fmt.Errorf("WithHedgeDelay(%v): the delay must be positive, e.g. 50ms; leave the option out to learn each method's, or use WithoutHedging", o.hedgeDelay)
 	case o.backoff <= 0:
 		return fmt.Errorf("WithBackoff(%v): the base of the backoff must be positive, e.g. %v (DefaultBackoff)", o.backoff, DefaultBackoff)
 	case o.maxBackoff < o.backoff:

@@ -9,13 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -50,7 +51,9 @@ type retrier struct {
 	perAttemptTimeout time.Duration
 	backoff           backoffPolicy
 	budget            *budget
+	hedges            *hedger // nil: no hedging
 	onRetry           func(method string, attempt uint, err error)
+	onHedge           func(method string, attempt uint)
 }
 
 // errAttemptTimeout is the cause of an attempt's context when the
@@ -69,45 +72,214 @@ type outcome struct {
 // trailer itself: whether the caller or the per-attempt timeout ended it,
 // and what the server's pushback asked.
 func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	// The balancer sees, through the context, which pods the call's
+	// attempts went to, and how long an attempt's wait means silence.
+	ctx = context.WithValue(ctx, callKey{}, &callState{silentAfter: r.perAttemptTimeout / 2})
 	if !Idempotent(method) {
 		_, err := r.attempt(ctx, 0, method, req, reply, cc, invoker, opts)
 		return err
 	}
 	// An idempotent call outlasts a moment with no ready pod.
 	opts = append(slices.Clip(opts), grpc.WaitForReady(true))
-	// Each retry goes to a pod the call has not tried, when the balancer
-	// has one (balancer.go).
-	tried := &triedPods{}
-	ctx = context.WithValue(ctx, triedKey{}, tried)
-	var sincePushback uint // retries since the last pushback: the backoff's exponent
-	for attempt := uint(1); ; attempt++ {
-		var pod peer.Peer
-		out, err := r.attempt(ctx, r.perAttemptTimeout, method, req, reply, cc, invoker, append(opts, grpc.Peer(&pod)))
-		if err == nil || !out.retriable || attempt >= r.maxAttempts || !r.budget.allows() {
-			return err
-		}
-		if pod.Addr != nil {
-			tried.addrs = append(tried.addrs, pod.Addr.String())
-		}
-		wait := out.pushback
-		if out.hasPushback {
-			sincePushback = 0 // as in gRFC A6: the backoff starts again
-		} else {
-			wait = r.backoff.wait(sincePushback)
-			sincePushback++
-		}
-		// A retry that could not start before the deadline would only turn
-		// the server's answer into DEADLINE_EXCEEDED.
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
-			return err
-		}
-		if err := sleep(ctx, wait); err != nil {
-			return status.FromContextError(err).Err()
-		}
-		if r.onRetry != nil {
-			r.onRetry(method, attempt+1, err)
+	c := &call{r: r, method: method, req: req, cc: cc, invoker: invoker, opts: opts}
+	c.msg, _ = reply.(proto.Message)
+	if c.msg == nil {
+		c.reply = reply // attempts write into it, so never two at once
+	}
+	hedge := r.hedges != nil && c.msg != nil && r.maxAttempts > 1 && !writesBack(opts)
+	c.results = make(chan result, r.maxAttempts)
+	c.ctx, c.cancel = detach(ctx)
+	c.live.Store(1)
+	defer c.release()
+
+	var (
+		lastErr       error
+		sincePushback uint // retries since the last pushback: the backoff's exponent
+		timer         = time.NewTimer(time.Hour)
+		hedgeNext     bool // the timer starts a hedge, not a retry
+	)
+	defer timer.Stop()
+	timer.Stop()
+	armHedge := func() {
+		if hedge && c.pending == 1 && c.started < r.maxAttempts {
+			timer.Reset(r.hedges.delay(method))
+			hedgeNext = true
 		}
 	}
+	c.launch()
+	armHedge()
+	for {
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				c.cancel() // the caller left: so do the attempts
+			}
+			err := status.FromContextError(ctx.Err()).Err()
+			if c.pending > 0 {
+				// The attempts end with the caller's deadline or
+				// cancellation too; the first to end says why no pod
+				// answered (the last connection error, say).
+				res := <-c.results
+				c.pending--
+				if res.err == nil {
+					c.adopt(res)
+					c.drain()
+					return nil
+				}
+				if status.Code(res.err) == status.Code(err) {
+					err = res.err
+				}
+			}
+			c.drain()
+			return err
+		case <-timer.C:
+			if c.started >= r.maxAttempts || !r.budget.allows() {
+				if c.pending == 0 {
+					return lastErr
+				}
+				continue
+			}
+			if hedgeNext {
+				if r.onHedge != nil {
+					r.onHedge(method, c.started+1)
+				}
+			} else if r.onRetry != nil {
+				r.onRetry(method, c.started+1, lastErr)
+			}
+			c.launch()
+			armHedge()
+		case res := <-c.results:
+			c.pending--
+			if res.err == nil {
+				c.adopt(res)
+				return nil
+			}
+			lastErr = res.err
+			if !res.out.retriable || c.started >= r.maxAttempts || !r.budget.allows() {
+				if !res.out.retriable || c.pending == 0 {
+					c.drain()
+					return res.err
+				}
+				continue // the other attempt may still answer
+			}
+			wait := res.out.pushback
+			if res.out.hasPushback {
+				sincePushback = 0 // as in gRFC A6: the backoff starts again
+			} else {
+				wait = r.backoff.wait(sincePushback)
+				sincePushback++
+			}
+			// A retry that could not start before the deadline would only
+			// turn the server's answer into DEADLINE_EXCEEDED.
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+				if c.pending == 0 {
+					return res.err
+				}
+				continue
+			}
+			timer.Reset(wait)
+			hedgeNext = false
+		}
+	}
+}
+
+// call is one idempotent call's attempts: each runs in its own goroutine
+// and answers on results, into a reply of its own when the reply is a
+// proto message, so that the one that answers first wins while another may
+// still be running.
+type call struct {
+	r       *retrier
+	method  string
+	req     any
+	cc      *grpc.ClientConn
+	invoker grpc.UnaryInvoker
+	opts    []grpc.CallOption
+	msg     proto.Message // the caller's reply, if it is one
+	reply   any           // otherwise: the caller's reply, shared by the attempts
+
+	// ctx is the attempts' context: the caller's values and deadline, but
+	// not its cancellation, for an attempt that lost goes on to its end.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	live    atomic.Int32 // attempts running, plus one while the call waits
+	results chan result
+	started uint
+	pending int // attempts that have not answered on results yet
+}
+
+type result struct {
+	out   outcome
+	err   error
+	reply any
+}
+
+// detach returns a context with ctx's values and deadline, that ctx's
+// cancellation does not end.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, deadline)
+	}
+	return context.WithCancel(d)
+}
+
+func (c *call) launch() {
+	c.started++
+	c.pending++
+	c.live.Add(1)
+	reply := c.reply
+	if c.msg != nil {
+		reply = c.msg.ProtoReflect().New().Interface()
+	}
+	go func() {
+		defer c.release()
+		start := time.Now()
+		out, err := c.r.attempt(c.ctx, c.r.perAttemptTimeout, c.method, c.req, reply, c.cc, c.invoker, c.opts)
+		if err == nil && c.r.hedges != nil {
+			c.r.hedges.observe(c.method, time.Since(start))
+		}
+		c.results <- result{out: out, err: err, reply: reply}
+	}()
+}
+
+// release ends the attempts' context once the call and every attempt are
+// done with it.
+func (c *call) release() {
+	if c.live.Add(-1) == 0 {
+		c.cancel()
+	}
+}
+
+// adopt gives the caller the winning attempt's reply.
+func (c *call) adopt(res result) {
+	if c.msg != nil {
+		proto.Reset(c.msg)
+		proto.Merge(c.msg, res.reply.(proto.Message))
+	}
+}
+
+// drain waits for the attempts still running when they share the caller's
+// reply, which the caller may read once the call returns.
+func (c *call) drain() {
+	if c.msg != nil {
+		return
+	}
+	for ; c.pending > 0; c.pending-- {
+		<-c.results
+	}
+}
+
+// writesBack reports whether the caller asked for an attempt's headers,
+// trailer or peer: two attempts at once would both write them, so such a
+// call is not hedged.
+func writesBack(opts []grpc.CallOption) bool {
+	for _, o := range opts {
+		switch o.(type) {
+		case grpc.HeaderCallOption, grpc.TrailerCallOption, grpc.PeerCallOption:
+			return true
+		}
+	}
+	return false
 }
 
 // attempt makes one attempt, bounded by timeout unless it is 0, feeds the

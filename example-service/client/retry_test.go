@@ -25,7 +25,7 @@ import (
 
 // serveDrill runs impl on a real gRPC server on loopback, with a health
 // service whose status the test may change, and returns its address.
-func serveDrill(t *testing.T, impl drillv1.DrillServer) (addr string, hs *health.Server) {
+func serveDrill(t testing.TB, impl drillv1.DrillServer) (addr string, hs *health.Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +56,7 @@ func followWatch(ctx context.Context, c *Client, req *drillv1.WatchRequest, f fu
 	return Follow(ctx, c, drillv1.Drill_Watch_FullMethodName, open, f)
 }
 
-func newClient(t *testing.T, target string, opts ...Option) *Client {
+func newClient(t testing.TB, target string, opts ...Option) *Client {
 	t.Helper()
 	c, err := New(context.Background(), target, opts...)
 	if err != nil {

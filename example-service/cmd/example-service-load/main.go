@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, out io.Writer) (failed bool, err er
 		return false, fmt.Errorf("-method %q: use Work or Count", *method)
 	}
 	var retries loadgen.Counter
-	opts := []client.Option{client.WithTimeout(*timeout), client.WithOnRetry(retries.Retry)}
+	opts := []client.Option{client.WithTimeout(*timeout), client.WithOnRetry(retries.Retry), client.WithOnHedge(retries.Hedge)}
 	if *fallback != "" {
 		opts = append(opts, client.WithFallback(*fallback))
 	}

@@ -36,6 +36,7 @@ type Report struct {
 	Skipped   int64            `json:"skipped"`
 	Attempts  int64            `json:"attempts"`
 	Retries   int64            `json:"retries"`
+	Hedges    int64            `json:"hedges"`
 	Codes     map[string]int64 `json:"codes"`
 	Labels    map[string]int64 `json:"labels"`
 	P50       time.Duration    `json:"p50"`
@@ -46,11 +47,15 @@ type Report struct {
 	RateCalls float64          `json:"callsPerSecond"`
 }
 
-// Counter counts retries reported by the client (see client.WithOnRetry).
-type Counter struct{ n atomic.Int64 }
+// Counter counts the retries and hedges that the client reports (see
+// client.WithOnRetry and client.WithOnHedge).
+type Counter struct{ retries, hedges atomic.Int64 }
 
 // Retry records one retry.
-func (c *Counter) Retry(string, uint, error) { c.n.Add(1) }
+func (c *Counter) Retry(string, uint, error) { c.retries.Add(1) }
+
+// Hedge records one hedge.
+func (c *Counter) Hedge(string, uint) { c.hedges.Add(1) }
 
 // Run sends calls at cfg.Rate until cfg.Duration passes or ctx ends, waits
 // for calls in flight, and reports. retries may be nil.
@@ -109,9 +114,9 @@ loop:
 	wg.Wait()
 	r.Elapsed = time.Since(start)
 	if retries != nil {
-		r.Retries = retries.n.Load()
+		r.Retries, r.Hedges = retries.retries.Load(), retries.hedges.Load()
 	}
-	r.Attempts = r.Calls + r.Retries
+	r.Attempts = r.Calls + r.Retries + r.Hedges
 	if r.Elapsed > 0 {
 		r.RateCalls = float64(r.Calls) / r.Elapsed.Seconds()
 	}
@@ -138,12 +143,12 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // WriteText prints the report for people.
 func (r Report) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `calls      %d in %v (%.1f/s), %d failed, %d skipped (in-flight cap)
-attempts   %d (%d retries, each after a failed attempt)
+attempts   %d (%d retries, each after a failed attempt; %d hedges, each beside a slow one)
 codes      %v
 labels     %v
 latency    p50 %v  p90 %v  p99 %v  max %v
 `, r.Calls, r.Elapsed.Round(time.Millisecond), r.RateCalls, r.Failed, r.Skipped,
-		r.Attempts, r.Retries, r.Codes, r.Labels,
+		r.Attempts, r.Retries, r.Hedges, r.Codes, r.Labels,
 		r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/zerodrop/zerodrop/internal/lint"
 	"github.com/zerodrop/zerodrop/internal/treetest"
 )
@@ -226,5 +228,62 @@ func TestLintReadsStdin(t *testing.T) {
 		if r.Objects != 8 || r.Errors != 0 || r.Findings == nil {
 			t.Errorf("%v: report %+v, want 8 objects, no errors, an empty findings list", args, r)
 		}
+	}
+}
+
+// TestGatewayOnlyOverlay: an overlay that routes only through Gateway API,
+// as the prod overlay's comment says to make one (the base, gateway-api and
+// ingress-off), has no Ingress, an HTTPRoute and a GRPCRoute on the
+// service's ports attached to the recorded Gateway, each with its own host
+// name, and scaffold lint finds nothing in it.
+func TestGatewayOnlyOverlay(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(goldenDir, "deploy", "kustomize"))); err != nil {
+		t.Fatal(err)
+	}
+	overlay := filepath.Join(dir, "overlays", "gateway-only")
+	if err := os.MkdirAll(overlay, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../base\n" +
+		"components:\n- ../../components/gateway-api\n- ../../components/ingress-off\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := lint.LoadKustomize(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]*lint.Object{}
+	for _, o := range in.Objects {
+		kinds[o.Kind] = o
+	}
+	if kinds["Ingress"] != nil {
+		t.Error("ingress-off left the Ingress in")
+	}
+	for kind, host := range map[string]string{"HTTPRoute": "example-service.example.com", "GRPCRoute": "grpc.example-service.example.com"} {
+		o := kinds[kind]
+		if o == nil {
+			t.Errorf("no %s", kind)
+			continue
+		}
+		var spec gatewayv1.CommonRouteSpec
+		var hostnames []gatewayv1.Hostname
+		switch r := o.Typed.(type) {
+		case *gatewayv1.HTTPRoute:
+			spec, hostnames = r.Spec.CommonRouteSpec, r.Spec.Hostnames
+		case *gatewayv1.GRPCRoute:
+			spec, hostnames = r.Spec.CommonRouteSpec, r.Spec.Hostnames
+		}
+		if got := spec.ParentRefs; len(got) != 1 || got[0].Name != "gateway" || got[0].Namespace == nil || *got[0].Namespace != "gateway-system" {
+			t.Errorf("%s parentRefs = %+v, want the recorded Gateway, gateway-system/gateway", kind, got)
+		}
+		if got := hostnames; len(got) != 1 || string(got[0]) != host {
+			t.Errorf("%s hostnames = %v, want [%s]", kind, got, host)
+		}
+	}
+	stdout, stderr, code := runCLI(t, "lint", overlay)
+	if code != ExitOK || !strings.Contains(stdout, "0 errors, 0 warnings") {
+		t.Errorf("scaffold lint of the Gateway-only overlay: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -26,6 +26,8 @@ type newOptions struct {
 	image      string // --image; default derived from --module
 	host       string // --host; default NAME.example.com
 	namespace  string // --namespace; default NAME
+	gateway    string // --gateway
+	gatewayNS  string // --gateway-namespace
 	from       string // --from; default the built-in templates
 	example    bool   // --example; default true
 	dryRun     bool   // --dry-run
@@ -37,7 +39,8 @@ const newExample = `  # A service in ./payments-api, with module path and defaul
   # Everything spelled out:
   scaffold new payments-api --module github.com/acme/payments-api/v2 -o services/payments \
     --http-port 8080 --grpc-port 9090 --health-port 8081 \
-    --image ghcr.io/acme/payments-api --host payments.acme.dev --namespace payments
+    --image ghcr.io/acme/payments-api --host payments.acme.dev --namespace payments \
+    --gateway shared --gateway-namespace infra
 
   # Only the runtime and its proofs, with an empty place for your own API:
   scaffold new payments-api --module github.com/acme/payments-api --example=false
@@ -86,6 +89,8 @@ that scaffold update can later bring the service up to a newer template.`,
 	f.StringVar(&o.image, "image", "", "container image repository, without tag (default ghcr.io/OWNER/NAME for github.com modules, else NAME)")
 	f.StringVar(&o.host, "host", "", "Ingress host name (default NAME.example.com)")
 	f.StringVar(&o.namespace, "namespace", "", "Kubernetes namespace (default NAME)")
+	f.StringVar(&o.gateway, "gateway", render.DefaultGatewayName, "name of the platform's Gateway API Gateway that the HTTPRoute and GRPCRoute attach to")
+	f.StringVar(&o.gatewayNS, "gateway-namespace", render.DefaultGatewayNamespace, "namespace of that Gateway")
 	f.StringVar(&o.from, "from", "", "render from this template tree (a zerodrop checkout's templates/service) instead of the built-in one")
 	f.BoolVar(&o.example, "example", true, "include the example API (Greeter); --example=false renders the runtime, the drill and the proofs with an empty place for your own API")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the files that would be written, and write nothing")
@@ -106,16 +111,18 @@ that scaffold update can later bring the service up to a newer template.`,
 // data turns the options into the render data, filling defaults.
 func (o *newOptions) data() render.Data {
 	d := render.Data{
-		Name:            o.name,
-		Module:          o.module,
-		HTTPPort:        o.httpPort,
-		GRPCPort:        o.grpcPort,
-		HealthPort:      o.healthPort,
-		Image:           o.image,
-		IngressHost:     o.host,
-		Namespace:       o.namespace,
-		NoExample:       !o.example,
-		ScaffoldVersion: render.Version,
+		Name:             o.name,
+		Module:           o.module,
+		HTTPPort:         o.httpPort,
+		GRPCPort:         o.grpcPort,
+		HealthPort:       o.healthPort,
+		Image:            o.image,
+		IngressHost:      o.host,
+		Namespace:        o.namespace,
+		GatewayName:      o.gateway,
+		GatewayNamespace: o.gatewayNS,
+		NoExample:        !o.example,
+		ScaffoldVersion:  render.Version,
 	}
 	if d.Image == "" {
 		d.Image = defaultImage(o.module, o.name)
@@ -125,6 +132,12 @@ func (o *newOptions) data() render.Data {
 	}
 	if d.Namespace == "" {
 		d.Namespace = o.name
+	}
+	if d.GatewayName == "" {
+		d.GatewayName = render.DefaultGatewayName
+	}
+	if d.GatewayNamespace == "" {
+		d.GatewayNamespace = render.DefaultGatewayNamespace
 	}
 	return d
 }

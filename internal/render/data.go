@@ -19,6 +19,10 @@ const (
 	DefaultHTTPPort   = 8080
 	DefaultGRPCPort   = 9090
 	DefaultHealthPort = 8081
+	// The Gateway that routes attach to unless scaffold new is told
+	// otherwise: a shared one that a platform team runs in its own namespace.
+	DefaultGatewayName      = "gateway"
+	DefaultGatewayNamespace = "gateway-system"
 )
 
 // Shutdown timing baked into the service defaults and the manifests, from
@@ -44,6 +48,11 @@ type Data struct {
 	Image       string // image repository without tag, e.g. "ghcr.io/acme/example-service"
 	IngressHost string
 	Namespace   string
+	// GatewayName and GatewayNamespace name the platform's Gateway API
+	// Gateway that the routes attach to. A record written before they
+	// existed gets the defaults (ReadRecord).
+	GatewayName      string
+	GatewayNamespace string
 	// NoExample leaves the example API out (scaffold new --example=false):
 	// the runtime, the drill and the proofs, with an empty registration
 	// point. It is a negative so that a record written before it existed
@@ -70,6 +79,10 @@ func (d Data) GoPackage() string { return d.ProtoDir() + "v1" }
 
 // APIImport is the import path of the generated protobuf code.
 func (d Data) APIImport() string { return d.Module + "/api/" + d.ProtoDir() + "/v1" }
+
+// GRPCHost is the host name of the gRPC API behind a Gateway: one of its
+// own, since an HTTPRoute and a GRPCRoute may not share one on a listener.
+func (d Data) GRPCHost() string { return "grpc." + d.IngressHost }
 
 // Snake is the name with underscores, for metric names.
 func (d Data) Snake() string { return strings.ReplaceAll(d.Name, "-", "_") }

@@ -47,12 +47,20 @@ func ReadRecord(b []byte) (Data, error) {
 	if d.Name == "" || d.Module == "" || d.ScaffoldVersion == "" {
 		return Data{}, inputErrorf("%s lacks scaffoldVersion, name or module: restore it from git", RecordFile)
 	}
+	// Answers added since: a service rendered before them gets what
+	// scaffold new gives now.
+	if !seen["gateway"] {
+		d.GatewayName = DefaultGatewayName
+	}
+	if !seen["gatewayNamespace"] {
+		d.GatewayNamespace = DefaultGatewayNamespace
+	}
 	return d, nil
 }
 
 // AnswerKeys are the RecordFile keys that SetAnswer can change.
 func AnswerKeys() []string {
-	keys := []string{"name", "module", "httpPort", "grpcPort", "healthPort", "image", "host", "namespace", "example"}
+	keys := []string{"name", "module", "httpPort", "grpcPort", "healthPort", "image", "host", "namespace", "gateway", "gatewayNamespace", "example"}
 	sort.Strings(keys)
 	return keys
 }
@@ -85,6 +93,10 @@ func (d *Data) SetAnswer(key, value string) error {
 		d.IngressHost = value
 	case "namespace":
 		d.Namespace = value
+	case "gateway":
+		d.GatewayName = value
+	case "gatewayNamespace":
+		d.GatewayNamespace = value
 	case "example":
 		b, err := strconv.ParseBool(value)
 		if err != nil {

@@ -39,3 +39,34 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordBeforeGateway: a record written before the Gateway answers
+// existed reads with the defaults that scaffold new gives now, and an answer
+// can change them; a bad one fails validation with the flag's name.
+func TestRecordBeforeGateway(t *testing.T) {
+	old := "scaffoldVersion: 0.1.0\nname: a\nmodule: x.org/a\nhttpPort: 8080\ngrpcPort: 9090\nhealthPort: 8081\n" +
+		"image: a\nhost: a.example.com\nnamespace: a\nexample: true\n"
+	d, err := ReadRecord([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.GatewayName != DefaultGatewayName || d.GatewayNamespace != DefaultGatewayNamespace {
+		t.Errorf("an old record's Gateway = %s/%s, want the defaults %s/%s", d.GatewayNamespace, d.GatewayName, DefaultGatewayNamespace, DefaultGatewayName)
+	}
+	if err := d.SetAnswer("gateway", "shared"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetAnswer("gatewayNamespace", "infra"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Errorf("gateway infra/shared: %v", err)
+	}
+	d.GatewayName, d.GatewayNamespace = "Shared_GW", "-infra"
+	err = d.Validate()
+	for _, want := range []string{`--gateway "Shared_GW"`, `--gateway-namespace "-infra"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate with a bad Gateway = %v, want an error naming %s", err, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ func validData(name, module string) Data {
 		Name: name, Module: module,
 		HTTPPort: DefaultHTTPPort, GRPCPort: DefaultGRPCPort, HealthPort: DefaultHealthPort,
 		Image: "registry.example.com/" + name, IngressHost: name + ".example.com", Namespace: name,
+		GatewayName: DefaultGatewayName, GatewayNamespace: DefaultGatewayNamespace,
 		ScaffoldVersion: Version,
 	}
 }

@@ -109,5 +109,11 @@ func (d Data) Validate() error {
 	if len(d.Namespace) > 63 || !nameRE.MatchString(d.Namespace) {
 		errs = append(errs, inputErrorf("--namespace %q is not a Kubernetes namespace name: use at most 63 lowercase letters, digits and dashes, starting with a letter", d.Namespace))
 	}
+	if len(d.GatewayName) > 253 || !dnsSubdomainRE.MatchString(d.GatewayName) {
+		errs = append(errs, inputErrorf("--gateway %q is not a Kubernetes object name: use lowercase letters, digits, '-' and '.', such as %s", d.GatewayName, DefaultGatewayName))
+	}
+	if len(d.GatewayNamespace) > 63 || !nameRE.MatchString(d.GatewayNamespace) {
+		errs = append(errs, inputErrorf("--gateway-namespace %q is not a Kubernetes namespace name: use at most 63 lowercase letters, digits and dashes, starting with a letter, such as %s", d.GatewayNamespace, DefaultGatewayNamespace))
+	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ func renderBase(t *testing.T) string {
 	files, err := render.Render(render.Data{
 		Name: "orders-api", Module: "example.com/orders-api", HTTPPort: 8080, GRPCPort: 9090, HealthPort: 8081,
 		Image: "example.com/orders-api", IngressHost: "orders.example.com", Namespace: "orders", ScaffoldVersion: render.Version,
+		GatewayName: render.DefaultGatewayName, GatewayNamespace: render.DefaultGatewayNamespace,
 	})
 	if err != nil {
 		t.Fatal(err)

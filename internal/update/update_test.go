@@ -624,7 +624,7 @@ func TestUpdateRejectsBadInput(t *testing.T) {
 				return committed(t, "", nil), update.Options{Answers: map[string]string{"colour": "blue"}}
 			},
 			want:    cli.ExitUsage,
-			wantErr: []string{`unknown answer "colour": the answers are example, grpcPort, healthPort, host, httpPort, image, module, name, namespace`},
+			wantErr: []string{`unknown answer "colour": the answers are example, gateway, gatewayNamespace, grpcPort, healthPort, host, httpPort, image, module, name, namespace`},
 		},
 		{
 			name: "bad answer",

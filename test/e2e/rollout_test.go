@@ -167,6 +167,7 @@ func TestRollingUpdates(t *testing.T) {
 		return err
 	})
 	k := kube.Kubectl{Kubeconfig: c.Kubeconfig}
+	timed("install the Gateway API CRDs", func() error { return installGatewayAPI(ctx, k, repo) })
 
 	defer func() {
 		run.Passed = !t.Failed()

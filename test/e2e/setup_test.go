@@ -167,3 +167,27 @@ func setVersion(overlay, from, to string) error {
 	}
 	return os.WriteFile(p, []byte(strings.ReplaceAll(string(b), old, "SERVICE_VERSION="+to)), 0o644)
 }
+
+// installGatewayAPI installs the standard channel of the Gateway API CRDs,
+// from the module at the version the root go.mod requires for scaffold
+// lint, so that the prod overlay's HTTPRoute and GRPCRoute apply as they
+// would on a cluster whose platform runs a gateway. Server-side apply, as
+// the CRDs are larger than client-side apply's annotation allows.
+func installGatewayAPI(ctx context.Context, k kube.Kubectl, repo string) error {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "sigs.k8s.io/gateway-api")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("go mod download sigs.k8s.io/gateway-api: %w", err)
+	}
+	var mod struct{ Dir, Version string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return fmt.Errorf("go mod download sigs.k8s.io/gateway-api printed no module directory (%v): %s", err, out)
+	}
+	if _, err := k.Run(ctx, "apply", "--server-side", "-f", filepath.Join(mod.Dir, "config", "crd", "standard")); err != nil {
+		return fmt.Errorf("install the Gateway API %s CRDs: %w", mod.Version, err)
+	}
+	_, err = k.Run(ctx, "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/httproutes.gateway.networking.k8s.io", "crd/grpcroutes.gateway.networking.k8s.io")
+	return err
+}

@@ -360,6 +360,7 @@ func TestBadConfigurationFailsBeforeListening(t *testing.T) {
 		// not be free.
 		{name: "same address twice", args: []string{"-http-addr=127.0.0.1:8443", "-grpc-addr=127.0.0.1:8443"}, want: "give each listener its own port"},
 		{name: "stray argument", args: []string{"serve"}, want: `unexpected arguments ["serve"]`},
+		{name: "relay without the drill", args: []string{"-drill-upstream=dns:///core-headless.core.svc.cluster.local.:9090"}, want: "needs --drill: the relay is part of the drill"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

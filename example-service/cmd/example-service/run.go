@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
+	"github.com/zerodrop/zerodrop/example-service/client"
 	"github.com/zerodrop/zerodrop/example-service/internal/config"
 	"github.com/zerodrop/zerodrop/example-service/internal/drill"
 	"github.com/zerodrop/zerodrop/example-service/internal/grpcserver"
@@ -78,6 +80,21 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	if cfg.Drill {
 		d := drill.New(info.Version, hostname, stopping)
+		if cfg.DrillUpstream != "" {
+			opts := []client.Option{}
+			if cfg.DrillUpstreamFallback != "" {
+				opts = append(opts, client.WithFallback(cfg.DrillUpstreamFallback))
+			}
+			up, err := client.New(ctx, cfg.DrillUpstream, opts...)
+			if err != nil {
+				return errors.Join(fmt.Errorf("--drill-upstream: %w", err), lns.Close())
+			}
+			d.RelayTo(drillv1.NewDrillClient(up.Conn()))
+			// Closed in cleanup, once the servers have drained: calls
+			// relayed during the drain still reach the upstream.
+			svc.Cleanup = append(svc.Cleanup, lifecycle.Cleanup{Name: "drill upstream client", Run: func(context.Context) error { return up.Close() }})
+			glog.Infof("drill: relaying Work to %s", cfg.DrillUpstream)
+		}
 		svc.GRPC = append(svc.GRPC, d.Register)
 		svc.HTTP = append(svc.HTTP, d.Routes()...)
 		glog.Info("drill: serving the drill API; turn --drill off in production")

@@ -53,6 +53,13 @@ type Config struct {
 	// nothing of it is reachable.
 	Drill bool
 
+	// DrillUpstream is a gRPC target, another tier's service, to which the
+	// drill relays Work and GET /drill/work, so that the proofs can cross
+	// tiers; DrillUpstreamFallback is its ClusterIP Service, the client's
+	// fallback. Both need Drill.
+	DrillUpstream         string
+	DrillUpstreamFallback string
+
 	// MemoryLimit is the container's memory limit in bytes (the downward
 	// API's limits.memory); 0 when unknown.
 	MemoryLimit int64
@@ -88,6 +95,8 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", time.Hour, "let calls and streams run on this long over an aged gRPC connection; set it above your longest stream")
 	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve grpc.reflection on the gRPC port, for grpcurl; it shows the API to anyone who reaches the port")
 	fs.BoolVar(&c.Drill, "drill", false, "serve the drill API that the zero-drop proofs and the load command use (gRPC Drill, GET /drill/work); leave it off in production")
+	fs.StringVar(&c.DrillUpstream, "drill-upstream", "", "relay the drill's Work calls and GET /drill/work to this gRPC `target`, another tier's headless Service (dns:///NAME-headless.NS.svc.cluster.local.:PORT), through the generated client; needs --drill")
+	fs.StringVar(&c.DrillUpstreamFallback, "drill-upstream-fallback", "", "the upstream's ClusterIP Service as a gRPC `target`, for the client's fallback while no pod it resolved is ready; needs --drill-upstream")
 	fs.Int64Var(&c.MemoryLimit, "memory-limit", 0, "the container's memory limit in `bytes`; the Go runtime's soft limit becomes 90% of it unless GOMEMLIMIT is set")
 	fs.StringVar(&c.TerminationLog, "termination-log", "/dev/termination-log", "report a hard stop at shutdown in this `file`, if it exists: Kubernetes shows it in the pod's status")
 	fs.StringVar(&c.Version, "service-version", "dev", "deployed `version`, reported in X-Version, /version and metrics")
@@ -164,6 +173,12 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("--%s and --%s are both %q: give each listener its own port", other, a.flag, a.addr))
 		}
 		addrs[a.addr] = a.flag
+	}
+	if c.DrillUpstream != "" && !c.Drill {
+		errs = append(errs, fmt.Errorf("--drill-upstream %q needs --drill: the relay is part of the drill", c.DrillUpstream))
+	}
+	if c.DrillUpstreamFallback != "" && c.DrillUpstream == "" {
+		errs = append(errs, fmt.Errorf("--drill-upstream-fallback %q needs --drill-upstream: it is that upstream's fallback", c.DrillUpstreamFallback))
 	}
 	if c.ShutdownDelay < 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-delay %v is negative: use 0 or more", c.ShutdownDelay))

@@ -15,6 +15,7 @@ import (
 	"github.com/golang/glog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	drillv1 "github.com/zerodrop/zerodrop/example-service/api/exampleservice/drill/v1"
@@ -35,12 +36,23 @@ type Drill struct {
 	// end with UNAVAILABLE and their clients resume on another replica,
 	// instead of being cut when the shutdown timeout expires.
 	stopping <-chan struct{}
+	// upstream, when set, answers Work and GET /drill/work: another tier's
+	// drill, through the generated client.
+	upstream drillv1.DrillClient
 }
 
 // New returns the drill. stopping must be closed when the server begins
 // its graceful stop.
 func New(version, hostname string, stopping <-chan struct{}) *Drill {
 	return &Drill{version: version, hostname: hostname, stopping: stopping}
+}
+
+// RelayTo makes Work and GET /drill/work calls to up, the drill of the next
+// tier, so that a proof's calls cross tiers as a real system's do. It
+// returns d.
+func (d *Drill) RelayTo(up drillv1.DrillClient) *Drill {
+	d.upstream = up
+	return d
 }
 
 // Register adds the drill's gRPC service to s.
@@ -55,11 +67,34 @@ func (d *Drill) Routes() []httpserver.Route {
 
 // Work implements Drill.Work.
 func (d *Drill) Work(ctx context.Context, req *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
+	if d.upstream != nil {
+		return d.relay(ctx, req)
+	}
 	if err := work(ctx, req.GetWorkMs()); err != nil {
 		return nil, err
 	}
 	return &drillv1.WorkResponse{Version: d.version, Hostname: d.hostname}, nil
 }
+
+// relay answers a Work call from the upstream, with the caller's context:
+// its deadline and cancellation reach the upstream, and the upstream's
+// client retries there what may be retried. A failure is the upstream's
+// code, with a negative pushback (gRFC A6) that tells the caller's client
+// not to retry it too, since retries at every tier multiply.
+func (d *Drill) relay(ctx context.Context, req *drillv1.WorkRequest) (*drillv1.WorkResponse, error) {
+	resp, err := d.upstream.Work(ctx, req)
+	if err != nil {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(pushbackKey, "-1"))
+		s := status.Convert(err)
+		return nil, status.Errorf(s.Code(), "upstream: %s", s.Message())
+	}
+	resp.Via = d.hostname
+	return resp, nil
+}
+
+// pushbackKey is the trailer in which a server tells clients when, or
+// whether, to retry (gRFC A6).
+const pushbackKey = "grpc-retry-pushback-ms"
 
 // Count implements Drill.Count.
 func (d *Drill) Count(ctx context.Context, req *drillv1.CountRequest) (*drillv1.CountResponse, error) {
@@ -76,23 +111,39 @@ const MaxSleep = time.Minute
 type workResponse struct {
 	Version  string `json:"version"`
 	Hostname string `json:"hostname"`
+	Via      string `json:"via,omitempty"` // see WorkResponse.via
 }
 
 // work serves GET /drill/work. The optional query parameter sleep (a Go
 // duration, at most MaxSleep) simulates a slow request. It sleeps without
 // watching the request context, like a handler stuck in a blocking call,
 // which is what the shutdown timeout exists to bound.
+//
+// With an upstream, the request becomes a Work call there, with the
+// request's context and the sleep as its work; a failed call is a 502.
 func (d *Drill) work(w http.ResponseWriter, r *http.Request) {
+	var sleep time.Duration
 	if s := r.URL.Query().Get("sleep"); s != "" {
 		t, err := time.ParseDuration(s)
 		if err != nil || t < 0 || t > MaxSleep {
 			http.Error(w, "sleep must be a duration from 0 to "+MaxSleep.String()+", e.g. 250ms", http.StatusBadRequest)
 			return
 		}
-		time.Sleep(t)
+		sleep = t
+	}
+	body := workResponse{Version: d.version, Hostname: d.hostname}
+	if d.upstream != nil {
+		resp, err := d.upstream.Work(r.Context(), &drillv1.WorkRequest{WorkMs: uint32(sleep.Milliseconds())})
+		if err != nil {
+			http.Error(w, "upstream: "+status.Convert(err).Message(), http.StatusBadGateway)
+			return
+		}
+		body = workResponse{Version: resp.GetVersion(), Hostname: resp.GetHostname(), Via: d.hostname}
+	} else {
+		time.Sleep(sleep)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(workResponse{Version: d.version, Hostname: d.hostname}); err != nil {
+	if err := json.NewEncoder(w).Encode(body); err != nil {
 		// The client went away mid-response; nothing useful is left to send.
 		glog.V(1).Infof("drill: write response: %v", err)
 	}

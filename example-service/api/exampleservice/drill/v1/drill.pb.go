@@ -80,7 +80,10 @@ type WorkResponse struct {
 	// Version from the ConfigMap (SERVICE_VERSION).
 	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	// Hostname of the replica that answered: the pod name in Kubernetes.
-	Hostname      string `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Hostname string `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// Hostname of the replica that relayed the call to its upstream
+	// (--drill-upstream), which answered it; empty when none did.
+	Via           string `protobuf:"bytes,3,opt,name=via,proto3" json:"via,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -125,6 +128,13 @@ func (x *WorkResponse) GetVersion() string {
 func (x *WorkResponse) GetHostname() string {
 	if x != nil {
 		return x.Hostname
+	}
+	return ""
+}
+
+func (x *WorkResponse) GetVia() string {
+	if x != nil {
+		return x.Via
 	}
 	return ""
 }
@@ -353,10 +363,11 @@ const file_exampleservice_drill_v1_drill_proto_rawDesc = "" +
 	"\n" +
 	"#exampleservice/drill/v1/drill.proto\x12\x17exampleservice.drill.v1\"&\n" +
 	"\vWorkRequest\x12\x17\n" +
-	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"D\n" +
+	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"V\n" +
 	"\fWorkResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
-	"\bhostname\x18\x02 \x01(\tR\bhostname\"'\n" +
+	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x10\n" +
+	"\x03via\x18\x03 \x01(\tR\x03via\"'\n" +
 	"\fCountRequest\x12\x17\n" +
 	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"A\n" +
 	"\rCountResponse\x12\x14\n" +

@@ -40,7 +40,9 @@ const (
 // call that is safe to retry, one with a side effect that must never be
 // retried, and a long-lived stream that resumes on another replica.
 type DrillClient interface {
-	// Work waits work_ms, then says which replica and version answered.
+	// Work waits work_ms, then says which replica and version answered. A
+	// replica with an upstream (--drill-upstream) relays it there instead,
+	// with the caller's deadline, and says so in via.
 	Work(ctx context.Context, in *WorkRequest, opts ...grpc.CallOption) (*WorkResponse, error)
 	// Count adds one to this replica's counter. It has a side effect and no
 	// idempotency key, so clients must never retry it.
@@ -109,7 +111,9 @@ type Drill_WatchClient = grpc.ServerStreamingClient[WatchResponse]
 // call that is safe to retry, one with a side effect that must never be
 // retried, and a long-lived stream that resumes on another replica.
 type DrillServer interface {
-	// Work waits work_ms, then says which replica and version answered.
+	// Work waits work_ms, then says which replica and version answered. A
+	// replica with an upstream (--drill-upstream) relays it there instead,
+	// with the caller's deadline, and says so in via.
 	Work(context.Context, *WorkRequest) (*WorkResponse, error)
 	// Count adds one to this replica's counter. It has a side effect and no
 	// idempotency key, so clients must never retry it.

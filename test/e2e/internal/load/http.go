@@ -24,6 +24,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -44,6 +45,9 @@ type Info struct {
 	// Pinned: one HTTP/2 connection straight to a pod, which only the pod's
 	// GOAWAY can move.
 	Pinned bool `json:"pinned,omitempty"`
+	// Ingress: the client sends through the ingress controller, which
+	// picks the pod and could retry on another.
+	Ingress bool `json:"ingress,omitempty"`
 }
 
 // Client is one population of the load. RunHTTP's clients and the gRPC
@@ -101,7 +105,7 @@ func (c HTTPClient) Describe() Info {
 	if c.Via != "" {
 		mode += ", " + c.Via
 	}
-	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == ""}
+	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == "", Ingress: c.Addr != ""}
 }
 
 // Sample is one request.
@@ -123,6 +127,31 @@ type Sample struct {
 	// Dialed: an HTTP request that opened a new connection rather than
 	// reusing one (for an HTTP/2 client, a move after GOAWAY).
 	Dialed bool `json:"d,omitempty"`
+	// Host is the pod that answered, by the hostname in its response (a
+	// pod's hostname is its name). Behind a ClusterIP or an ingress it is
+	// the only way to tell which pod a request reached.
+	Host string `json:"h,omitempty"`
+	// Tries are a gRPC call's attempts that went out on a connection: the
+	// pod address each was sent to, and when. They show how long a client
+	// kept sending to a pod that answered nothing.
+	Tries []Try `json:"t,omitempty"`
+}
+
+// Try is one attempt of a gRPC call, as it left on a connection.
+type Try struct {
+	Peer string        `json:"p"`  // the connection's remote IP: a pod's, or a ClusterIP
+	At   time.Duration `json:"at"` // since the load started
+}
+
+// ConnEvent is a gRPC connection opening or closing. A connection is open
+// from the end of its handshake until it closes; one whose handshake never
+// ends does not show.
+type ConnEvent struct {
+	Client int           `json:"c"`
+	ID     uint64        `json:"id"`
+	At     time.Duration `json:"at"` // since the load started
+	Peer   string        `json:"p"`  // remote IP
+	Closed bool          `json:"x,omitempty"`
 }
 
 // Recorder collects samples from concurrent requests.
@@ -131,6 +160,8 @@ type Recorder struct {
 	start   time.Time
 	samples []Sample
 	events  []StreamEvent
+	conns   []ConnEvent
+	connIDs atomic.Uint64
 }
 
 // Samples returns a copy of what was recorded so far.
@@ -146,6 +177,19 @@ func (r *Recorder) Start() time.Time { return r.start }
 func (r *Recorder) add(s Sample) {
 	r.mu.Lock()
 	r.samples = append(r.samples, s)
+	r.mu.Unlock()
+}
+
+// Conns returns a copy of the gRPC connection events recorded so far.
+func (r *Recorder) Conns() []ConnEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ConnEvent(nil), r.conns...)
+}
+
+func (r *Recorder) addConn(e ConnEvent) {
+	r.mu.Lock()
+	r.conns = append(r.conns, e)
 	r.mu.Unlock()
 }
 
@@ -245,7 +289,8 @@ func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 
 // answer is the part of the drill's GET /drill/work body that is checked.
 type answer struct {
-	Version string `json:"version"`
+	Version  string `json:"version"`
+	Hostname string `json:"hostname"`
 }
 
 func get(hc *http.Client, url string, http2 bool) Sample {
@@ -287,7 +332,7 @@ func get(hc *http.Client, url string, http2 bool) Sample {
 			s.Error = fmt.Sprintf("X-Version %q but body version %q", v, h.Version)
 			break
 		}
-		s.OK, s.Version = true, v
+		s.OK, s.Version, s.Host = true, v, h.Hostname
 	}
 	return s
 }

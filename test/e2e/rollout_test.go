@@ -336,12 +336,15 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	}
 	stop()
 	rep.Duration = since()
-	samples, events := rec.Samples(), rec.Events()
-	report.Fill(rep, samples, events)
+	samples, events, conns := rec.Samples(), rec.Events(), rec.Conns()
+	report.Fill(rep, samples, events, conns)
 	if err := report.WriteSamples(filepath.Join(runDir, "samples-"+sc.name+".jsonl.gz"), samples); err != nil {
 		return rep, err
 	}
 	if err := report.WriteSamples(filepath.Join(runDir, "streams-"+sc.name+".jsonl.gz"), events); err != nil {
+		return rep, err
+	}
+	if err := report.WriteSamples(filepath.Join(runDir, "conns-"+sc.name+".jsonl.gz"), conns); err != nil {
 		return rep, err
 	}
 	for _, d := range []string{runDir, filepath.Join("results", "latest")} {

@@ -93,6 +93,7 @@ func checkDisruptions(rep *report.Scenario, wantFailures bool) []string {
 		return problems
 	}
 	problems = append(problems, phaseLatency(rep)...)
+	problems = append(problems, checkPartition(rep)...)
 	for _, p := range rep.Phases {
 		if p.Kind == "evict" && (p.Evictions == nil || p.Evictions.Refused == 0) {
 			problems = append(problems, p.Name+": the PodDisruptionBudget refused no eviction, so it was not shown to be in force")
@@ -134,6 +135,47 @@ func checkDisruptions(rep *report.Scenario, wantFailures bool) []string {
 				problems = append(problems, p.Name+": no stream events")
 			}
 		}
+	}
+	return problems
+}
+
+// checkPartition returns what is wrong with the partition phase (issue 30):
+// a pod must have been cut off, the readiness probe must have taken it out
+// of the endpoints, and the generated client must have stopped sending to it
+// within report.PartitionGoal of the cut. Its failures count with every
+// other phase's, but those of clients without retries that a silent pod
+// explains (report.Explain); its p99, of the requests that succeeded, is
+// gated like every phase's, the hard kill's included: neither is
+// special-cased, since a client that passes a silent pod over soon keeps
+// its slow calls under 1 % of the phase.
+func checkPartition(rep *report.Scenario) []string {
+	var problems []string
+	found := false
+	for _, p := range rep.Phases {
+		if p.Kind != report.PartitionKind {
+			continue
+		}
+		found = true
+		part := p.Partition
+		if part == nil {
+			problems = append(problems, p.Name+": no pod was cut off")
+			continue
+		}
+		if part.Unready <= part.Cut {
+			problems = append(problems, fmt.Sprintf("%s: the readiness probe never took %s out of the endpoints", p.Name, part.Pod))
+		}
+		for i, c := range rep.Clients {
+			if !c.Retries || c.Protocol != "grpc" || i >= len(part.Clients) {
+				continue
+			}
+			if last := part.Clients[i].LastSent; last != nil && *last > report.PartitionGoal {
+				problems = append(problems, fmt.Sprintf("%s: %s still sent to the silent pod %.2f s after the cut, more than %v",
+					p.Name, c.Name, last.Seconds(), report.PartitionGoal))
+			}
+		}
+	}
+	if !found {
+		problems = append(problems, "no partition phase: no pod went silent, so nothing showed how long clients keep sending to one")
 	}
 	return problems
 }

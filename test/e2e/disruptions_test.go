@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -23,6 +24,8 @@ type disruptions struct {
 	c  *cluster.Cluster
 	k  kube.Kubectl
 	ns string
+	// since is the load's clock, for the moments a phase records.
+	since func() time.Duration
 }
 
 // phaseTimeout bounds each phase.
@@ -162,24 +165,84 @@ func (d disruptions) deleteEach(ctx context.Context, p *report.Phase) error {
 	return err
 }
 
-// killOne SIGKILLs one pod's container, and waits until the kubelet has
-// restarted it and it is ready again.
-func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
+// victim waits until the Deployment is whole and picks a serving pod, the
+// same one every run, so that runs compare.
+func (d disruptions) victim(ctx context.Context) (string, kube.Pod, error) {
 	st, err := d.wait(ctx, whole)
 	if err != nil {
-		return err
+		return "", kube.Pod{}, err
 	}
 	pods := serving(st)
 	if len(pods) == 0 {
-		return fmt.Errorf("no serving pod to kill")
+		return "", kube.Pod{}, fmt.Errorf("no serving pod")
 	}
-	victim := pods[0]
-	before := st.Pods[victim]
+	return pods[0], st.Pods[pods[0]], nil
+}
+
+// killOne SIGKILLs one pod's container, and waits until the kubelet has
+// restarted it and it is ready again.
+func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
+	victim, before, err := d.victim(ctx)
+	if err != nil {
+		return err
+	}
 	if err := d.c.KillContainer(ctx, before.ContainerID); err != nil {
 		return err
 	}
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Restarts > before.Restarts })
 	p.Note = fmt.Sprintf("SIGKILL to the container of %s; the kubelet restarted it (restarts %d → %d)", victim, before.Restarts, after.Pods[victim].Restarts)
+	return err
+}
+
+// partitionOne cuts one serving pod off the network without stopping it
+// (cluster.CutOff), keeps it cut until the readiness probe has taken it out
+// of the endpoints, then restores it and waits until it is ready again and
+// the Deployment whole. No other phase makes this failure: a pod that
+// answers nothing, refuses nothing and closes nothing, as when its node or
+// its link is lost, which only timeouts, probes and keepalives can notice.
+// The liveness probe needs three failures 10 s apart, so the cut, about
+// 5 s, ends long before it could restart the container.
+func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err error) {
+	victim, before, err := d.victim(ctx)
+	if err != nil {
+		return err
+	}
+	part := &report.Partition{Pod: victim, IP: before.IP}
+	p.Partition = part
+	cut, err := d.c.CutOff(ctx, before.ContainerID)
+	if err != nil {
+		return err
+	}
+	part.Cut = d.since()
+	// The restore runs on every path, and on its own context, so that an
+	// error, a timeout or an interrupted run never leaves the pod cut.
+	restored := false
+	restore := func() error {
+		restored = true
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return cut.Restore(rctx)
+	}
+	defer func() {
+		if !restored {
+			err = errors.Join(err, restore())
+		}
+	}()
+	if _, err := d.wait(ctx, func(s kube.RolloutState) bool { return !s.Pods[victim].Ready }); err != nil {
+		return fmt.Errorf("wait for the readiness probe to take %s out: %w", victim, err)
+	}
+	part.Unready = d.since()
+	if err := restore(); err != nil {
+		return err
+	}
+	part.Restored = d.since()
+	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Ready })
+	part.Ready = d.since()
+	p.Note = fmt.Sprintf("%s (%s) cut off the network; the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",
+		victim, before.IP, (part.Unready - part.Cut).Seconds(), (part.Restored - part.Cut).Seconds(), (part.Ready - part.Cut).Seconds())
+	if n := after.Pods[victim].Restarts; n != before.Restarts {
+		p.Note += fmt.Sprintf("; its container was restarted meanwhile (restarts %d → %d)", before.Restarts, n)
+	}
 	return err
 }
 

@@ -40,7 +40,7 @@ const (
 	ingressHost   = "example-service.example.com"
 	ingressSecret = "example-service-tls"
 	// minRequests is the least load a passing prod-like run must have
-	// carried; 365/s over the eleven disruptions is about 115,000.
+	// carried; 365/s over the twelve disruptions is about 120,000.
 	minRequests = 50_000
 )
 
@@ -86,10 +86,15 @@ type scenario struct {
 	// wantFailures: the naive overlay must fail requests, or the harness
 	// could not tell a broken Deployment from a good one.
 	wantFailures bool
+	// readiness: the overlay's pods have a readiness probe. The partition
+	// phase keeps a pod cut off until the probe takes it out of the
+	// endpoints; the naive overlay has no probe, so its pod would never
+	// leave them, and it has no partition phase.
+	readiness bool
 }
 
 var scenarios = []scenario{
-	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service"},
+	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service", readiness: true},
 	{name: "naive", overlay: "deploy/kustomize/naive", namespace: "example-service-naive", wantFailures: true},
 }
 
@@ -254,27 +259,6 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 			return err
 		}
 	}
-	d := disruptions{c: c, k: k, ns: sc.namespace}
-	steps := []step{
-		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
-		{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
-			if err := setVersion(overlay, version0, version1); err != nil {
-				return err
-			}
-			_, err := k.Run(ctx, "apply", "-k", overlay)
-			return err
-		})},
-		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
-		{"scale 3 to 1", "scale-in", version0, d.scale(1)},
-		{"scale 1 to 3", "scale-out", version0, d.scale(3)},
-		{"evict each pod", "evict", version0, d.evictEach},
-		{"delete each pod", "delete", version0, d.deleteEach},
-		{"SIGKILL one pod", report.KillKind, version0, d.killOne},
-	}
-
 	clients := loadFor(ip, sc.namespace, tlsPair.Roots)
 	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures", Lint: lintRep}
 	if sc.wantFailures {
@@ -300,6 +284,30 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	}
 	defer stop()
 	since := func() time.Duration { return time.Since(rec.Start()) }
+
+	d := disruptions{c: c, k: k, ns: sc.namespace, since: since}
+	steps := []step{
+		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
+		{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
+			if err := setVersion(overlay, version0, version1); err != nil {
+				return err
+			}
+			_, err := k.Run(ctx, "apply", "-k", overlay)
+			return err
+		})},
+		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
+		{"scale 3 to 1", "scale-in", version0, d.scale(1)},
+		{"scale 1 to 3", "scale-out", version0, d.scale(3)},
+		{"evict each pod", "evict", version0, d.evictEach},
+		{"delete each pod", "delete", version0, d.deleteEach},
+		{"SIGKILL one pod", report.KillKind, version0, d.killOne},
+	}
+	if sc.readiness {
+		steps = append(steps, step{"partition one pod", report.PartitionKind, version0, d.partitionOne})
+	}
 
 	select {
 	case <-time.After(steadyFor):

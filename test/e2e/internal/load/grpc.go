@@ -222,7 +222,7 @@ func grpcError(err error) string {
 	}
 	msg := st.Message()
 	cause := ""
-	for _, c := range []string{"connection refused", "connection reset", "EOF", "GOAWAY", "no such host", "deadline exceeded", "error reading from server"} {
+	for _, c := range []string{"connection refused", "connection reset", "connection timed out", "EOF", "GOAWAY", "no such host", "deadline exceeded", "error reading from server"} {
 		if strings.Contains(msg, c) {
 			cause = c
 			break

@@ -24,6 +24,7 @@ func TestGRPCErrorClasses(t *testing.T) {
 		{status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 10.218.0.36:9090: connect: connection refused"`), "grpc Unavailable: connection refused"},
 		{status.Error(codes.Unavailable, `max retries exhausted: failed after 4 attempts: rpc error: code = Unavailable desc = error reading from server: EOF`), "grpc Unavailable: retries exhausted, last: EOF"},
 		{status.Error(codes.Unavailable, `dial 10.217.0.5:9090 weird`), "grpc Unavailable: dial ADDR weird"},
+		{status.Error(codes.Unavailable, `error reading from server: read tcp 10.217.0.1:40000->10.217.0.5:9090: read: connection timed out`), "grpc Unavailable: connection timed out"},
 		{errors.New("plain"), "plain"},
 	} {
 		if got := grpcError(tc.err); got != tc.want {

@@ -133,9 +133,10 @@ var explanations = map[string][]explanation{
 	// A silent pod refuses nothing and closes nothing: all a client can
 	// see is its own timeout.
 	PartitionKind: {
-		{"timeout", "the request went to the silent pod (a new connection's SYN, or a request on a connection already open to it, directly or from the ingress controller) and nothing came back, not even a refusal, until the client's timeout; the client does not retry"},
+		{"timeout", "the request went to the silent pod (a new connection's SYN, or a request on a connection already open to it, directly or from the ingress controller), or waited in the client's pool behind one that did, and nothing came back, not even a refusal, until the client's timeout; the client does not retry"},
 		{"read body: timeout", "the response was on a connection to the silent pod, and stopped"},
 		{"grpc DeadlineExceeded", "the call was on, or sent to, the silent pod and waited out its deadline; the client does not retry it (no retry policy, or a method with side effects)"},
+		{"grpc Unavailable: connection timed out", "the call was on a connection to the silent pod that the client's kernel closed, its data unacknowledged for longer than the TCP user timeout grpc-go sets from the keepalive timeout (5 s in the generated client); the client does not retry it"},
 	},
 }
 

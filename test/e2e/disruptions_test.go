@@ -165,9 +165,13 @@ func (d disruptions) deleteEach(ctx context.Context, p *report.Phase) error {
 	return err
 }
 
-// victim waits until the Deployment is whole and picks a serving pod, the
-// same one every run, so that runs compare.
-func (d disruptions) victim(ctx context.Context) (string, kube.Pod, error) {
+// victim waits until the Deployment is whole and picks a serving pod by
+// name, the first or the last, so that runs compare. The hard kill takes
+// the first and the partition the last: the long-lived connections of the
+// killed pod (keep-alive pools, h2c, the plain gRPC client) all move to the
+// other pods and nothing moves them back, so a partition of the same pod
+// would find none of them on it.
+func (d disruptions) victim(ctx context.Context, last bool) (string, kube.Pod, error) {
 	st, err := d.wait(ctx, whole)
 	if err != nil {
 		return "", kube.Pod{}, err
@@ -176,13 +180,17 @@ func (d disruptions) victim(ctx context.Context) (string, kube.Pod, error) {
 	if len(pods) == 0 {
 		return "", kube.Pod{}, fmt.Errorf("no serving pod")
 	}
-	return pods[0], st.Pods[pods[0]], nil
+	name := pods[0]
+	if last {
+		name = pods[len(pods)-1]
+	}
+	return name, st.Pods[name], nil
 }
 
 // killOne SIGKILLs one pod's container, and waits until the kubelet has
 // restarted it and it is ready again.
 func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
-	victim, before, err := d.victim(ctx)
+	victim, before, err := d.victim(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -203,7 +211,7 @@ func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
 // The liveness probe needs three failures 10 s apart, so the cut, about
 // 5 s, ends long before it could restart the container.
 func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err error) {
-	victim, before, err := d.victim(ctx)
+	victim, before, err := d.victim(ctx, true)
 	if err != nil {
 		return err
 	}

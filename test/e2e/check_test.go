@@ -89,6 +89,7 @@ func TestCheck(t *testing.T) {
 			return s
 		}(), true, ""},
 		{"naive that survived an eviction", func() *report.Scenario { s := failing(); s.Phases[1].Kind = "evict"; return s }(), true, "version: the naive overlay failed no request"},
+		{"a slow partition", func() *report.Scenario { s := good(); s.Phases[2].P99ms = 1600; return s }(), false, ""},
 		{"no partition phase", func() *report.Scenario { s := good(); s.Phases = s.Phases[:2]; return s }(), false, "no partition phase"},
 		{"naive without a partition", func() *report.Scenario { s := failing(); s.Phases = s.Phases[:2]; return s }(), true, ""},
 		{"a partition that cut nothing", func() *report.Scenario { s := good(); s.Phases[2].Partition = nil; return s }(), false, "partition: no pod was cut off"},

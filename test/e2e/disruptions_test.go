@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
@@ -165,35 +166,52 @@ func (d disruptions) deleteEach(ctx context.Context, p *report.Phase) error {
 	return err
 }
 
-// victim waits until the Deployment is whole and picks a serving pod by
-// name, the first or the last, so that runs compare. The hard kill takes
-// the first and the partition the last: the long-lived connections of the
-// killed pod (keep-alive pools, h2c, the plain gRPC client) all move to the
-// other pods and nothing moves them back, so a partition of the same pod
-// would find none of them on it.
-func (d disruptions) victim(ctx context.Context, last bool) (string, kube.Pod, error) {
+// whole waits until the Deployment is whole and returns its serving pods
+// by name.
+func (d disruptions) wholeServing(ctx context.Context) (kube.RolloutState, []string, error) {
 	st, err := d.wait(ctx, whole)
 	if err != nil {
-		return "", kube.Pod{}, err
+		return st, nil, err
 	}
 	pods := serving(st)
 	if len(pods) == 0 {
-		return "", kube.Pod{}, fmt.Errorf("no serving pod")
+		return st, nil, fmt.Errorf("no serving pod")
 	}
-	name := pods[0]
-	if last {
-		name = pods[len(pods)-1]
+	return st, pods, nil
+}
+
+// busiest is the serving pod most likely to hold the load's long-lived
+// connections (keep-alive pools, h2c, the plain gRPC client, the
+// ingress's): the oldest that was never restarted. A pod's drain moves its
+// connections to the pods ready at that moment and nothing moves them back,
+// so the oldest pod has gathered the most, and a pod that was killed has
+// lost all of its own.
+func busiest(st kube.RolloutState, pods []string) string {
+	best := pods[0]
+	for _, n := range pods[1:] {
+		p, b := st.Pods[n], st.Pods[best]
+		if never, bestNever := p.Restarts == 0, b.Restarts == 0; never != bestNever {
+			if never {
+				best = n
+			}
+			continue
+		}
+		if p.Created.Before(b.Created) {
+			best = n
+		}
 	}
-	return name, st.Pods[name], nil
+	return best
 }
 
 // killOne SIGKILLs one pod's container, and waits until the kubelet has
 // restarted it and it is ready again.
 func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
-	victim, before, err := d.victim(ctx, false)
+	st, pods, err := d.wholeServing(ctx)
 	if err != nil {
 		return err
 	}
+	victim := pods[0]
+	before := st.Pods[victim]
 	if err := d.c.KillContainer(ctx, before.ContainerID); err != nil {
 		return err
 	}
@@ -202,19 +220,21 @@ func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
 	return err
 }
 
-// partitionOne cuts one serving pod off the network without stopping it
-// (cluster.CutOff), keeps it cut until the readiness probe has taken it out
-// of the endpoints, then restores it and waits until it is ready again and
-// the Deployment whole. No other phase makes this failure: a pod that
+// partitionOne cuts the busiest serving pod off the network without
+// stopping it (cluster.CutOff), keeps it cut until the readiness probe has
+// taken it out of the endpoints, then restores it and waits until it is
+// ready again and the Deployment whole. No other phase makes this failure: a pod that
 // answers nothing, refuses nothing and closes nothing, as when its node or
 // its link is lost, which only timeouts, probes and keepalives can notice.
 // The liveness probe needs three failures 10 s apart, so the cut, about
 // 5 s, ends long before it could restart the container.
 func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err error) {
-	victim, before, err := d.victim(ctx, true)
+	st, pods, err := d.wholeServing(ctx)
 	if err != nil {
 		return err
 	}
+	victim := busiest(st, pods)
+	before := st.Pods[victim]
 	part := &report.Partition{Pod: victim, IP: before.IP}
 	p.Partition = part
 	cut, err := d.c.CutOff(ctx, before.ContainerID)
@@ -283,4 +303,22 @@ func (d disruptions) staleDNS(ctx context.Context) (answer, stale int, err error
 		}
 	}
 	return len(ips), stale, nil
+}
+
+// TestBusiest: the partition takes the oldest pod that was never
+// restarted, whatever the names, and the oldest of all if every one was.
+func TestBusiest(t *testing.T) {
+	t0 := time.Now()
+	st := kube.RolloutState{Pods: map[string]kube.Pod{
+		"a": {Created: t0, Restarts: 1}, // the oldest, but killed
+		"b": {Created: t0.Add(2 * time.Second)},
+		"c": {Created: t0.Add(time.Second)},
+	}}
+	if got := busiest(st, []string{"a", "b", "c"}); got != "c" {
+		t.Errorf("busiest %q, want c: the oldest never restarted", got)
+	}
+	st.Pods["b"], st.Pods["c"] = kube.Pod{Created: t0.Add(2 * time.Second), Restarts: 1}, kube.Pod{Created: t0.Add(time.Second), Restarts: 2}
+	if got := busiest(st, []string{"a", "b", "c"}); got != "a" {
+		t.Errorf("busiest %q, want a: every pod restarted, and a is the oldest", got)
+	}
 }

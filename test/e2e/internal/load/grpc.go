@@ -110,14 +110,18 @@ type connKey struct{}
 
 // connTag names one connection in its events.
 type connTag struct {
-	id   uint64
-	peer string
+	id          uint64
+	peer, local string
 }
 
 func (t *tracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
 
 func (t *tracker) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
-	return context.WithValue(ctx, connKey{}, connTag{id: t.rec.connIDs.Add(1), peer: hostOf(info.RemoteAddr)})
+	tag := connTag{id: t.rec.connIDs.Add(1), peer: hostOf(info.RemoteAddr)}
+	if info.LocalAddr != nil {
+		tag.local = info.LocalAddr.String()
+	}
+	return context.WithValue(ctx, connKey{}, tag)
 }
 
 func (t *tracker) HandleConn(ctx context.Context, s stats.ConnStats) {
@@ -128,12 +132,11 @@ func (t *tracker) HandleConn(ctx context.Context, s stats.ConnStats) {
 	e := ConnEvent{Client: t.client, ID: tag.id, Peer: tag.peer, At: time.Since(t.rec.start)}
 	switch s.(type) {
 	case *stats.ConnBegin:
+		t.rec.addConn(e, tag.local)
 	case *stats.ConnEnd:
 		e.Closed = true
-	default:
-		return
+		t.rec.addConn(e, tag.local)
 	}
-	t.rec.addConn(e)
 }
 
 func (t *tracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
@@ -145,8 +148,12 @@ func (t *tracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	case *stats.Begin:
 		a.n.Add(1)
 	case *stats.OutHeader:
+		try := Try{Peer: hostOf(ev.RemoteAddr), At: time.Since(t.rec.start)}
+		if ev.LocalAddr != nil {
+			try.Conn = t.rec.connOf(ev.LocalAddr.String())
+		}
 		a.mu.Lock()
-		a.tries = append(a.tries, Try{Peer: hostOf(ev.RemoteAddr), At: time.Since(t.rec.start)})
+		a.tries = append(a.tries, try)
 		a.mu.Unlock()
 	case *stats.End:
 		if ev.Error != nil {

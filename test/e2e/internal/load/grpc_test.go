@@ -42,8 +42,8 @@ func (hostnamed) Work(context.Context, *drillv1.WorkRequest) (*drillv1.WorkRespo
 	return &drillv1.WorkResponse{Version: "1", Hostname: "pod-a"}, nil
 }
 
-// TestGRPCRecordsPeersAndConnections: each call records the address its
-// attempt went to, and the pod that answered; each connection records its
+// TestGRPCRecordsPeersAndConnections: each call records the address and
+// the connection its attempt went out on, and the pod that answered; each connection records its
 // opening and, once the load stops, its closing, with the same address. A
 // partition's report is made of these.
 func TestGRPCRecordsPeersAndConnections(t *testing.T) {
@@ -71,5 +71,8 @@ func TestGRPCRecordsPeersAndConnections(t *testing.T) {
 	conns := rec.Conns()
 	if len(conns) != 2 || conns[0].Closed || !conns[1].Closed || conns[0].ID != conns[1].ID || conns[0].Peer != "127.0.0.1" || conns[1].At < conns[0].At {
 		t.Fatalf("connection events %+v, want one connection to 127.0.0.1 opened, then closed", conns)
+	}
+	if id := samples[0].Tries[0].Conn; id != conns[0].ID {
+		t.Errorf("the try went out on connection %d, want %d", id, conns[0].ID)
 	}
 }

@@ -141,6 +141,10 @@ type Sample struct {
 type Try struct {
 	Peer string        `json:"p"`  // the connection's remote IP: a pod's, or a ClusterIP
 	At   time.Duration `json:"at"` // since the load started
+	// Conn is the connection's ID in its ConnEvents. Through a ClusterIP
+	// the remote IP is the Service's, and only the answers on the
+	// connection name its pod.
+	Conn uint64 `json:"id,omitempty"`
 }
 
 // ConnEvent is a gRPC connection opening or closing. A connection is open
@@ -162,6 +166,9 @@ type Recorder struct {
 	events  []StreamEvent
 	conns   []ConnEvent
 	connIDs atomic.Uint64
+	// live maps the local address of each open gRPC connection to its ID:
+	// an attempt knows its connection only by its addresses.
+	live map[string]uint64
 }
 
 // Samples returns a copy of what was recorded so far.
@@ -187,10 +194,25 @@ func (r *Recorder) Conns() []ConnEvent {
 	return append([]ConnEvent(nil), r.conns...)
 }
 
-func (r *Recorder) addConn(e ConnEvent) {
+// addConn records e of the connection from local.
+func (r *Recorder) addConn(e ConnEvent, local string) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.conns = append(r.conns, e)
-	r.mu.Unlock()
+	switch {
+	case local == "":
+	case e.Closed:
+		delete(r.live, local)
+	default:
+		r.live[local] = e.ID
+	}
+}
+
+// connOf returns the ID of the open connection from local, or 0.
+func (r *Recorder) connOf(local string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live[local]
 }
 
 // Run sends from every client until ctx is done, maxDuration has passed or
@@ -198,7 +220,7 @@ func (r *Recorder) addConn(e ConnEvent) {
 // once; the returned func blocks until every client has stopped and every
 // request in flight has ended.
 func Run(ctx context.Context, clients []Client, maxDuration time.Duration, maxRequests int) (*Recorder, func()) {
-	rec := &Recorder{start: time.Now()}
+	rec := &Recorder{start: time.Now(), live: map[string]uint64{}}
 	ctx, cancel := context.WithTimeout(ctx, maxDuration)
 	var budget sync.Mutex
 	left := maxRequests

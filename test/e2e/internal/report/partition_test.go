@@ -10,14 +10,15 @@ import (
 
 // TestPartition: in a partition, the timeouts of clients without retries
 // are expected and the retrying client's failures are not; each client's
-// last traffic to the silent pod is taken from its attempts' addresses
-// (gRPC) or from its timed-out and late requests (HTTP), and only until the
-// restore; the connections and streams on the pod at the cut are followed
+// last traffic to the silent pod is taken from its attempts' connections
+// (gRPC: to the pod's address, or through a ClusterIP on one the pod
+// answered on) or from its timed-out and late requests (HTTP), and only
+// until the restore; the connections and streams on the pod at the cut are followed
 // until they close or move; and an ingress timeout counts as saved by a
 // retry when another pod answered the same client in its time.
 func TestPartition(t *testing.T) {
 	at := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	const ip, other = "10.217.0.5", "10.217.0.6"
+	const ip, other, clusterIP = "10.217.0.5", "10.217.0.6", "10.218.0.9"
 	sc := &Scenario{
 		Clients: []load.Info{
 			{Name: "plain", Protocol: "http", Timeout: 2 * time.Second},
@@ -52,14 +53,18 @@ func TestPartition(t *testing.T) {
 		ok(2, 13.5, time.Millisecond, "pod-b", try(ip, 13.5)),                           // the last attempt on the pod
 		ok(2, 15.6, time.Millisecond, "pod-a", try(ip, 15.6)),                           // restored: not counted
 		{Client: 2, At: at(14), Error: "grpc DeadlineExceeded: deadline exceeded", Tries: []load.Try{try(ip, 14)}},
+		// Through a ClusterIP: the pod answered on connection 2 before the cut.
+		ok(3, 10.2, time.Millisecond, "pod-a", load.Try{Peer: clusterIP, At: at(10.2), Conn: 2}),
 		{Client: 3, At: at(12), Error: "grpc DeadlineExceeded: deadline exceeded"}, // sent nowhere: not traffic to the pod
+		{Client: 3, At: at(12.5), Error: "grpc DeadlineExceeded: deadline exceeded", Tries: []load.Try{{Peer: clusterIP, At: at(12.5), Conn: 2}}},
 	}
 	samples[10].Conns, samples[10].FailedAttempts = 2, 1
 	conns := []load.ConnEvent{
 		{Client: 2, ID: 1, At: at(1), Peer: ip},
 		{Client: 2, ID: 1, At: at(13), Peer: ip, Closed: true}, // given up during the cut
-		{Client: 3, ID: 2, At: at(1), Peer: ip},                // open at the end
-		{Client: 3, ID: 3, At: at(1), Peer: other},
+		{Client: 3, ID: 2, At: at(1), Peer: clusterIP},         // open at the end
+		{Client: 3, ID: 3, At: at(1), Peer: clusterIP},         // to another pod
+		{Client: 3, ID: 6, At: at(1), Peer: other},
 		{Client: 2, ID: 4, At: at(2), Peer: ip},
 		{Client: 2, ID: 4, At: at(5), Peer: ip, Closed: true}, // closed before the cut
 		{Client: 2, ID: 5, At: at(16), Peer: ip},              // opened after the restore
@@ -74,7 +79,7 @@ func TestPartition(t *testing.T) {
 	}
 	Fill(sc, samples, events, conns)
 	p := sc.Phases[1]
-	if p.Expected != 6 || p.ExpectedBy["plain: timeout"] != 3 || p.ExpectedBy["ingress: timeout"] != 2 || p.ExpectedBy["pinned: grpc DeadlineExceeded: deadline exceeded"] != 1 {
+	if p.Expected != 7 || p.ExpectedBy["plain: timeout"] != 3 || p.ExpectedBy["ingress: timeout"] != 2 || p.ExpectedBy["pinned: grpc DeadlineExceeded: deadline exceeded"] != 2 {
 		t.Errorf("expected %d %v, want the timeouts of plain, ingress and pinned", p.Expected, p.ExpectedBy)
 	}
 	if p.Failed != 1 || p.FailedBy["rr"] != 1 || sc.Phases[0].Expected != 0 || sc.Phases[0].Failed != 1 {
@@ -87,7 +92,7 @@ func TestPartition(t *testing.T) {
 		}
 		return figs[i].LastSent.String()
 	}
-	for i, want := range []string{"4.2s", "2s", "3s", "none", "none"} {
+	for i, want := range []string{"4.2s", "2s", "3s", "1.5s", "none"} {
 		if got := last(i); got != want {
 			t.Errorf("%s: last sent to the silent pod %s after the cut, want %s", figs[i].Name, got, want)
 		}
@@ -116,10 +121,10 @@ func TestPartition(t *testing.T) {
 		"took it out of the endpoints 4.0 s after the cut; restored 4.5 s after the cut, ready again 6.0 s after",
 		"| plain | 5 | 0 | 3 | 1 | 0 | 0 | 4.20 s |",
 		"| rr | 4 | 1 | 0 | 1 | 1 | 1 | 3.00 s | closed 2.0 s after the cut |",
-		"| pinned | 1 | 0 | 1 | 0 | 0 | 0 | none | open at the end |",
+		"| pinned | 3 | 0 | 2 | 0 | 0 | 0 | 1.50 s | open at the end |",
 		"stream 0: resumed on pod-c, next event 2.2 s after the cut; max delay 2200 ms",
 		"A retry at the ingress would have saved 1 of the 2 failures through it",
-		"**partition one pod: expected and explained** (6;",
+		"**partition one pod: expected and explained** (7;",
 		"| plain: timeout | 3 | the request went to the silent pod",
 	} {
 		if !strings.Contains(md, w) {

@@ -308,6 +308,12 @@ func writePartition(b *strings.Builder, sc *Scenario) {
 			}
 		}
 		b.WriteString("\n")
+		for i, c := range sc.Clients {
+			if c.Retries && c.Protocol == "grpc" && part.Clients[i].LastSent == nil {
+				fmt.Fprintf(b, "%s sent nothing to the silent pod after the cut: it had no connection to it (its DNS answers, or its fallback "+
+					"through the ClusterIP, were elsewhere), so this run did not put the %v goal to the test.\n\n", c.Name, PartitionGoal)
+			}
+		}
 		if ingressFailed > 0 {
 			fmt.Fprintf(b, "A retry at the ingress would have saved %d of the %d failures through it: each waited its whole timeout on the silent pod "+
 				"while requests of the same client begun in that time were answered by the other pods, so a retry on another pod within the "+

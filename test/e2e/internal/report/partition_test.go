@@ -14,8 +14,9 @@ import (
 // (gRPC: to the pod's address, or through a ClusterIP on one the pod
 // answered on) or from its timed-out and late requests (HTTP), and only
 // until the restore; the connections and streams on the pod at the cut are followed
-// until they close or move; and an ingress timeout counts as saved by a
-// retry when another pod answered the same client in its time.
+// until they close or move; an ingress timeout counts as saved by a retry
+// when another pod answered the same client in its time; and run.md says
+// when the retrying client never met the silent pod.
 func TestPartition(t *testing.T) {
 	at := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	const ip, other, clusterIP = "10.217.0.5", "10.217.0.6", "10.218.0.9"
@@ -130,5 +131,12 @@ func TestPartition(t *testing.T) {
 		if !strings.Contains(md, w) {
 			t.Errorf("run.md lacks %q:\n%s", w, md)
 		}
+	}
+	if strings.Contains(md, "did not put the") {
+		t.Errorf("run.md says the goal was not tested, though rr sent to the silent pod:\n%s", md)
+	}
+	sc.Phases[1].Partition.Clients[2].LastSent = nil
+	if md := Markdown(&Run{Scenarios: []*Scenario{sc}}); !strings.Contains(md, "rr sent nothing to the silent pod after the cut") {
+		t.Errorf("run.md does not say that rr's goal was not tested:\n%s", md)
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zerodrop/zerodrop/test/e2e/internal/load"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
@@ -19,6 +20,9 @@ func TestCheck(t *testing.T) {
 					VersionsSeen: map[string]int{"0.1.0": 500}, FinalVersions: map[string]int{"0.1.0": 100}},
 				{Name: "version", Requests: 500, FromVersion: "0.1.0", ToVersion: "0.2.0", DNSAnswer: 3, DNSStale: 3,
 					VersionsSeen: map[string]int{"0.1.0": 250, "0.2.0": 250}, FinalVersions: map[string]int{"0.2.0": 100}},
+				{Name: "partition", Kind: report.PartitionKind, Requests: 500, FromVersion: "0.2.0", ToVersion: "0.2.0",
+					VersionsSeen: map[string]int{"0.2.0": 500}, FinalVersions: map[string]int{"0.2.0": 100},
+					Partition: &report.Partition{Pod: "pod-a", Cut: 10 * time.Second, Unready: 14 * time.Second, Restored: 14 * time.Second, Ready: 16 * time.Second}},
 			},
 		}
 	}
@@ -85,6 +89,13 @@ func TestCheck(t *testing.T) {
 			return s
 		}(), true, ""},
 		{"naive that survived an eviction", func() *report.Scenario { s := failing(); s.Phases[1].Kind = "evict"; return s }(), true, "version: the naive overlay failed no request"},
+		{"a slow partition", func() *report.Scenario { s := good(); s.Phases[2].P99ms = 1600; return s }(), false, ""},
+		{"no partition phase", func() *report.Scenario { s := good(); s.Phases = s.Phases[:2]; return s }(), false, "no partition phase"},
+		{"naive without a partition", func() *report.Scenario { s := failing(); s.Phases = s.Phases[:2]; return s }(), true, ""},
+		{"a partition that cut nothing", func() *report.Scenario { s := good(); s.Phases[2].Partition = nil; return s }(), false, "partition: no pod was cut off"},
+		{"a pod never taken out", func() *report.Scenario { s := good(); s.Phases[2].Partition.Unready = 0; return s }(), false, "never took pod-a out of the endpoints"},
+		{"the generated client left the silent pod in time", withPartitionClients(good(), 3*time.Second, 9*time.Second), false, ""},
+		{"the generated client stayed on the silent pod", withPartitionClients(good(), 3100*time.Millisecond, 0), false, "rr still sent to the silent pod 3.10 s after the cut, more than 3s"},
 	}
 	for _, c := range cases {
 		problems := check(c.sc, c.wantFailures)
@@ -107,5 +118,15 @@ func withStreams(s *report.Scenario, t report.StreamFigures) *report.Scenario {
 	for i := range s.Phases {
 		s.Phases[i].Streams.Events = 10
 	}
+	return s
+}
+
+// withPartitionClients gives a scenario a retrying gRPC client that last
+// sent to the silent pod rr after the cut, and an HTTP client without
+// retries, which the goal does not bind, that did so plain after it.
+func withPartitionClients(s *report.Scenario, rr, plain time.Duration) *report.Scenario {
+	s.Clients = append(s.Clients, load.Info{Name: "rr", Protocol: "grpc", Retries: true}, load.Info{Name: "plain", Protocol: "http"})
+	s.ByClient = append(s.ByClient, report.ClientFigures{Name: "rr"}, report.ClientFigures{Name: "plain"})
+	s.Phases[2].Partition.Clients = []report.PartitionClient{{Name: "rr", LastSent: &rr}, {Name: "plain", LastSent: &plain}}
 	return s
 }

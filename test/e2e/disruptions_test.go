@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
@@ -23,6 +25,8 @@ type disruptions struct {
 	c  *cluster.Cluster
 	k  kube.Kubectl
 	ns string
+	// since is the load's clock, for the moments a phase records.
+	since func() time.Duration
 }
 
 // phaseTimeout bounds each phase.
@@ -162,16 +166,49 @@ func (d disruptions) deleteEach(ctx context.Context, p *report.Phase) error {
 	return err
 }
 
-// killOne SIGKILLs one pod's container, and waits until the kubelet has
-// restarted it and it is ready again.
-func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
+// whole waits until the Deployment is whole and returns its serving pods
+// by name.
+func (d disruptions) wholeServing(ctx context.Context) (kube.RolloutState, []string, error) {
 	st, err := d.wait(ctx, whole)
 	if err != nil {
-		return err
+		return st, nil, err
 	}
 	pods := serving(st)
 	if len(pods) == 0 {
-		return fmt.Errorf("no serving pod to kill")
+		return st, nil, fmt.Errorf("no serving pod")
+	}
+	return st, pods, nil
+}
+
+// busiest is the serving pod most likely to hold the load's long-lived
+// connections (keep-alive pools, h2c, the plain gRPC client, the
+// ingress's): the oldest that was never restarted. A pod's drain moves its
+// connections to the pods ready at that moment and nothing moves them back,
+// so the oldest pod has gathered the most, and a pod that was killed has
+// lost all of its own.
+func busiest(st kube.RolloutState, pods []string) string {
+	best := pods[0]
+	for _, n := range pods[1:] {
+		p, b := st.Pods[n], st.Pods[best]
+		if never, bestNever := p.Restarts == 0, b.Restarts == 0; never != bestNever {
+			if never {
+				best = n
+			}
+			continue
+		}
+		if p.Created.Before(b.Created) {
+			best = n
+		}
+	}
+	return best
+}
+
+// killOne SIGKILLs one pod's container, and waits until the kubelet has
+// restarted it and it is ready again.
+func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
+	st, pods, err := d.wholeServing(ctx)
+	if err != nil {
+		return err
 	}
 	victim := pods[0]
 	before := st.Pods[victim]
@@ -180,6 +217,60 @@ func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
 	}
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Restarts > before.Restarts })
 	p.Note = fmt.Sprintf("SIGKILL to the container of %s; the kubelet restarted it (restarts %d → %d)", victim, before.Restarts, after.Pods[victim].Restarts)
+	return err
+}
+
+// partitionOne cuts the busiest serving pod off the network without
+// stopping it (cluster.CutOff), keeps it cut until the readiness probe has
+// taken it out of the endpoints, then restores it and waits until it is
+// ready again and the Deployment whole. No other phase makes this failure: a pod that
+// answers nothing, refuses nothing and closes nothing, as when its node or
+// its link is lost, which only timeouts, probes and keepalives can notice.
+// The liveness probe needs three failures 10 s apart, so the cut, about
+// 5 s, ends long before it could restart the container.
+func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err error) {
+	st, pods, err := d.wholeServing(ctx)
+	if err != nil {
+		return err
+	}
+	victim := busiest(st, pods)
+	before := st.Pods[victim]
+	part := &report.Partition{Pod: victim, IP: before.IP}
+	p.Partition = part
+	cut, err := d.c.CutOff(ctx, before.ContainerID)
+	if err != nil {
+		return err
+	}
+	part.Cut = d.since()
+	// The restore runs on every path, and on its own context, so that an
+	// error, a timeout or an interrupted run never leaves the pod cut.
+	restored := false
+	restore := func() error {
+		restored = true
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return cut.Restore(rctx)
+	}
+	defer func() {
+		if !restored {
+			err = errors.Join(err, restore())
+		}
+	}()
+	if _, err := d.wait(ctx, func(s kube.RolloutState) bool { return !s.Pods[victim].Ready }); err != nil {
+		return fmt.Errorf("wait for the readiness probe to take %s out: %w", victim, err)
+	}
+	part.Unready = d.since()
+	if err := restore(); err != nil {
+		return err
+	}
+	part.Restored = d.since()
+	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Ready })
+	part.Ready = d.since()
+	p.Note = fmt.Sprintf("%s (%s) cut off the network; the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",
+		victim, before.IP, (part.Unready - part.Cut).Seconds(), (part.Restored - part.Cut).Seconds(), (part.Ready - part.Cut).Seconds())
+	if n := after.Pods[victim].Restarts; n != before.Restarts {
+		p.Note += fmt.Sprintf("; its container was restarted meanwhile (restarts %d → %d)", before.Restarts, n)
+	}
 	return err
 }
 
@@ -212,4 +303,22 @@ func (d disruptions) staleDNS(ctx context.Context) (answer, stale int, err error
 		}
 	}
 	return len(ips), stale, nil
+}
+
+// TestBusiest: the partition takes the oldest pod that was never
+// restarted, whatever the names, and the oldest of all if every one was.
+func TestBusiest(t *testing.T) {
+	t0 := time.Now()
+	st := kube.RolloutState{Pods: map[string]kube.Pod{
+		"a": {Created: t0, Restarts: 1}, // the oldest, but killed
+		"b": {Created: t0.Add(2 * time.Second)},
+		"c": {Created: t0.Add(time.Second)},
+	}}
+	if got := busiest(st, []string{"a", "b", "c"}); got != "c" {
+		t.Errorf("busiest %q, want c: the oldest never restarted", got)
+	}
+	st.Pods["b"], st.Pods["c"] = kube.Pod{Created: t0.Add(2 * time.Second), Restarts: 1}, kube.Pod{Created: t0.Add(time.Second), Restarts: 2}
+	if got := busiest(st, []string{"a", "b", "c"}); got != "a" {
+		t.Errorf("busiest %q, want a: every pod restarted, and a is the oldest", got)
+	}
 }

@@ -40,7 +40,7 @@ const (
 	ingressHost   = "example-service.example.com"
 	ingressSecret = "example-service-tls"
 	// minRequests is the least load a passing prod-like run must have
-	// carried; 365/s over the eleven disruptions is about 115,000.
+	// carried; 365/s over the twelve disruptions is about 120,000.
 	minRequests = 50_000
 )
 
@@ -48,7 +48,10 @@ const (
 // all, and four Watch streams: on 2 cores that leaves room for the pods, the
 // control plane, Traefik and the surge pod of a rollout. (At 425/s the p99
 // across the disruptions came to 1.8-2.3x the steady p99, against 1.2-1.4x
-// at 350/s before the streams and HTTP/2 clients.)
+// at 350/s before the streams and HTTP/2 clients.) Each client may have more
+// requests in flight than its rate times its timeout: in a partition every
+// request of a client may wait out its timeout, and at exactly that bound
+// the next one found it reached and failed as "client saturated".
 func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 	url := "http://" + clusterIP + "/drill/work"
 	ingress := "https://" + ingressHost + "/drill/work"
@@ -61,17 +64,17 @@ func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 	return []load.Client{
 		load.HTTPClient{Name: "http-newconn-a", URL: url, Rate: 40, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.HTTPClient{Name: "http-newconn-b", URL: url, Rate: 40, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.HTTPClient{Name: "http-keepalive-8", URL: url, Rate: 50, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.HTTPClient{Name: "http-keepalive-2", URL: url, Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "http-keepalive-8", URL: url, Rate: 50, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
+		load.HTTPClient{Name: "http-keepalive-2", URL: url, Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 75},
 		load.HTTPClient{Name: "ingress-newconn", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
 			Rate: 40, Timeout: 2 * time.Second, MaxInFlight: 100},
 		load.HTTPClient{Name: "ingress-keepalive-4", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
-			Rate: 25, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 50},
+			Rate: 25, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 75},
 		load.HTTPClient{Name: "h2c-clusterip-1", URL: url, HTTP2: true, Conns: 1, Rate: 15, Timeout: 2 * time.Second, MaxInFlight: 50},
 		load.HTTPClient{Name: "ingress-h2-1", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
 			HTTP2: true, Conns: 1, Rate: 15, Timeout: 2 * time.Second, MaxInFlight: 50},
-		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 100,
+		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 50, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 150},
+		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 150,
 			Dial: load.HeadlessDial(fallback), Retries: true,
 			Mode: "the drill's Work through example-service/client on the headless Service via CoreDNS (30 s cache), the ClusterIP as fallback: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
 		load.GRPCClient{Name: "grpc-count-rr", Target: headless, Rate: 15, Conns: 1, Timeout: 2 * time.Second, MaxInFlight: 50,
@@ -86,11 +89,36 @@ type scenario struct {
 	// wantFailures: the naive overlay must fail requests, or the harness
 	// could not tell a broken Deployment from a good one.
 	wantFailures bool
+	// readiness: the overlay's pods have a readiness probe. The partition
+	// phase keeps a pod cut off until the probe takes it out of the
+	// endpoints; the naive overlay has no probe, so its pod would never
+	// leave them, and it has no partition phase.
+	readiness bool
 }
 
 var scenarios = []scenario{
-	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service"},
+	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service", readiness: true},
 	{name: "naive", overlay: "deploy/kustomize/naive", namespace: "example-service-naive", wantFailures: true},
+}
+
+// TestLoadBoundsAboveTimeouts: no client's bound on requests in flight is
+// reached by requests that all wait out their timeout.
+func TestLoadBoundsAboveTimeouts(t *testing.T) {
+	for _, c := range loadFor("10.218.0.1", "ns", nil) {
+		var rate, inFlight int
+		var timeout time.Duration
+		switch c := c.(type) {
+		case load.HTTPClient:
+			rate, inFlight, timeout = c.Rate, c.MaxInFlight, c.Timeout
+		case load.GRPCClient:
+			rate, inFlight, timeout = c.Rate, c.MaxInFlight, c.Timeout
+		default:
+			continue
+		}
+		if float64(inFlight) <= float64(rate)*timeout.Seconds() {
+			t.Errorf("%s: at most %d in flight, reached at %d/s by requests that time out after %v", c.Describe().Name, inFlight, rate, timeout)
+		}
+	}
 }
 
 func TestRollingUpdates(t *testing.T) {
@@ -255,27 +283,6 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 			return err
 		}
 	}
-	d := disruptions{c: c, k: k, ns: sc.namespace}
-	steps := []step{
-		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
-		{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
-			if err := setVersion(overlay, version0, version1); err != nil {
-				return err
-			}
-			_, err := k.Run(ctx, "apply", "-k", overlay)
-			return err
-		})},
-		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
-		{"scale 3 to 1", "scale-in", version0, d.scale(1)},
-		{"scale 1 to 3", "scale-out", version0, d.scale(3)},
-		{"evict each pod", "evict", version0, d.evictEach},
-		{"delete each pod", "delete", version0, d.deleteEach},
-		{"SIGKILL one pod", report.KillKind, version0, d.killOne},
-	}
-
 	clients := loadFor(ip, sc.namespace, tlsPair.Roots)
 	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures", Lint: lintRep}
 	if sc.wantFailures {
@@ -301,6 +308,30 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	}
 	defer stop()
 	since := func() time.Duration { return time.Since(rec.Start()) }
+
+	d := disruptions{c: c, k: k, ns: sc.namespace, since: since}
+	steps := []step{
+		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+		{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
+		{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
+			if err := setVersion(overlay, version0, version1); err != nil {
+				return err
+			}
+			_, err := k.Run(ctx, "apply", "-k", overlay)
+			return err
+		})},
+		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
+		{"scale 3 to 1", "scale-in", version0, d.scale(1)},
+		{"scale 1 to 3", "scale-out", version0, d.scale(3)},
+		{"evict each pod", "evict", version0, d.evictEach},
+		{"delete each pod", "delete", version0, d.deleteEach},
+		{"SIGKILL one pod", report.KillKind, version0, d.killOne},
+	}
+	if sc.readiness {
+		steps = append(steps, step{"partition one pod", report.PartitionKind, version0, d.partitionOne})
+	}
 
 	select {
 	case <-time.After(steadyFor):
@@ -337,12 +368,15 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	}
 	stop()
 	rep.Duration = since()
-	samples, events := rec.Samples(), rec.Events()
-	report.Fill(rep, samples, events)
+	samples, events, conns := rec.Samples(), rec.Events(), rec.Conns()
+	report.Fill(rep, samples, events, conns)
 	if err := report.WriteSamples(filepath.Join(runDir, "samples-"+sc.name+".jsonl.gz"), samples); err != nil {
 		return rep, err
 	}
 	if err := report.WriteSamples(filepath.Join(runDir, "streams-"+sc.name+".jsonl.gz"), events); err != nil {
+		return rep, err
+	}
+	if err := report.WriteSamples(filepath.Join(runDir, "conns-"+sc.name+".jsonl.gz"), conns); err != nil {
 		return rep, err
 	}
 	for _, d := range []string{runDir, filepath.Join("results", "latest")} {

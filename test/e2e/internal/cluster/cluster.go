@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -150,10 +151,106 @@ func (c *Cluster) KillContainer(ctx context.Context, containerID string) error {
 	if !ok || id == "" {
 		return fmt.Errorf("kill: %q is not a containerd container ID", containerID)
 	}
-	sock := filepath.Join(c.Dir, "containerd", "containerd.sock")
-	out, err := exec.CommandContext(ctx, "nice", "-n", "10", "ctr", "--address", sock, "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", id).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "nice", "-n", "10", "ctr", "--address", c.sock(), "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", id).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ctr tasks kill %s: %w: %s", id, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
+
+// Partition is a pod cut off the network by rules in its own network
+// namespace. The namespace is held open from the cut on, so that Restore
+// reaches it even if the container was restarted in between.
+type Partition struct {
+	netns *os.File
+}
+
+// partitionComment marks the harness's rules, so that they read as its own
+// to anyone who lists the pod's rules.
+const partitionComment = "zerodrop-e2e partition"
+
+// partitionRules drop every packet into and out of the pod but its own
+// loopback's. They sit in the pod's namespace, not the host's: a DROP in the
+// host's OUTPUT chain fails a local sender's write with EPERM at once, and
+// every client, the kubelet's probes and the ingress controller are on the
+// host, so the cut would be loud. Dropped in the pod, a SYN goes unanswered,
+// a request on an open connection gets no reply, and nothing is refused or
+// reset: the pod is silent, as when its node or its link goes away.
+func partitionRules(op string) string {
+	return "*filter\n" +
+		op + " INPUT ! -i lo -m comment --comment \"" + partitionComment + "\" -j DROP\n" +
+		op + " OUTPUT ! -o lo -m comment --comment \"" + partitionComment + "\" -j DROP\n" +
+		"COMMIT\n"
+}
+
+// CutOff cuts a container's pod off the network without stopping it, both
+// rules at once (iptables-restore applies them in one transaction).
+// containerID is a pod status's "containerd://…" ID. When CutOff returns
+// without error the pod is silent.
+func (c *Cluster) CutOff(ctx context.Context, containerID string) (*Partition, error) {
+	pid, err := c.taskPID(ctx, containerID)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, fmt.Errorf("cut off %s: %w", containerID, err)
+	}
+	p := &Partition{netns: ns}
+	if err := p.apply(ctx, "-I"); err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("cut off %s: %w", containerID, err)
+	}
+	return p, nil
+}
+
+// Restore deletes exactly the rules CutOff added, and lets go of the
+// namespace.
+func (p *Partition) Restore(ctx context.Context) error {
+	err := p.apply(ctx, "-D")
+	if cerr := p.netns.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("restore a cut pod: %w", err)
+	}
+	return nil
+}
+
+// apply runs iptables-restore in the pod's namespace, which nsenter enters
+// through the descriptor the harness holds (the child's fd 3).
+func (p *Partition) apply(ctx context.Context, op string) error {
+	cmd := exec.CommandContext(ctx, "nsenter", "--net=/proc/self/fd/3", "iptables-restore", "--noflush")
+	cmd.ExtraFiles = []*os.File{p.netns}
+	cmd.Stdin = strings.NewReader(partitionRules(op))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("iptables-restore %s in the pod's network namespace: %w: %s", op, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// taskPID returns the PID of a container's task through containerd.
+func (c *Cluster) taskPID(ctx context.Context, containerID string) (int, error) {
+	id, ok := strings.CutPrefix(containerID, "containerd://")
+	if !ok || id == "" {
+		return 0, fmt.Errorf("%q is not a containerd container ID", containerID)
+	}
+	out, err := exec.CommandContext(ctx, "nice", "-n", "10", "ctr", "--address", c.sock(), "-n", "k8s.io", "tasks", "ls").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("ctr tasks ls: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	// TASK PID STATUS, one line per task.
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == id && f[2] == "RUNNING" {
+			pid, err := strconv.Atoi(f[1])
+			if err != nil || pid <= 0 {
+				return 0, fmt.Errorf("ctr tasks ls: task %s has PID %q", id, f[1])
+			}
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("ctr tasks ls: no running task %s", id)
+}
+
+func (c *Cluster) sock() string { return filepath.Join(c.Dir, "containerd", "containerd.sock") }

@@ -81,6 +81,7 @@ type Pod struct {
 	Restarts           int    // of its first container
 	ContainerID        string // of its first container, "containerd://…"
 	IP                 string
+	Created            time.Time
 }
 
 // Done says the rollout is over in the sense the harness needs: every
@@ -107,7 +108,7 @@ func observe(d *appsv1.Deployment, rss []*appsv1.ReplicaSet, pods []*corev1.Pod)
 	}
 	s.Pods = map[string]Pod{}
 	for _, p := range pods {
-		ps := Pod{Ready: podReady(p), Terminating: p.DeletionTimestamp != nil, IP: p.Status.PodIP}
+		ps := Pod{Ready: podReady(p), Terminating: p.DeletionTimestamp != nil, IP: p.Status.PodIP, Created: p.CreationTimestamp.Time}
 		if cs := p.Status.ContainerStatuses; len(cs) > 0 {
 			ps.Restarts, ps.ContainerID = int(cs[0].RestartCount), cs[0].ContainerID
 		}

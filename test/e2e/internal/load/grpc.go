@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,21 +86,60 @@ func HeadlessDial(fallback string) func(target string, opts ...grpc.DialOption) 
 
 // attempts counts the attempts of one call: grpc-go retries below the
 // interceptors (transparent retries, retryPolicy), so only a stats handler
-// sees each one.
-type attempts struct{ n, failed atomic.Int32 }
+// sees each one. tries are those that went out on a connection, with the
+// pod address each went to.
+type attempts struct {
+	n, failed atomic.Int32
+	mu        sync.Mutex
+	tries     []Try
+}
 
 type attemptsKey struct{}
 
-// attemptCounter is a stats.Handler that counts attempts into the call's
-// *attempts, found in the context the call was made with.
-type attemptCounter struct{}
-
-func (attemptCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
-func (attemptCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
-	return ctx
+// tracker is the stats.Handler of every gRPC connection the load opens. It
+// counts attempts into the call's *attempts, found in the context the call
+// was made with, and records each connection's opening and closing with the
+// pod address it is to: a pod whose network is cut closes nothing, so only
+// the client's side can say when it gave up on a connection.
+type tracker struct {
+	rec    *Recorder
+	client int
 }
-func (attemptCounter) HandleConn(context.Context, stats.ConnStats) {}
-func (attemptCounter) HandleRPC(ctx context.Context, s stats.RPCStats) {
+
+type connKey struct{}
+
+// connTag names one connection in its events.
+type connTag struct {
+	id          uint64
+	peer, local string
+}
+
+func (t *tracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (t *tracker) TagConn(ctx context.Context, info *stats.ConnTagInfo) context.Context {
+	tag := connTag{id: t.rec.connIDs.Add(1), peer: hostOf(info.RemoteAddr)}
+	if info.LocalAddr != nil {
+		tag.local = info.LocalAddr.String()
+	}
+	return context.WithValue(ctx, connKey{}, tag)
+}
+
+func (t *tracker) HandleConn(ctx context.Context, s stats.ConnStats) {
+	tag, ok := ctx.Value(connKey{}).(connTag)
+	if !ok {
+		return
+	}
+	e := ConnEvent{Client: t.client, ID: tag.id, Peer: tag.peer, At: time.Since(t.rec.start)}
+	switch s.(type) {
+	case *stats.ConnBegin:
+		t.rec.addConn(e, tag.local)
+	case *stats.ConnEnd:
+		e.Closed = true
+		t.rec.addConn(e, tag.local)
+	}
+}
+
+func (t *tracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	a, _ := ctx.Value(attemptsKey{}).(*attempts)
 	if a == nil {
 		return
@@ -106,11 +147,31 @@ func (attemptCounter) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	switch ev := s.(type) {
 	case *stats.Begin:
 		a.n.Add(1)
+	case *stats.OutHeader:
+		try := Try{Peer: hostOf(ev.RemoteAddr), At: time.Since(t.rec.start)}
+		if ev.LocalAddr != nil {
+			try.Conn = t.rec.connOf(ev.LocalAddr.String())
+		}
+		a.mu.Lock()
+		a.tries = append(a.tries, try)
+		a.mu.Unlock()
 	case *stats.End:
 		if ev.Error != nil {
 			a.failed.Add(1)
 		}
 	}
+}
+
+// hostOf is an address without its port: the pod, whichever port it serves on.
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
 }
 
 func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func() bool) {
@@ -120,7 +181,7 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 	}
 	var drills []drillv1.DrillClient
 	for range c.Conns {
-		cc, closeFn, err := dial(c.Target, grpc.WithStatsHandler(attemptCounter{}))
+		cc, closeFn, err := dial(c.Target, grpc.WithStatsHandler(&tracker{rec: rec, client: idx}))
 		if err != nil {
 			rec.add(Sample{Client: idx, At: time.Since(rec.start), Error: err.Error()})
 			return
@@ -135,21 +196,26 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 		cctx, cancel := context.WithTimeout(context.WithValue(context.Background(), attemptsKey{}, &a), c.Timeout)
 		defer cancel()
 		t0 := time.Now()
-		var version string
+		var version, host string
 		var err error
 		if c.Count {
-			_, err = g.Count(cctx, &drillv1.CountRequest{})
+			var resp *drillv1.CountResponse
+			resp, err = g.Count(cctx, &drillv1.CountRequest{})
+			host = resp.GetHostname()
 		} else {
 			var resp *drillv1.WorkResponse
 			resp, err = g.Work(cctx, &drillv1.WorkRequest{})
-			version = resp.GetVersion()
+			version, host = resp.GetVersion(), resp.GetHostname()
 		}
 		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load())}
+		a.mu.Lock()
+		s.Tries = a.tries
+		a.mu.Unlock()
 		if err != nil {
 			s.Error = grpcError(err)
 			return s
 		}
-		s.OK, s.Version = true, version
+		s.OK, s.Version, s.Host = true, version, host
 		return s
 	})
 }
@@ -163,7 +229,7 @@ func grpcError(err error) string {
 	}
 	msg := st.Message()
 	cause := ""
-	for _, c := range []string{"connection refused", "connection reset", "EOF", "GOAWAY", "no such host", "deadline exceeded", "error reading from server"} {
+	for _, c := range []string{"connection refused", "connection reset", "connection timed out", "EOF", "GOAWAY", "no such host", "deadline exceeded", "error reading from server"} {
 		if strings.Contains(msg, c) {
 			cause = c
 			break

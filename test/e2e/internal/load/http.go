@@ -24,6 +24,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -44,6 +45,9 @@ type Info struct {
 	// Pinned: one HTTP/2 connection straight to a pod, which only the pod's
 	// GOAWAY can move.
 	Pinned bool `json:"pinned,omitempty"`
+	// Ingress: the client sends through the ingress controller, which
+	// picks the pod and could retry on another.
+	Ingress bool `json:"ingress,omitempty"`
 }
 
 // Client is one population of the load. RunHTTP's clients and the gRPC
@@ -101,7 +105,7 @@ func (c HTTPClient) Describe() Info {
 	if c.Via != "" {
 		mode += ", " + c.Via
 	}
-	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == ""}
+	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == "", Ingress: c.Addr != ""}
 }
 
 // Sample is one request.
@@ -123,6 +127,35 @@ type Sample struct {
 	// Dialed: an HTTP request that opened a new connection rather than
 	// reusing one (for an HTTP/2 client, a move after GOAWAY).
 	Dialed bool `json:"d,omitempty"`
+	// Host is the pod that answered, by the hostname in its response (a
+	// pod's hostname is its name). Behind a ClusterIP or an ingress it is
+	// the only way to tell which pod a request reached.
+	Host string `json:"h,omitempty"`
+	// Tries are a gRPC call's attempts that went out on a connection: the
+	// pod address each was sent to, and when. They show how long a client
+	// kept sending to a pod that answered nothing.
+	Tries []Try `json:"t,omitempty"`
+}
+
+// Try is one attempt of a gRPC call, as it left on a connection.
+type Try struct {
+	Peer string        `json:"p"`  // the connection's remote IP: a pod's, or a ClusterIP
+	At   time.Duration `json:"at"` // since the load started
+	// Conn is the connection's ID in its ConnEvents. Through a ClusterIP
+	// the remote IP is the Service's, and only the answers on the
+	// connection name its pod.
+	Conn uint64 `json:"id,omitempty"`
+}
+
+// ConnEvent is a gRPC connection opening or closing. A connection is open
+// from the end of its handshake until it closes; one whose handshake never
+// ends does not show.
+type ConnEvent struct {
+	Client int           `json:"c"`
+	ID     uint64        `json:"id"`
+	At     time.Duration `json:"at"` // since the load started
+	Peer   string        `json:"p"`  // remote IP
+	Closed bool          `json:"x,omitempty"`
 }
 
 // Recorder collects samples from concurrent requests.
@@ -131,6 +164,11 @@ type Recorder struct {
 	start   time.Time
 	samples []Sample
 	events  []StreamEvent
+	conns   []ConnEvent
+	connIDs atomic.Uint64
+	// live maps the local address of each open gRPC connection to its ID:
+	// an attempt knows its connection only by its addresses.
+	live map[string]uint64
 }
 
 // Samples returns a copy of what was recorded so far.
@@ -149,12 +187,40 @@ func (r *Recorder) add(s Sample) {
 	r.mu.Unlock()
 }
 
+// Conns returns a copy of the gRPC connection events recorded so far.
+func (r *Recorder) Conns() []ConnEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ConnEvent(nil), r.conns...)
+}
+
+// addConn records e of the connection from local.
+func (r *Recorder) addConn(e ConnEvent, local string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conns = append(r.conns, e)
+	switch {
+	case local == "":
+	case e.Closed:
+		delete(r.live, local)
+	default:
+		r.live[local] = e.ID
+	}
+}
+
+// connOf returns the ID of the open connection from local, or 0.
+func (r *Recorder) connOf(local string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live[local]
+}
+
 // Run sends from every client until ctx is done, maxDuration has passed or
 // maxRequests have been sent in total, whichever comes first. It returns at
 // once; the returned func blocks until every client has stopped and every
 // request in flight has ended.
 func Run(ctx context.Context, clients []Client, maxDuration time.Duration, maxRequests int) (*Recorder, func()) {
-	rec := &Recorder{start: time.Now()}
+	rec := &Recorder{start: time.Now(), live: map[string]uint64{}}
 	ctx, cancel := context.WithTimeout(ctx, maxDuration)
 	var budget sync.Mutex
 	left := maxRequests
@@ -245,7 +311,8 @@ func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 
 // answer is the part of the drill's GET /drill/work body that is checked.
 type answer struct {
-	Version string `json:"version"`
+	Version  string `json:"version"`
+	Hostname string `json:"hostname"`
 }
 
 func get(hc *http.Client, url string, http2 bool) Sample {
@@ -287,7 +354,7 @@ func get(hc *http.Client, url string, http2 bool) Sample {
 			s.Error = fmt.Sprintf("X-Version %q but body version %q", v, h.Version)
 			break
 		}
-		s.OK, s.Version = true, v
+		s.OK, s.Version, s.Host = true, v, h.Hostname
 	}
 	return s
 }

@@ -96,7 +96,7 @@ func (c StreamClient) follow(ctx context.Context, rec *Recorder, idx, stream int
 		e := ev(StreamResume)
 		e.Error = grpcError(err)
 		rec.addEvent(e)
-	})}
+	}), client.WithDialOptions(grpc.WithStatsHandler(&tracker{rec: rec, client: idx}))}
 	if c.Fallback != "" {
 		opts = append(opts, client.WithFallback(c.Fallback))
 	}

@@ -43,7 +43,7 @@ func synthetic() (*Scenario, []load.Sample) {
 
 func TestFill(t *testing.T) {
 	sc, samples := synthetic()
-	Fill(sc, samples, nil)
+	Fill(sc, samples, nil, nil)
 	if sc.Requests != 2000 || sc.Failed != 3 {
 		t.Fatalf("requests %d failed %d, want 2000 and 3", sc.Requests, sc.Failed)
 	}
@@ -70,7 +70,7 @@ func TestFill(t *testing.T) {
 
 func TestWriteAndTimeline(t *testing.T) {
 	sc, samples := synthetic()
-	Fill(sc, samples, nil)
+	Fill(sc, samples, nil, nil)
 	dir := t.TempDir()
 	if err := Write(dir, &Run{Scenarios: []*Scenario{sc}, Passed: true}); err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestHardKillAndStreams(t *testing.T) {
 		{Client: 2, At: at(13), Kind: load.StreamGap, Seq: 5, Missing: 2},
 		{Client: 2, At: at(14), Kind: load.StreamDuplicate, Seq: 5},
 	}
-	Fill(sc, samples, events)
+	Fill(sc, samples, events, nil)
 	kill := sc.Phases[1]
 	if kill.Expected != 2 || kill.ExpectedBy["plain: connection refused"] != 2 {
 		t.Errorf("expected %d %v, want the 2 refused connections of plain", kill.Expected, kill.ExpectedBy)

@@ -31,12 +31,12 @@ var (
 )
 
 // Timeline draws one scenario as a PNG, one column per second: successes
-// (green), failures (red) and a hard kill's expected failures (orange),
-// stacked, with failures never hidden however few; stream resumes (purple
-// ticks, and red ones for a lost or repeated event) under them; p99 latency
-// on a log scale below; and the phases as numbered, shaded bands with a
-// legend, so a person sees where in which disruption a failure or a latency
-// spike happened.
+// (green), failures (red) and a hard kill's or a partition's expected
+// failures (orange), stacked, with failures never hidden however few; stream
+// resumes (purple ticks, and red ones for a lost or repeated event) under
+// them; p99 latency on a log scale below; and the phases as numbered, shaded
+// bands with a legend, so a person sees where in which disruption a failure
+// or a latency spike happened.
 func Timeline(path string, sc *Scenario, samples []load.Sample, events []load.StreamEvent) error {
 	secs := int(math.Ceil(sc.Duration.Seconds()))
 	if secs == 0 {
@@ -154,7 +154,7 @@ func Timeline(path string, sc *Scenario, samples []load.Sample, events []load.St
 		fill(x(p.Start.Seconds()), top, x(p.Start.Seconds())+1, top+countH+gap+latH, ink)
 	}
 	text(4, top+10, ink, fmt.Sprintf("%d/s", maxCount))
-	text(left, top-10, ink, fmt.Sprintf("%s: requests/s (green ok, red failed, orange expected in a hard kill); purple ticks: stream resumes; p99 latency/s (log)", sc.Name))
+	text(left, top-10, ink, fmt.Sprintf("%s: requests/s (green ok, red failed, orange expected in a hard kill or partition); purple ticks: stream resumes; p99 latency/s (log)", sc.Name))
 
 	// p99 per second, log scale from 0.1 ms to 2 s.
 	lo, hi := math.Log10(0.1), math.Log10(2000)

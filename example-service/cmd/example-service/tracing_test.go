@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -46,10 +47,11 @@ func caller(ctx context.Context) (context.Context, http.Header, trace.SpanContex
 // TestTracesCrossTwoProcesses: an edge relays to a core (the drill's
 // --drill-upstream), both exporting to a real OTLP receiver with only the
 // standard OTEL_* variables, over each protocol. A traced gRPC call and a
-// traced HTTP request to the edge, one of them made during the edge's drain
+// traced HTTP request to the edge, the latter made during the edge's drain
 // delay after SIGTERM, each make one trace across both processes: the
 // edge's server span on the caller's, the client's attempt on that with the
-// pod it reached, the core's server span on the attempt. The batch
+// pod it reached, the core's server span on the attempt; the latency
+// histograms carry the traces as exemplars in OpenMetrics. The batch
 // processor would hold the spans for an hour: the flush at shutdown
 // delivers them, and both processes exit 0. Health checks and the health
 // port make no spans, and a failed call's log line names its trace.
@@ -74,21 +76,28 @@ func TestTracesCrossTwoProcesses(t *testing.T) {
 				t.Fatal("Work with 60 s of work succeeded, want INVALID_ARGUMENT")
 			}
 
+			// The latency histograms carry each sampled trace as an
+			// exemplar, in OpenMetrics.
+			_, header, httpBefore := caller(ctx)
+			get(ctx, t, "http://"+edge.HTTPAddr+"/drill/work", header)
+			om := get(ctx, t, "http://"+edge.HealthAddr+"/metrics", http.Header{"Accept": {"application/openmetrics-text; version=1.0.0"}})
+			// A bucket keeps its latest exemplar: the failed call's may
+			// have replaced the first call's.
+			for metric, traces := range map[string][]trace.SpanContext{
+				"grpc_server_handling_seconds_bucket":  {grpcCaller, failCaller},
+				"http_request_duration_seconds_bucket": {httpBefore},
+			} {
+				if !hasExemplar(om, metric, traces) {
+					t.Errorf("no %s line with one of the test's traces (%v) as its exemplar in the OpenMetrics output", metric, traces)
+				}
+			}
+
 			edge.Signal(t, syscall.SIGTERM)
 			if !edge.WaitLog("failing readiness", 10*time.Second) {
 				t.Fatal("the edge never began its drain")
 			}
 			_, header, httpCaller := caller(ctx)
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+edge.HTTPAddr+"/drill/work", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header = header
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatalf("GET /drill/work during the drain delay: %v", err)
-			}
-			_ = resp.Body.Close()
+			get(ctx, t, "http://"+edge.HTTPAddr+"/drill/work", header) // during the drain delay
 			for _, p := range []*servicetest.Process{edge, core} {
 				if p == core {
 					p.Signal(t, syscall.SIGTERM)
@@ -171,6 +180,39 @@ func TestDeadCollectorDoesNotStretchTheExit(t *testing.T) {
 	if !strings.Contains(p.Stderr(), "spans not exported") {
 		t.Errorf("no warning that the spans were not exported:\n%s", p.Stderr())
 	}
+}
+
+// get GETs url with header, wants a 200, and returns the body.
+func get(ctx context.Context, t *testing.T, url string, header http.Header) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
+	}
+	return string(body)
+}
+
+// hasExemplar reports whether a line of metric carries one of traces as
+// its exemplar.
+func hasExemplar(openMetrics, metric string, traces []trace.SpanContext) bool {
+	for _, line := range strings.Split(openMetrics, "\n") {
+		for _, sc := range traces {
+			if strings.HasPrefix(line, metric+"{") && strings.Contains(line, `# {trace_id="`+sc.TraceID().String()+`"}`) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // find is the span of service whose parent is parent, of kind.

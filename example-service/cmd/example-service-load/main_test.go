@@ -31,8 +31,11 @@ func TestLoadAgainstARealServer(t *testing.T) {
 		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
 	}
 	t.Logf("%+v", r)
-	if r.Calls < 80 || r.Calls > 101 || r.Failed != 0 || r.Labels["v3"] != r.Calls || r.Codes["OK"] != r.Calls || r.Attempts != r.Calls {
-		t.Errorf("report = %+v, want about 100 calls, all OK from v3, no retries", r)
+	// A call slow on a busy machine may be hedged: that attempt is counted
+	// too, but nothing failed, so nothing is retried.
+	if r.Calls < 80 || r.Calls > 101 || r.Failed != 0 || r.Labels["v3"] != r.Calls || r.Codes["OK"] != r.Calls ||
+		r.Retries != 0 || r.Attempts != r.Calls+r.Hedges {
+		t.Errorf("report = %+v, want about 100 calls, all OK from v3, no retries, every extra attempt a hedge", r)
 	}
 	if r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 {
 		t.Errorf("latency percentiles out of order: %+v", r)

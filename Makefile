@@ -80,8 +80,8 @@ e2e: ## Roll example-service under load on a real one-node Kubernetes (root; tes
 ##@ Benchmarks
 
 .PHONY: bench
-bench: ## Measure example-service against bare net/http + grpc-go, podinfo, kratos and go-zero, interleaved, each round starting one side later (~21 min); updates BENCHMARKS.md and bench/results/chart.png
-	cd bench && go run ./cmd/bench -rounds 10 -http-duration 5s -grpc-duration 5s -scaffold-runs 7 -doc ../BENCHMARKS.md
+bench: ## Measure example-service against bare net/http + grpc-go, podinfo, kratos and go-zero, interleaved, each round starting one side later, and A with tracing on (~26 min); updates BENCHMARKS.md and bench/results/chart.png
+	cd bench && go run ./cmd/bench -rounds 10 -http-duration 5s -grpc-duration 5s -scaffold-runs 7 -traced -doc ../BENCHMARKS.md
 
 ##@ Help
 

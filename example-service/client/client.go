@@ -79,11 +79,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/health" // registers client-side health checking
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/stats"
 )
 
 // DefaultTarget is the headless Service in its default namespace, in a
@@ -232,6 +234,11 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		// with the client's own (retry.go). Transparent retries of calls that never
 		// left the client (refused by GOAWAY) still happen, and are safe.
 		grpc.WithDisableRetry(),
+		// A span for every attempt, hedges and retries included, with the
+		// pod it reached (server.address), in the caller's trace; and W3C
+		// trace context to the server. The OpenTelemetry API is a no-op
+		// until the program installs a tracer provider.
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(traced))),
 	}
 	var fallback *grpc.ClientConn
 	if o.fallback != "" {
@@ -277,6 +284,12 @@ func (c *Client) Close() error {
 		err = errors.Join(err, c.fallback.Close())
 	}
 	return err
+}
+
+// traced leaves the client-side health checks out of the traces: each
+// connection watches its pod's health for as long as it lives.
+func traced(info *stats.RPCTagInfo) bool {
+	return !strings.HasPrefix(info.FullMethodName, "/grpc.health.v1.Health/")
 }
 
 // defaultDeadline gives every call a deadline, so that no call can hang.

@@ -44,15 +44,17 @@ func appTimings() (delay, timeout, cleanup appTiming) {
 
 // timeline is a container's shutdown, as far as the input tells it.
 type timeline struct {
-	hook       preStopHook
-	grace      time.Duration
-	terms      []string      // "SHUTDOWN_DELAY 10s", for the budget message
-	delay      time.Duration // D
-	stop       time.Duration // S, when stopFrom is set
-	stopFrom   string        // the setting S was read from (SHUTDOWN_TIMEOUT, --shutdown-timeout); "" when the input does not set it
-	total      time.Duration // preStop + D + S + F + M
-	unresolved []string      // timings that live outside the input
-	invalid    []string      // timings that do not parse
+	hook        preStopHook
+	grace       time.Duration
+	terms       []string      // "SHUTDOWN_DELAY 10s", for the budget message
+	delay       time.Duration // D
+	stop        time.Duration // S, when stopFrom is set
+	stopFrom    string        // the setting S was read from (SHUTDOWN_TIMEOUT, --shutdown-timeout); "" when the input does not set it
+	cleanup     time.Duration // F, when cleanupFrom is set
+	cleanupFrom string        // the setting F was read from; "" when the input does not set it
+	total       time.Duration // preStop + D + S + F + M
+	unresolved  []string      // timings that live outside the input
+	invalid     []string      // timings that do not parse
 }
 
 func (ix *index) timeline(w *workload, c *corev1.Container) timeline {
@@ -91,6 +93,8 @@ func (ix *index) timeline(w *workload, c *corev1.Container) timeline {
 			t.delay = dur
 		case timeout:
 			t.stop, t.stopFrom = dur, name
+		case cleanup:
+			t.cleanup, t.cleanupFrom = dur, name
 		}
 	}
 	t.terms = append(t.terms, "margin "+seconds(shutdown.Margin))

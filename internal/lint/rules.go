@@ -29,7 +29,7 @@ func Rules() []Rule {
 	rules := []Rule{{ID: RuleSchema, Severity: Error, Summary: "every object decodes strictly into its k8s.io/api type (Gateway API's for routes and Gateways), with no unknown or removed fields or apiVersions"}}
 	for _, group := range [][]Rule{
 		graceRules(), probeRules(), rolloutRules(), singletonRules(), placementRules(),
-		pdbRules(), serviceRules(), ingressRules(), routeRules(), hpaRules(),
+		pdbRules(), serviceRules(), ingressRules(), routeRules(), hpaRules(), otelRules(),
 		configRules(), labelRules(), pssRules(), resourceRules(), containerRules(),
 	} {
 		rules = append(rules, group...)

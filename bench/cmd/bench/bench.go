@@ -152,6 +152,14 @@ func benchmark(ctx context.Context, o options, work string) error {
 	figs.add(figSize, "A", mibOf(sizeA))
 	figs.add(figSize, "B", mibOf(sizeB))
 	sides := []server{sideA, sideB}
+	if o.traced {
+		sink, err := startSink(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { logf("the trace sink received %d spans", sink.spans.Load()) }()
+		sides = append(sides, traced(binA, sink.addr).withRPC(sayHello))
+	}
 	peers, peerSizes, err := buildPeers(ctx, o, work, sayHello)
 	if err != nil {
 		return err

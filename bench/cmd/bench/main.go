@@ -60,6 +60,8 @@ type options struct {
 	exitLimit, lossTail time.Duration
 	// peers names the peers to run beside A and B.
 	peers []string
+	// traced adds side T, A with tracing on.
+	traced bool
 	// The fixed-rate loads measure latency below saturation.
 	fixedHTTPRate, fixedGRPCRate int
 	fixedDur                     time.Duration
@@ -107,6 +109,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.redraw, "redraw", false, "only draw the chart again from the results.json of an earlier run in -out")
 	fs.IntVar(&o.profileSeconds, "profile-seconds", 8, "length of each CPU profile")
 	fs.BoolVar(&o.skipScaffold, "skip-scaffold", false, "do not time scaffold new")
+	fs.BoolVar(&o.traced, "traced", false, "add side T: A with every call traced and exported over OTLP to a collector on loopback")
 	patch := fs.String("patch", "", "build A from a copy of example-service with these comma-separated patches applied (patch -p1), e.g. patches/x.patch")
 	fs.BoolVar(&o.vsShipped, "vs-shipped", false, "make B the unpatched example-service instead of the bare baseline (with -patch)")
 	bPatch := fs.String("b-patch", "", "make B a copy of example-service with these patches applied (implies -vs-shipped)")

@@ -57,7 +57,7 @@ func fixedLatency(figs *figures, side, proto string, r load.Result, cpu time.Dur
 // gRPC loads at full speed, reads peak memory, then stops it while idle.
 // Its server's log goes to logs + "-load.log".
 func measureLoad(ctx context.Context, o options, s server, logs string, figs *figures) error {
-	p, a, ready, err := startReady(ctx, o, s, nil, logs+"-load.log", nil)
+	p, a, ready, err := startReady(ctx, o, s, nil, logs+"-load.log", s.env)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func measureLoad(ctx context.Context, o options, s server, logs string, figs *fi
 // since nothing here routes them elsewhere; they are not counted.
 // Its server's log goes to logs + "-shutdown.log".
 func measureShutdown(ctx context.Context, o options, s server, logs string, figs *figures) error {
-	p, a, _, err := startReady(ctx, o, s, nil, logs+"-shutdown.log", nil)
+	p, a, _, err := startReady(ctx, o, s, nil, logs+"-shutdown.log", s.env)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func failedBefore(calls []load.Call, t time.Time) int {
 // elsewhere, and here nothing can.
 // Its server's log goes to logs + "-loss.log".
 func measureLoss(ctx context.Context, o options, s server, logs string, figs *figures) error {
-	p, a, _, err := startReady(ctx, o, s, s.drainArgs, logs+"-loss.log", nil)
+	p, a, _, err := startReady(ctx, o, s, s.drainArgs, logs+"-loss.log", s.env)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type server struct {
 	// serves says, for the method text, what the side serves and how it
 	// stops.
 	serves string
+	// env is added to the server's environment.
+	env []string
 }
 
 // command returns the command line of one start and, for a server on fixed
@@ -87,6 +89,22 @@ func generated(bin string) server {
 		serves: "`example-service/cmd/example-service` as generated, every middleware on; " +
 			"`-shutdown-delay=0` for the exit figures, " + lossDelay.String() + " for the loss figure",
 	}
+}
+
+// traced is A with every call traced and exported over OTLP/gRPC to sink,
+// the bench's own collector on loopback, with only the standard variables:
+// the cost a team pays once its platform collects traces.
+func traced(bin, sink string) server {
+	s := generated(bin)
+	s.Label, s.Name = "T", "generated service, every call traced (T)"
+	s.env = []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + sink,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_TRACES_SAMPLER=always_on",
+		"OTEL_SERVICE_NAME=bench",
+	}
+	s.serves = "A with `OTEL_EXPORTER_OTLP_ENDPOINT` set and `OTEL_TRACES_SAMPLER=always_on`: every call and request traced, batched and exported over OTLP/gRPC to a collector on loopback (the bench's own, which counts and drops the spans)"
+	return s
 }
 
 // bare is the baseline; it has no health port, so ready means answering /.

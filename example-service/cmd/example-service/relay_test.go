@@ -27,17 +27,7 @@ import (
 // caller's deadline to the core; when the core fails it, the edge fails the
 // call with a pushback that forbids a retry at its tier too.
 func TestDrillRelaysToItsUpstream(t *testing.T) {
-	core := servicetest.Start(t, binary(t), servicetest.Options{Version: "core-1"})
-	core.WaitReady(t, 10*time.Second)
-	edge := servicetest.Start(t, binary(t), servicetest.Options{Version: "edge-1",
-		Args: []string{"-drill-upstream=passthrough:///" + core.GRPCAddr}})
-	edge.WaitReady(t, 10*time.Second)
-
-	conn, err := grpc.NewClient(edge.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	core, edge, conn := twoTiers(t, servicetest.Options{Version: "core-1"}, servicetest.Options{Version: "edge-1"})
 	drill := drillv1.NewDrillClient(conn)
 	ctx := servicetest.WithTimeout(t, 10*time.Second)
 	resp, err := drill.Work(ctx, &drillv1.WorkRequest{})
@@ -78,6 +68,23 @@ func TestDrillRelaysToItsUpstream(t *testing.T) {
 	if got := trailer.Get("grpc-retry-pushback-ms"); len(got) != 1 || got[0] != "-1" {
 		t.Errorf("pushback of a failed relay = %q, want [-1]: the edge's caller must not retry what the edge's client did", got)
 	}
+}
+
+// twoTiers starts a core and an edge whose drill relays to the core's, both
+// ready, and a connection to the edge, closed when the test ends.
+func twoTiers(t *testing.T, core, edge servicetest.Options) (*servicetest.Process, *servicetest.Process, *grpc.ClientConn) {
+	t.Helper()
+	c := servicetest.Start(t, binary(t), core)
+	c.WaitReady(t, 10*time.Second)
+	edge.Args = append(edge.Args, "-drill-upstream=passthrough:///"+c.GRPCAddr)
+	e := servicetest.Start(t, binary(t), edge)
+	e.WaitReady(t, 10*time.Second)
+	conn, err := grpc.NewClient(e.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return c, e, conn
 }
 
 // waitMetric polls p's /metrics until a line matches re.

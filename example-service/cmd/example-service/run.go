@@ -27,6 +27,7 @@ import (
 	"github.com/zerodrop/zerodrop/example-service/internal/listeners"
 	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
+	"github.com/zerodrop/zerodrop/example-service/internal/tracing"
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
 )
 
@@ -51,6 +52,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if soft, ok := memoryLimit(cfg.MemoryLimit, getenv); ok {
 		debug.SetMemoryLimit(soft)
 		glog.Infof("memory: Go soft limit %d MiB, 90%% of the container's %d MiB", soft>>20, cfg.MemoryLimit>>20)
+	}
+
+	// Tracing is on only when the OTEL_* environment names an endpoint.
+	flushTraces, err := tracing.Start(ctx, getenv, "example-service", info)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
 	}
 
 	// Open every listener before serving any, so that a port that cannot be
@@ -110,9 +117,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		Health:                grpcHealth,
 		Metrics:               m,
 		Active:                grpcActive,
+		Tracing:               flushTraces != nil,
 	}, svc.GRPC...)
 	state := readiness.New(grpcHealth, grpcserver.Services(grpcSrv)...)
-	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Routes: svc.HTTP})
+	api := httpserver.New(base, httpserver.Deps{Info: info, Health: state, Metrics: m, Routes: svc.HTTP, Tracing: flushTraces != nil})
 	admin := readiness.NewServer(state, m.Handler())
 
 	var cuts []lifecycle.Cut // written by Run's goroutines
@@ -135,10 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			cuts = append(cuts, c)
 			cutMu.Unlock()
 		},
-		Cleanup: append([]lifecycle.Cleanup{
-			// Handlers still running after the hard stop see their context end.
-			{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
-		}, svc.Cleanup...),
+		Cleanup: cleanup(cancelBase, svc.Cleanup, flushTraces),
 	})
 	cutMu.Lock()
 	msg := hardStopMessage(cuts, cfg.ShutdownTimeout, cfg.CleanupTimeout)
@@ -149,6 +154,34 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		}
 	}
 	return err
+}
+
+// cleanup is the shutdown's last phase, in order: the request contexts
+// end, so handlers still running after the hard stop see it; the API's own
+// steps (clients of other services) run; and the spans still queued, those
+// of the calls served during the drain included, are flushed. A collector
+// that is slow or gone costs the flush its share of the cleanup timeout,
+// and a warning, never the exit.
+func cleanup(cancelBase context.CancelFunc, api []lifecycle.Cleanup, flushTraces func(context.Context) error) []lifecycle.Cleanup {
+	steps := append([]lifecycle.Cleanup{
+		{Name: "request contexts", Run: func(context.Context) error { cancelBase(); return nil }},
+	}, api...)
+	if flushTraces != nil {
+		steps = append(steps, lifecycle.Cleanup{Name: "traces", Run: func(ctx context.Context) error {
+			// Give up a little before the cleanup timeout, so that the
+			// step ends with its warning instead of being abandoned.
+			if deadline, ok := ctx.Deadline(); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Until(deadline)/20))
+				defer cancel()
+			}
+			if err := flushTraces(ctx); err != nil {
+				glog.Warningf("tracing: spans not exported at shutdown: %v", err)
+			}
+			return nil
+		}})
+	}
+	return steps
 }
 
 // service is what the API (api.go) hands to the runtime: the one point

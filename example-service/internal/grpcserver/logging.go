@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang/glog"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -80,9 +81,18 @@ func logFailure(ctx context.Context, method string, err error, start time.Time) 
 		return
 	}
 	code := status.Code(err)
-	glogLog(ctx, codeToLevel(code), "finished call",
-		"grpc.method", method, "grpc.code", code.String(), "grpc.error", err.Error(),
-		"grpc.time_ms", fmt.Sprintf("%.3f", float64(time.Since(start).Microseconds())/1000))
+	fields := []any{"grpc.method", method, "grpc.code", code.String(), "grpc.error", err.Error(),
+		"grpc.time_ms", fmt.Sprintf("%.3f", float64(time.Since(start).Microseconds())/1000)}
+	glogLog(ctx, codeToLevel(code), "finished call", append(fields, traceFields(ctx)...)...)
+}
+
+// traceFields name the call's trace, when it is traced, so that a log line
+// leads to the trace and back.
+func traceFields(ctx context.Context) logging.Fields {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return logging.Fields{"trace_id", sc.TraceID().String()}
+	}
+	return nil
 }
 
 func formatFields(fields []any) string {

@@ -15,12 +15,14 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/zerodrop/zerodrop/example-service/internal/lifecycle"
@@ -65,6 +67,9 @@ type Config struct {
 	Metrics    *metrics.Metrics
 	// Active counts the calls in flight, for the shutdown's report.
 	Active *lifecycle.Active
+	// Tracing gives every call but health checks and reflection a server
+	// span, in the caller's trace when the call carries W3C trace context.
+	Tracing bool
 }
 
 // New returns a gRPC server with the services and grpc.health.v1
@@ -85,12 +90,13 @@ func New(cfg Config, services ...func(grpc.ServiceRegistrar)) *grpc.Server {
 		return c.Service != healthpb.Health_ServiceDesc.ServiceName && bool(glog.V(1))
 	})
 	logger := logging.LoggerFunc(glogLog)
-	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(codeToLevel)}
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(codeToLevel),
+		logging.WithFieldsFromContext(traceFields)}
 	recoverOpts := []recovery.Option{recovery.WithRecoveryHandler(func(p any) error {
 		glog.Errorf("grpc: panic: %v\n%s", p, debug.Stack())
 		return status.Error(codes.Internal, "internal error")
 	})}
-	s := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			cfg.Active.UnaryServerInterceptor(),
 			cfg.Metrics.GRPC.UnaryServerInterceptor(),
@@ -117,7 +123,11 @@ func New(cfg Config, services ...func(grpc.ServiceRegistrar)) *grpc.Server {
 		}),
 		grpc.ConnectionTimeout(HandshakeTimeout),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
-	)
+	}
+	if cfg.Tracing {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(traced))))
+	}
+	s := grpc.NewServer(opts...)
 	for _, register := range services {
 		register(s)
 	}
@@ -127,6 +137,13 @@ func New(cfg Config, services ...func(grpc.ServiceRegistrar)) *grpc.Server {
 	}
 	cfg.Metrics.GRPC.InitializeMetrics(s)
 	return s
+}
+
+// traced leaves health checks and reflection out of the traces: probes and
+// tools would otherwise outnumber the calls that matter.
+func traced(info *stats.RPCTagInfo) bool {
+	return !strings.HasPrefix(info.FullMethodName, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") &&
+		!strings.HasPrefix(info.FullMethodName, "/grpc.reflection.")
 }
 
 // Services are the names of the services registered on s, other than

@@ -1,11 +1,14 @@
 package httpserver
 
 import (
+	"context"
 	"log"
 	"net/http"
 	"runtime/debug"
 
 	"github.com/golang/glog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
 )
@@ -19,12 +22,32 @@ func recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				glog.Errorf("http: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, p, debug.Stack())
+				glog.Errorf("http: panic serving %s %s%s: %v\n%s", r.Method, r.URL.Path, traceField(r.Context()), p, debug.Stack())
 				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// traceField names the request's trace in a log line, when it is traced.
+func traceField(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return " trace_id=" + sc.TraceID().String()
+	}
+	return ""
+}
+
+// traceRequests gives every request a server span, in the caller's trace
+// when it carries W3C trace context, named after the route it matched
+// ("GET /version"), so that span names stay few whatever the paths.
+func traceRequests(next http.Handler) http.Handler {
+	return otelhttp.NewHandler(next, "http", otelhttp.WithSpanNameFormatter(func(op string, r *http.Request) string {
+		if r.Pattern != "" {
+			return r.Pattern
+		}
+		return op
+	}))
 }
 
 // versionHeader puts the deployed version on every response, so that a client

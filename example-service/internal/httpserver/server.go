@@ -40,6 +40,8 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Routes are the API's, served beside the runtime's GET /version.
 	Routes []Route
+	// Tracing gives every request a server span (see traceRequests).
+	Tracing bool
 }
 
 // Route is one route of the API.
@@ -79,7 +81,7 @@ func New(base context.Context, deps Deps) *http.Server {
 }
 
 // Handler maps every route and wraps them in the middleware, outermost first:
-// metrics, recovery, version header, drain, body limit.
+// tracing (when on), metrics, recovery, version header, drain, body limit.
 func Handler(deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	routes := deps.Metrics.HTTPRoutes()
@@ -97,5 +99,8 @@ func Handler(deps Deps) http.Handler {
 	h = versionHeader(deps.Info.Version, h)
 	h = recoverPanics(h)
 	h = routes.Handler(h)
+	if deps.Tracing {
+		h = traceRequests(h)
+	}
 	return h
 }

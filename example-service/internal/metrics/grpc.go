@@ -166,19 +166,40 @@ func (g *GRPCServer) ServerReporter(ctx context.Context, meta interceptors.CallM
 		return r, ctx
 	}
 	s.started.Inc()
+	if id, ok := sampledTrace(ctx); ok {
+		return traced{methodSeries: s, traceID: id}, ctx
+	}
 	return s, ctx
+}
+
+// traced reports a call whose trace is sampled: its duration carries the
+// trace's ID as an exemplar, so that a latency bucket leads to a trace.
+type traced struct {
+	*methodSeries
+	traceID string
 }
 
 // PostCall counts the call as handled with its code and observes its
 // duration.
 func (s *methodSeries) PostCall(err error, d time.Duration) {
+	s.count(err)
+	s.handling.Observe(d.Seconds())
+}
+
+// count counts the call as handled with its code.
+func (s *methodSeries) count(err error) {
 	code := grpcprom.FromError(err).Code()
 	if int(code) < len(s.handled) && s.handled[code] != nil {
 		s.handled[code].Inc()
 	} else {
 		s.vecs.handled.WithLabelValues(string(s.key.typ), s.key.service, s.key.method, code.String()).Inc()
 	}
-	s.handling.Observe(d.Seconds())
+}
+
+// PostCall is methodSeries.PostCall with the exemplar.
+func (t traced) PostCall(err error, d time.Duration) {
+	t.count(err)
+	observe(t.handling, d, t.traceID)
 }
 
 // PostMsgSend counts a message sent.

@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
 )
@@ -69,7 +71,8 @@ func (m *Metrics) HardStop(server string) { m.hardStops.WithLabelValues(server).
 
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+	// OpenMetrics, when the scraper asks for it, carries the exemplars.
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry, EnableOpenMetrics: true})
 }
 
 // HTTPRoutes counts and times one HTTP server's requests, labelled with the
@@ -122,7 +125,8 @@ func (r *HTTPRoutes) Handler(h http.Handler) http.Handler {
 			rm = r.unmatched
 		}
 		method := methodLabel(req.Method)
-		rm.duration.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		id, _ := sampledTrace(req.Context())
+		observe(rm.duration.WithLabelValues(method), time.Since(start), id)
 		rm.requests.WithLabelValues(method, strconv.Itoa(sw.code)).Inc()
 	})
 }
@@ -178,4 +182,22 @@ func methodLabel(m string) string {
 	default:
 		return "unknown"
 	}
+}
+
+// sampledTrace is the ID of ctx's trace, when it is sampled: an exemplar
+// pointing at a trace the backend never received would lead nowhere.
+func sampledTrace(ctx context.Context) (string, bool) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		return sc.TraceID().String(), true
+	}
+	return "", false
+}
+
+// observe records d, with the trace as its exemplar when there is one.
+func observe(o prometheus.Observer, d time.Duration, traceID string) {
+	if eo, ok := o.(prometheus.ExemplarObserver); ok && traceID != "" {
+		eo.ObserveWithExemplar(d.Seconds(), prometheus.Labels{"trace_id": traceID})
+		return
+	}
+	o.Observe(d.Seconds())
 }

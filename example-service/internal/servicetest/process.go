@@ -86,6 +86,8 @@ type Options struct {
 	Version string
 	// Args are extra flags.
 	Args []string
+	// Env are extra environment variables, "KEY=value".
+	Env []string
 }
 
 // Process is a running service.
@@ -156,7 +158,7 @@ func start(t testing.TB, bin string, o Options) (*Process, error) {
 		"-shutdown-timeout=" + orDefault(o.ShutdownTimeout, 5*time.Second).String(),
 	}, o.Args...)
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), "SERVICE_VERSION="+o.Version)
+	p.cmd.Env = append(append(os.Environ(), "SERVICE_VERSION="+o.Version), o.Env...)
 	p.cmd.Stderr = logWriter{p}
 	p.cmd.ExtraFiles = []*os.File{addrW}
 	err = p.cmd.Start()

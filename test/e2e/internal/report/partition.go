@@ -177,8 +177,11 @@ func (part *Partition) connsOnPod(samples []load.Sample, conns []load.ConnEvent)
 		}
 	}
 	for _, s := range samples {
-		if n := len(s.Tries); s.OK && s.Host == part.Pod && n > 0 && s.Tries[n-1].Conn != 0 {
-			on[s.Tries[n-1].Conn] = true // the last attempt is the one that was answered
+		// Only a call of one attempt says which connection the pod answered
+		// on: with a retry or a hedge, any of the attempts may have been
+		// the one answered (a hedged call's first attempt often is).
+		if s.OK && s.Host == part.Pod && len(s.Tries) == 1 && s.Tries[0].Conn != 0 {
+			on[s.Tries[0].Conn] = true
 		}
 	}
 	return on

@@ -58,6 +58,11 @@ func TestPartition(t *testing.T) {
 		ok(3, 10.2, time.Millisecond, "pod-a", load.Try{Peer: clusterIP, At: at(10.2), Conn: 2}),
 		{Client: 3, At: at(12), Error: "grpc DeadlineExceeded: deadline exceeded"}, // sent nowhere: not traffic to the pod
 		{Client: 3, At: at(12.5), Error: "grpc DeadlineExceeded: deadline exceeded", Tries: []load.Try{{Peer: clusterIP, At: at(12.5), Conn: 2}}},
+		// A hedged call that the pod answered before the cut: its hedge went
+		// to another pod on connection 7, which later calls use during the
+		// cut. That is not traffic to the silent pod.
+		ok(2, 10.4, time.Millisecond, "pod-a", load.Try{Peer: ip, At: at(10.4), Conn: 1}, load.Try{Peer: other, At: at(10.45), Conn: 7}),
+		ok(2, 14.5, time.Millisecond, "pod-b", load.Try{Peer: other, At: at(14.5), Conn: 7}),
 	}
 	samples[10].Conns, samples[10].FailedAttempts = 2, 1
 	conns := []load.ConnEvent{
@@ -104,7 +109,7 @@ func TestPartition(t *testing.T) {
 	if f := figs[1]; f.RetrySaves != 1 || f.Expected != 2 {
 		t.Errorf("ingress: %d saved by a retry of %d expected failures, want 1 of 2", f.RetrySaves, f.Expected)
 	}
-	if f := figs[2]; f.Requests != 4 || f.Failed != 1 || f.Slow != 1 || f.Retried != 1 || f.FailedAttempts != 1 {
+	if f := figs[2]; f.Requests != 6 || f.Failed != 1 || f.Slow != 1 || f.Retried != 1 || f.FailedAttempts != 1 {
 		t.Errorf("rr: %+v", f)
 	}
 	if c := figs[2].Conns; len(c) != 1 || c[0].Open || c[0].ClosedAfter != 2*time.Second {
@@ -121,7 +126,7 @@ func TestPartition(t *testing.T) {
 		"**partition one pod:** pod-a (10.217.0.5) cut off at 11.0 s",
 		"took it out of the endpoints 4.0 s after the cut; restored 4.5 s after the cut, ready again 6.0 s after",
 		"| plain | 5 | 0 | 3 | 1 | 0 | 0 | 4.20 s |",
-		"| rr | 4 | 1 | 0 | 1 | 1 | 1 | 3.00 s | closed 2.0 s after the cut |",
+		"| rr | 6 | 1 | 0 | 1 | 1 | 1 | 3.00 s | closed 2.0 s after the cut |",
 		"| pinned | 3 | 0 | 2 | 0 | 0 | 0 | 1.50 s | open at the end |",
 		"stream 0: resumed on pod-c, next event 2.2 s after the cut; max delay 2200 ms",
 		"A retry at the ingress would have saved 1 of the 2 failures through it",

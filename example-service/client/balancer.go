@@ -59,7 +59,7 @@ func (balancerBuilder) Name() string { return balancerName }
 
 // Build gives every connection its own record of timeouts.
 func (balancerBuilder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
-	pb := &pickerBuilder{ej: &ejector{strikes: map[string]int{}, until: map[string]time.Time{}}}
+	pb := &pickerBuilder{ej: newEjector()}
 	return base.NewBalancerBuilder(balancerName, pb, base.Config{HealthCheck: true}).Build(cc, opts)
 }
 
@@ -91,17 +91,32 @@ type picker struct {
 // already tried by this call; failing that, the best of the rest.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	call, _ := info.Ctx.Value(callKey{}).(*callState)
-	passed := p.ej.passedOver(time.Now())
 	n := len(p.ready)
-	start := int(p.next.Add(1))
+	best := choose(n, int(p.next.Add(1)), func(i int) string { return p.ready[i].addr }, p.ej.passedOver(time.Now()), call)
+	pod := p.ready[best]
+	call.try(pod.addr)
+	ctx, picked := info.Ctx, time.Now()
+	return balancer.PickResult{SubConn: pod.sc, Done: func(d balancer.DoneInfo) {
+		p.ej.done(pod.addr, call.silent(ctx, d.Err, time.Since(picked)), d.Err, max(1, n/3))
+	}}, nil
+}
+
+func newEjector() *ejector {
+	return &ejector{strikes: map[string]int{}, until: map[string]time.Time{}}
+}
+
+// choose returns which of n candidates, named by key, an attempt of call
+// takes: the first from start on, in turn, that is neither passed over nor
+// tried by the call; failing that, the first of the best of the rest.
+func choose(n, start int, key func(int) string, passed map[string]bool, call *callState) int {
 	best, bestRank := 0, 4
 	for k := range n {
 		i := (start + k) % n
 		rank := 0
-		if passed[p.ready[i].addr] {
+		if passed[key(i)] {
 			rank += 2
 		}
-		if call.tried(p.ready[i].addr) {
+		if call.tried(key(i)) {
 			rank++
 		}
 		if rank < bestRank {
@@ -111,12 +126,7 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 			break
 		}
 	}
-	pod := p.ready[best]
-	call.try(pod.addr)
-	ctx, picked := info.Ctx, time.Now()
-	return balancer.PickResult{SubConn: pod.sc, Done: func(d balancer.DoneInfo) {
-		p.ej.done(pod.addr, call.silent(ctx, d.Err, time.Since(picked)), d.Err, n)
-	}}, nil
+	return best
 }
 
 // ejector counts each pod's per-attempt timeouts in a row and passes over
@@ -170,9 +180,10 @@ func (e *ejector) publish(now time.Time) {
 	e.snapshot.Store(s)
 }
 
-// done records how an attempt on addr ended, ready pods being in service:
-// silent if it waited for an answer that never came (callState.silent).
-func (e *ejector) done(addr string, silent bool, err error, ready int) {
+// done records how an attempt on addr ended: silent if it waited for an
+// answer that never came (callState.silent). At most limit addresses are
+// passed over at once.
+func (e *ejector) done(addr string, silent bool, err error, limit int) {
 	if err != nil && !silent {
 		return // not the pod's silence: the caller left, or the server said no
 	}
@@ -197,7 +208,7 @@ func (e *ejector) done(addr string, silent bool, err error, ready int) {
 			active++
 		}
 	}
-	if active >= max(1, ready/3) {
+	if active >= limit {
 		return
 	}
 	delete(e.strikes, addr)

@@ -13,23 +13,23 @@ import (
 // errors do not count; at most a third of the ready pods are passed over
 // at once; a success takes a pod back.
 func TestEjector(t *testing.T) {
-	e := &ejector{strikes: map[string]int{}, until: map[string]time.Time{}}
+	e := newEjector()
 	deadline := status.Error(codes.DeadlineExceeded, "attempt timed out")
 
 	for range ejectAfter - 1 {
-		e.done("a", true, deadline, 3)
+		e.done("a", true, deadline, 1)
 	}
-	e.done("a", false, status.Error(codes.Canceled, "the caller left"), 3)
-	e.done("a", false, status.Error(codes.NotFound, "no such item"), 3)
+	e.done("a", false, status.Error(codes.Canceled, "the caller left"), 1)
+	e.done("a", false, status.Error(codes.NotFound, "no such item"), 1)
 	if e.passedOver(time.Now())["a"] {
 		t.Fatal("a pod was passed over before ejectAfter timeouts")
 	}
-	e.done("a", true, deadline, 3)
+	e.done("a", true, deadline, 1)
 	if !e.passedOver(time.Now())["a"] {
 		t.Fatal("a pod with ejectAfter timeouts in a row was not passed over")
 	}
 	for range ejectAfter {
-		e.done("b", true, deadline, 3)
+		e.done("b", true, deadline, 1)
 	}
 	if e.passedOver(time.Now())["b"] {
 		t.Error("two of three ready pods were passed over at once")
@@ -38,12 +38,12 @@ func TestEjector(t *testing.T) {
 		t.Error("a pod was still passed over after ejectFor")
 	}
 	for range ejectAfter {
-		e.done("b", true, deadline, 3)
+		e.done("b", true, deadline, 1)
 	}
 	if !e.passedOver(time.Now())["b"] {
 		t.Fatal("b was not passed over once a was taken back")
 	}
-	e.done("b", false, nil, 3)
+	e.done("b", false, nil, 1)
 	if e.passedOver(time.Now())["b"] {
 		t.Error("a pod that answered is still passed over")
 	}

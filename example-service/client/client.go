@@ -67,8 +67,10 @@
 // no ready pod, and return to per-call balancing as soon as it has one
 // again. With a fallback, an attempt or a stream on the headless connection
 // never waits there for a ready pod: if none is left when it is sent, it goes
-// to the fallback (and waits there, if the call waits). NewInCluster sets up
-// both.
+// to the fallback (and waits there, if the call waits). The fallback is
+// four connections, since kube-proxy sends each to one pod: an attempt takes
+// one its call has not tried, and one whose pod went silent is passed over,
+// as on the headless connection. NewInCluster sets up both.
 package client
 
 import (
@@ -133,6 +135,12 @@ const (
 	backoffJitter     = 0.2
 )
 
+// fallbackConns is how many connections go through the ClusterIP fallback.
+// kube-proxy sends each to a pod chosen at random when it connects; with
+// four, the chance that all of them reach one pod of three, which a hedge
+// or a retry could then not leave, is 1 in 27.
+const fallbackConns = 4
+
 // Keepalive pings find a dead connection (a pod that vanished without a FIN)
 // within Time + Timeout instead of the kernel's minutes. Time must stay at or
 // above the server's enforcement MinTime (10s), or the server answers with
@@ -173,7 +181,7 @@ const serviceConfig = `{
 // Client is a connection to example-service, for any of its APIs.
 type Client struct {
 	conn     *grpc.ClientConn
-	fallback *grpc.ClientConn // nil without WithFallback
+	fallback *fallbacks // nil without WithFallback
 	opts     options
 }
 
@@ -240,17 +248,22 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		// until the program installs a tracer provider.
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(traced))),
 	}
-	var fallback *grpc.ClientConn
+	var fallback *fallbacks
 	if o.fallback != "" {
-		// pick_first, the default: one connection through the ClusterIP. It
-		// has no interceptors of its own but the caller's: the main
-		// connection's chain runs around every attempt, wherever it goes.
-		var err error
-		fallback, err = grpc.NewClient(o.fallback, append(slices.Clone(common), o.dialOptions...)...)
-		if err != nil {
-			return nil, fmt.Errorf("client fallback %s: %w", o.fallback, err)
+		// pick_first, the default: each is one connection through the
+		// ClusterIP, to the pod kube-proxy chose. They have no interceptors
+		// of their own but the caller's: the main connection's chain runs
+		// around every attempt, wherever it goes.
+		fallback = newFallbacks()
+		for range fallbackConns {
+			fc, err := grpc.NewClient(o.fallback, append(slices.Clone(common), o.dialOptions...)...)
+			if err != nil {
+				fallback.close()
+				return nil, fmt.Errorf("client fallback %s: %w", o.fallback, err)
+			}
+			fc.Connect()
+			fallback.conns = append(fallback.conns, fc)
 		}
-		fallback.Connect()
 	}
 	dialOpts := append(common,
 		grpc.WithDefaultServiceConfig(serviceConfig),
@@ -264,9 +277,7 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 	)
 	conn, err := grpc.NewClient(target, append(dialOpts, o.dialOptions...)...)
 	if err != nil {
-		if fallback != nil {
-			_ = fallback.Close()
-		}
+		fallback.close()
 		return nil, fmt.Errorf("client for %s: %w", target, err)
 	}
 	conn.Connect()
@@ -279,11 +290,7 @@ func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
 // Close closes the connections.
 func (c *Client) Close() error {
-	err := c.conn.Close()
-	if c.fallback != nil {
-		err = errors.Join(err, c.fallback.Close())
-	}
-	return err
+	return errors.Join(c.conn.Close(), c.fallback.close())
 }
 
 // traced leaves the client-side health checks out of the traces: each

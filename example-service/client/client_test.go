@@ -132,6 +132,9 @@ type cluster struct {
 	cache *cachingDNS
 	// opts are added to every client that load makes.
 	opts []client.Option
+	// headless, if set, is the target clients use instead of the headless
+	// name in dns.
+	headless string
 }
 
 func newCluster(t *testing.T, extraArgs ...string) *cluster {
@@ -190,6 +193,9 @@ func host(p *servicetest.Process) string {
 }
 
 func (c *cluster) target() string {
+	if c.headless != "" {
+		return c.headless
+	}
 	addr := c.dns.addr
 	if c.cache != nil {
 		addr = c.cache.addr

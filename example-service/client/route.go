@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -12,9 +15,69 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// fallbacks are the connections through the ClusterIP Service, several of
+// them, because kube-proxy sends each to one pod, chosen when it connects:
+// with one, a pod gone silent would hold every call that fell back to it,
+// its hedges and retries included. An attempt takes the next connection in
+// turn that its call has not tried, so that a hedge or a retry reaches, most
+// likely, another pod.
+//
+// A connection on which attempts go silent is passed over as a pod is on
+// the headless connection (balancer.go): kube-proxy keeps it on its pod for
+// as long as it lives.
+type fallbacks struct {
+	conns []*grpc.ClientConn
+	next  atomic.Uint32
+	ej    *ejector
+}
+
+func newFallbacks() *fallbacks { return &fallbacks{ej: newEjector()} }
+
+// close closes the connections; a nil f has none.
+func (f *fallbacks) close() error {
+	if f == nil {
+		return nil
+	}
+	var errs []error
+	for _, c := range f.conns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// pick returns the index of the connection for an attempt of the call in
+// ctx: the next in turn that is neither passed over nor tried by the call;
+// failing that, the best of the rest.
+func (f *fallbacks) pick(ctx context.Context) int {
+	call, _ := ctx.Value(callKey{}).(*callState)
+	best := choose(len(f.conns), int(f.next.Add(1)), fallbackKey, f.ej.passedOver(time.Now()), call)
+	call.try(fallbackKey(best))
+	return best
+}
+
+// fallbackKey names a fallback connection among the pods a call tried.
+func fallbackKey(i int) string { return "fallback " + strconv.Itoa(i) }
+
+// Invoke makes an attempt on a fallback connection, and records whether it
+// found the connection's pod silent.
+func (f *fallbacks) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	i, start := f.pick(ctx), time.Now()
+	err := f.conns[i].Invoke(ctx, method, args, reply, opts...)
+	call, _ := ctx.Value(callKey{}).(*callState)
+	// Several connections may reach the silent pod: all but one may be
+	// passed over, since one passed over is still used when nothing better
+	// is left.
+	f.ej.done(fallbackKey(i), call.silent(ctx, err, time.Since(start)), err, len(f.conns)-1)
+	return err
+}
+
+func (f *fallbacks) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return f.conns[f.pick(ctx)].NewStream(ctx, desc, method, opts...)
+}
+
 // useFallback says whether an attempt should go to the fallback: the main
 // connection has no ready pod. An idle one is woken for the attempts after.
-func useFallback(cc, fallback *grpc.ClientConn) bool {
+func useFallback(cc *grpc.ClientConn, fallback *fallbacks) bool {
 	if fallback == nil {
 		return false
 	}
@@ -38,7 +101,7 @@ func useFallback(cc, fallback *grpc.ClientConn) bool {
 // options (waiting there if the call waits), whatever the method's side
 // effects, since no server has seen it; an attempt that was sent (headers
 // handed to the transport, as sentTracker hears) is never sent again here.
-func routeUnary(fallback *grpc.ClientConn) grpc.UnaryClientInterceptor {
+func routeUnary(fallback *fallbacks) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if useFallback(cc, fallback) {
 			return fallback.Invoke(ctx, method, req, reply, opts...)
@@ -84,7 +147,7 @@ func (sentTracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
 // routeStream does the same for streams, when each one opens: a stream that
 // waits for a ready pod would otherwise wait on the main connection for as
 // long as its context allows.
-func routeStream(fallback *grpc.ClientConn) grpc.StreamClientInterceptor {
+func routeStream(fallback *fallbacks) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		if useFallback(cc, fallback) {
 			return fallback.NewStream(ctx, desc, method, opts...)

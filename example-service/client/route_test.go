@@ -67,7 +67,9 @@ func TestUnsentAttemptsGoToTheFallback(t *testing.T) {
 			t.Fatalf("the main connection stayed %v", s)
 		}
 	}
-	route := routeUnary(fallback)
+	fb := newFallbacks()
+	fb.conns = []*grpc.ClientConn{fallback}
+	route := routeUnary(fb)
 	method := drillv1.Drill_Count_FullMethodName
 
 	neverSent := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {

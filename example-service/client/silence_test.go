@@ -218,6 +218,40 @@ func TestSilentBackend(t *testing.T) {
 	}
 }
 
+// TestSilentPodBehindTheFallback: the headless connection has no ready pod
+// (a caching DNS names only pods that are gone), so every call goes through
+// the ClusterIP fallback, and one of the three pods behind it goes silent.
+// The fallback's connections are spread over the pods as kube-proxy spreads
+// connections, and a call held on the silent pod's is hedged on another:
+// every idempotent call succeeds within its 3 s deadline.
+func TestSilentPodBehindTheFallback(t *testing.T) {
+	c := newCluster(t)
+	c.serve(2, "v1")
+	hidden := c.start("v1")
+	silentHost := c.subnet + strconv.Itoa(c.nextHost)
+	c.nextHost++
+	proxy := startSilentProxy(t, net.JoinHostPort(silentHost, strconv.Itoa(c.port)), hidden.GRPCAddr)
+	c.dns.add(silentHost)
+	kube := c.kubeProxy()
+	// A headless name that answers nothing: the main connection never has
+	// a ready pod, as when the cache names only pods that are gone.
+	c.headless = "passthrough:///127.0.0.1:1"
+	c.opts = []client.Option{client.WithFallback("passthrough:///" + kube.addr)}
+
+	load := c.load("Work", 200, 6*time.Second, 0)
+	load.waitFlowing(t)
+	time.Sleep(time.Second) // the load's pace: calls spread over the fallback's connections
+	proxy.silence()
+	r := <-load.report
+	logReport(t, "behind the fallback, one pod silent", r)
+	if r.Failed != 0 {
+		t.Errorf("%d of %d idempotent calls failed with a silent pod behind the fallback, want 0", r.Failed, r.Calls)
+	}
+	if r.Hedges == 0 || proxy.lastSent() == 0 {
+		t.Errorf("%d hedges, last call to the silent pod %v after the silence: no call was held there, so nothing was proved", r.Hedges, proxy.lastSent())
+	}
+}
+
 // TestHealthyBackendsAreNotPassedOver: under ordinary load, with the tuned
 // per-attempt timeout and one backend paused for a moment (as a long GC
 // pause or a busy node would), no backend is passed over: each keeps

@@ -27,6 +27,38 @@ type disruptions struct {
 	ns string
 	// since is the load's clock, for the moments a phase records.
 	since func() time.Duration
+	// direct counts the generated client's attempts since a moment of that
+	// clock, and says whether every one went straight to a pod rather than
+	// through its ClusterIP fallback.
+	direct func(since time.Duration) (attempts int, ok bool)
+}
+
+// untilDirect waits, polling, until the generated client sends straight to
+// the pods: for a second, at least 20 attempts and none through its
+// ClusterIP fallback. After the phases before it, CoreDNS's 30 s cache may
+// still name only pods that are gone, and the client then sends everything
+// through the fallback, whose connections kube-proxy put on whichever pods
+// were ready when they connected. A partition in that window is a second
+// failure on top of the first: runs 21 and 22 cut off the pod that held
+// every fallback connection of one client, and neither hedges nor retries
+// could leave it. Issue 30's partition is one pod silent while DNS still
+// names it, which this waits for; it returns how long it waited.
+func (d disruptions) untilDirect(ctx context.Context) (time.Duration, error) {
+	start := d.since()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if n, ok := d.direct(d.since() - time.Second); ok && n >= 20 {
+			return d.since() - start, nil
+		}
+		select {
+		case <-ctx.Done():
+			return d.since() - start, fmt.Errorf("the generated client still sent through its ClusterIP fallback a minute on: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // phaseTimeout bounds each phase.
@@ -233,6 +265,10 @@ func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err err
 	if err != nil {
 		return err
 	}
+	waited, err := d.untilDirect(ctx)
+	if err != nil {
+		return err
+	}
 	victim := busiest(st, pods)
 	before := st.Pods[victim]
 	part := &report.Partition{Pod: victim, IP: before.IP}
@@ -266,8 +302,8 @@ func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err err
 	part.Restored = d.since()
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Ready })
 	part.Ready = d.since()
-	p.Note = fmt.Sprintf("%s (%s) cut off the network; the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",
-		victim, before.IP, (part.Unready - part.Cut).Seconds(), (part.Restored - part.Cut).Seconds(), (part.Ready - part.Cut).Seconds())
+	p.Note = fmt.Sprintf("%s (%s) cut off the network, once the generated client sent straight to the pods (after %.1f s); the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",
+		victim, before.IP, waited.Seconds(), (part.Unready - part.Cut).Seconds(), (part.Restored - part.Cut).Seconds(), (part.Ready - part.Cut).Seconds())
 	if n := after.Pods[victim].Restarts; n != before.Restarts {
 		p.Note += fmt.Sprintf("; its container was restarted meanwhile (restarts %d → %d)", before.Restarts, n)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -309,7 +310,23 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	defer stop()
 	since := func() time.Duration { return time.Since(rec.Start()) }
 
-	d := disruptions{c: c, k: k, ns: sc.namespace, since: since}
+	headless := slices.IndexFunc(clients, func(c load.Client) bool { return c.Describe().Name == "grpc-headless-rr" })
+	direct := func(from time.Duration) (attempts int, ok bool) {
+		samples := rec.Samples()
+		for i := len(samples) - 1; i >= 0 && samples[i].At >= from; i-- {
+			if samples[i].Client != headless {
+				continue
+			}
+			for _, t := range samples[i].Tries {
+				if t.Peer == ip {
+					return attempts, false
+				}
+				attempts++
+			}
+		}
+		return attempts, true
+	}
+	d := disruptions{c: c, k: k, ns: sc.namespace, since: since, direct: direct}
 	steps := []step{
 		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
 		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},

@@ -115,25 +115,26 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 				c.cancel() // the caller left: so do the attempts
 			}
 			err := status.FromContextError(ctx.Err()).Err()
-			if c.pending > 0 {
-				// The attempts end with the caller's deadline or
-				// cancellation too; the first to end says why no pod
-				// answered (the last connection error, say).
+			// The attempts end with the caller's deadline or cancellation
+			// too. The one that began first, and so waited longest, says
+			// best why no pod answered (the last connection error, say).
+			var first *result
+			for ; c.pending > 0; c.pending-- {
 				res := <-c.results
-				c.pending--
 				if res.err == nil {
 					c.adopt(res)
-					c.drain()
 					return nil
 				}
-				if status.Code(res.err) == status.Code(err) {
-					err = res.err
+				if first == nil || res.n < first.n {
+					first = &res
 				}
 			}
-			c.drain()
+			if first != nil && status.Code(first.err) == status.Code(err) {
+				err = first.err
+			}
 			return err
 		case <-timer.C:
-			if c.started >= r.maxAttempts || !r.budget.allows() {
+			if c.started >= r.maxAttempts || !r.budget.allows() || ctx.Err() != nil {
 				if c.pending == 0 {
 					return lastErr
 				}
@@ -208,6 +209,7 @@ type call struct {
 }
 
 type result struct {
+	n     uint // the attempt's number, from 1
 	out   outcome
 	err   error
 	reply any
@@ -231,6 +233,7 @@ func (c *call) launch() {
 	if c.msg != nil {
 		reply = c.msg.ProtoReflect().New().Interface()
 	}
+	n := c.started
 	go func() {
 		defer c.release()
 		start := time.Now()
@@ -238,7 +241,7 @@ func (c *call) launch() {
 		if err == nil && c.r.hedges != nil {
 			c.r.hedges.observe(c.method, time.Since(start))
 		}
-		c.results <- result{out: out, err: err, reply: reply}
+		c.results <- result{n: n, out: out, err: err, reply: reply}
 	}()
 }
 

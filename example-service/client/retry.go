@@ -305,7 +305,7 @@ func (r *retrier) attempt(ctx context.Context, timeout time.Duration, method str
 		return outcome{}, nil
 	}
 	code := status.Code(err)
-	timedOut := code == codes.DeadlineExceeded && ctx.Err() == nil && errors.Is(context.Cause(actx), errAttemptTimeout)
+	timedOut := code == codes.DeadlineExceeded && attemptTimedOut(ctx, actx, time.Now())
 	pushback, hasPushback, refused := parsePushback(trailer)
 	var out outcome
 	switch {
@@ -322,6 +322,24 @@ func (r *retrier) attempt(ctx context.Context, timeout time.Duration, method str
 	}
 	out.pushback, out.hasPushback = pushback, hasPushback
 	return out, err
+}
+
+// attemptTimedOut reports whether the per-attempt timeout, not the caller,
+// ended an attempt that failed with DEADLINE_EXCEEDED. The server counts
+// down the same deadline, sent as grpc-timeout, and its answer can arrive
+// before the attempt's own timer has fired: the deadline has passed all the
+// same, and the attempt costs its token like any other that timed out.
+// Otherwise a loaded client would retry silent pods past its budget.
+func attemptTimedOut(ctx, actx context.Context, now time.Time) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if errors.Is(context.Cause(actx), errAttemptTimeout) {
+		return true
+	}
+	attemptEnd, bounded := actx.Deadline()
+	callEnd, callBounded := ctx.Deadline()
+	return bounded && (!callBounded || attemptEnd.Before(callEnd)) && !now.Before(attemptEnd)
 }
 
 // parsePushback reads a server's pushback: a wait of d when it allows a

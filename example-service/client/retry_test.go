@@ -87,21 +87,19 @@ func (s *stalling) Work(ctx context.Context, _ *drillv1.WorkRequest) (*drillv1.W
 // per-attempt timeout while the caller still waits is a failed attempt like
 // any other. It costs a token and is retried only while the budget allows,
 // so a server that has stopped answering gets about one attempt per call,
-// not maxAttempts. Hedges are throttled by the same budget: with hedging on,
-// up to two more attempts may start, a hedge launched while the attempt it
-// races has not yet failed and spent its token, and one after an attempt
-// that the server's own DEADLINE_EXCEEDED ended a moment before the
-// client's timer, which costs no token (the server answered). 20 runs under
-// -race gave 24 to 26 attempts.
+// not maxAttempts. Hedges are throttled by the same budget, and the bound
+// is the same with them: an attempt beyond a call's first starts only while
+// fewer than maxTokens/2 attempts have failed, and at most two are in
+// flight, so when the last one starts, at most maxTokens/2+1 attempts have,
+// one of them a call's first.
 func TestPerAttemptTimeoutsSpendTheBudget(t *testing.T) {
 	const calls, maxTokens = 20, 10
 	for _, tt := range []struct {
-		name  string
-		opts  []Option
-		extra int64
+		name string
+		opts []Option
 	}{
-		{"retries only", []Option{WithoutHedging()}, 0},
-		{"hedged", nil, 2},
+		{"retries only", []Option{WithoutHedging()}},
+		{"hedged", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &stalling{}
@@ -121,13 +119,51 @@ func TestPerAttemptTimeoutsSpendTheBudget(t *testing.T) {
 			t.Logf("%d calls to a server that never answers: %d attempts with a budget of %d tokens", calls, attempts, maxTokens)
 			// Half the bucket, one token per timed-out attempt, pays for the
 			// retries and hedges.
-			if limit := int64(calls+maxTokens/2) + tt.extra; attempts > limit {
+			if limit := int64(calls + maxTokens/2); attempts > limit {
 				t.Errorf("%d attempts for %d calls, want at most %d: timed-out attempts were retried past the budget", attempts, calls, limit)
 			}
 			if attempts <= calls {
 				t.Errorf("%d attempts for %d calls: no timed-out attempt was retried, though the budget allowed it", attempts, calls)
 			}
 		})
+	}
+}
+
+// TestAttemptTimedOut: a DEADLINE_EXCEEDED is the per-attempt timeout's
+// when its timer fired, or when the server reported it once the attempt's
+// deadline had passed but before that timer ran; never when the caller's
+// own deadline or cancellation came first.
+func TestAttemptTimedOut(t *testing.T) {
+	now := time.Now()
+	background := context.Background()
+	perAttempt, cancel := context.WithDeadline(background, now.Add(time.Hour))
+	defer cancel()
+	callerBound, cancel := context.WithDeadline(background, now.Add(30*time.Minute))
+	defer cancel()
+	withinCaller, cancel := context.WithDeadline(callerBound, now.Add(time.Hour))
+	defer cancel()
+	fired, cancel := context.WithDeadlineCause(background, now.Add(-time.Millisecond), errAttemptTimeout)
+	defer cancel()
+	left, leave := context.WithCancel(background)
+	leave()
+	leftAttempt, cancel := context.WithDeadline(left, now.Add(time.Hour))
+	defer cancel()
+	for _, tt := range []struct {
+		name      string
+		ctx, actx context.Context
+		at        time.Time
+		want      bool
+	}{
+		{"the attempt's timer fired", background, fired, now, true},
+		{"the server reported the attempt's deadline first", background, perAttempt, now.Add(time.Hour), true},
+		{"the server's own DEADLINE_EXCEEDED, long before", background, perAttempt, now.Add(time.Minute), false},
+		{"the caller's deadline binds", callerBound, withinCaller, now.Add(2 * time.Hour), false},
+		{"the caller left", left, leftAttempt, now.Add(2 * time.Hour), false},
+		{"no per-attempt timeout", background, background, now.Add(2 * time.Hour), false},
+	} {
+		if got := attemptTimedOut(tt.ctx, tt.actx, tt.at); got != tt.want {
+			t.Errorf("%s: attemptTimedOut = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 

@@ -77,11 +77,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
@@ -230,6 +234,10 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 	if !o.noHedging {
 		retrier.hedges = &hedger{fixed: o.hedgeDelay, ceiling: o.perAttemptTimeout / 2}
 	}
+	otelOptions := []otelgrpc.Option{otelgrpc.WithFilter(traced)}
+	if o.tracerProvider != nil {
+		otelOptions = append(otelOptions, otelgrpc.WithTracerProvider(o.tracerProvider))
+	}
 	common := []grpc.DialOption{
 		grpc.WithTransportCredentials(o.creds),
 		// This connection's own dns resolver (resolver.go); nothing global.
@@ -242,11 +250,14 @@ func New(_ context.Context, target string, opts ...Option) (*Client, error) {
 		// with the client's own (retry.go). Transparent retries of calls that never
 		// left the client (refused by GOAWAY) still happen, and are safe.
 		grpc.WithDisableRetry(),
-		// A span for every attempt, hedges and retries included, with the
-		// pod it reached (server.address), in the caller's trace; and W3C
-		// trace context to the server. The OpenTelemetry API is a no-op
-		// until the program installs a tracer provider.
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithFilter(traced))),
+		// A span for every attempt, hedges and retries included, in the
+		// caller's trace, with the pod it reached (network.peer.address,
+		// the conventions' name for it: otelgrpc's server.address is
+		// meant for the target's name); and W3C trace context to the
+		// server. The OpenTelemetry API is a no-op until the program
+		// installs a tracer provider.
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOptions...)),
+		grpc.WithStatsHandler(peerOnSpan{}),
 	}
 	var fallback *fallbacks
 	if o.fallback != "" {
@@ -298,6 +309,45 @@ func (c *Client) Close() error {
 func traced(info *stats.RPCTagInfo) bool {
 	return !strings.HasPrefix(info.FullMethodName, "/grpc.health.v1.Health/")
 }
+
+// peerOnSpan puts on each traced attempt's span the address the attempt
+// went to, once it has a connection: through a DNS name or a ClusterIP,
+// only that says which pod a retried or hedged attempt reached.
+type peerOnSpan struct{}
+
+type tracedKey struct{}
+
+func (peerOnSpan) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	if !traced(info) {
+		return ctx // no span of its own: the caller's is not this attempt's
+	}
+	return context.WithValue(ctx, tracedKey{}, true)
+}
+
+func (peerOnSpan) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	h, ok := s.(*stats.OutHeader)
+	if !ok || !h.Client || h.RemoteAddr == nil || ctx.Value(tracedKey{}) == nil {
+		return
+	}
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	host, port, err := net.SplitHostPort(h.RemoteAddr.String())
+	if err != nil {
+		span.SetAttributes(attribute.String("network.peer.address", h.RemoteAddr.String()))
+		return
+	}
+	attrs := []attribute.KeyValue{attribute.String("network.peer.address", host)}
+	if n, err := strconv.Atoi(port); err == nil {
+		attrs = append(attrs, attribute.Int("network.peer.port", n))
+	}
+	span.SetAttributes(attrs...)
+}
+
+func (peerOnSpan) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (peerOnSpan) HandleConn(context.Context, stats.ConnStats) {}
 
 // defaultDeadline gives every call a deadline, so that no call can hang.
 func defaultDeadline(d time.Duration) grpc.UnaryClientInterceptor {

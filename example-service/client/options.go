@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -28,6 +29,7 @@ type options struct {
 	tokenRatio        float64
 	resolveEvery      time.Duration
 	fallback          string
+	tracerProvider    trace.TracerProvider // nil: the global one
 }
 
 // Option changes a default. New rejects an option whose value it cannot
@@ -109,6 +111,13 @@ func WithResolveEvery(d time.Duration) Option {
 // tokenRatio above 0 and at most maxTokens.
 func WithRetryBudget(maxTokens, tokenRatio float64) Option {
 	return func(o *options) { o.maxTokens, o.tokenRatio = maxTokens, tokenRatio }
+}
+
+// WithTracerProvider makes the attempts' spans with tp rather than the
+// global provider (otel.GetTracerProvider), which a program that traces
+// installs once and a library should not assume.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracerProvider = tp }
 }
 
 // WithDialOptions adds grpc.DialOptions, e.g. interceptors for tracing. They

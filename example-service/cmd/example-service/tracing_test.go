@@ -123,7 +123,7 @@ func TestTracesCrossTwoProcesses(t *testing.T) {
 					continue
 				}
 				attempt := find(spans, "edge", spanID(server), tracepb.Span_SPAN_KIND_CLIENT)
-				if attempt == nil || attr(attempt, "server.address") != coreHost {
+				if attempt == nil || attr(attempt, "network.peer.address") != coreHost {
 					t.Errorf("%s: no client attempt span under the edge's server span that names the pod it reached (%s); spans:\n%s", tc.name, coreHost, describe(spans))
 					continue
 				}

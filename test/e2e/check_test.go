@@ -95,6 +95,19 @@ func TestCheck(t *testing.T) {
 		{"a partition that cut nothing", func() *report.Scenario { s := good(); s.Phases[2].Partition = nil; return s }(), false, "partition: no pod was cut off"},
 		{"a pod never taken out", func() *report.Scenario { s := good(); s.Phases[2].Partition.Unready = 0; return s }(), false, "never took pod-a out of the endpoints"},
 		{"the generated client left the silent pod in time", withPartitionClients(good(), 3*time.Second, 9*time.Second), false, ""},
+		{"traced, every span kept", withTraces(good(), 0, 0), false, ""},
+		{"traced, a span lost in a rollout", withTraces(good(), 1, 0), false, "version: 1 of 500 answered requests have no server span in the trace sink (rr: pod-b: 1)"},
+		{"traced, spans lost in the partition", func() *report.Scenario {
+			s := withTraces(good(), 0, 0)
+			s.Phases[2].Traces.Served -= 10
+			return s
+		}(), false, ""},
+		{"traced, a retried call without its attempts", withTraces(good(), 0, 1), false, "version: 1 of 4 retried or hedged calls"},
+		{"traced, a phase without traces", func() *report.Scenario {
+			s := withTraces(good(), 0, 0)
+			s.Phases[0].Traces = nil
+			return s
+		}(), false, "steady: no request carried a trace"},
 		{"the generated client stayed on the silent pod", withPartitionClients(good(), 3100*time.Millisecond, 0), false, "rr still sent to the silent pod 3.10 s after the cut, more than 3s"},
 	}
 	for _, c := range cases {
@@ -128,5 +141,22 @@ func withPartitionClients(s *report.Scenario, rr, plain time.Duration) *report.S
 	s.Clients = append(s.Clients, load.Info{Name: "rr", Protocol: "grpc", Retries: true}, load.Info{Name: "plain", Protocol: "http"})
 	s.ByClient = append(s.ByClient, report.ClientFigures{Name: "rr"}, report.ClientFigures{Name: "plain"})
 	s.Phases[2].Partition.Clients = []report.PartitionClient{{Name: "rr", LastSent: &rr}, {Name: "plain", LastSent: &plain}}
+	return s
+}
+
+// withTraces traces a scenario: each phase's 500 requests carried a trace
+// and were answered, lost of the version phase's have no server span, and
+// of its 4 retried calls, unshown lack an attempt's span.
+func withTraces(s *report.Scenario, lost, unshown int) *report.Scenario {
+	s.Traced = true
+	for i := range s.Phases {
+		s.Phases[i].Traces = &report.Traces{Traced: 500, Answered: 500, Served: 500, ServerSpans: 510, Retried: 4, InTrace: 4}
+	}
+	t := s.Phases[1].Traces
+	t.Served -= lost
+	if lost > 0 {
+		t.Missing = map[string]int{"rr: pod-b": lost}
+	}
+	t.InTrace -= unshown
 	return s
 }

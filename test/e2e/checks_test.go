@@ -35,6 +35,8 @@ func check(rep *report.Scenario, wantFailures bool) []string {
 			rep.RolloutP99, report.P99Factor, rep.SteadyP99))
 	}
 	problems = append(problems, checkDisruptions(rep, wantFailures)...)
+	// Tracing keeps the promise of the rest: no span lost when a pod stops.
+	problems = append(problems, report.TraceProblems(rep)...)
 	for _, p := range rep.Phases {
 		if p.Requests == 0 {
 			problems = append(problems, p.Name+": no requests")

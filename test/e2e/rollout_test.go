@@ -16,6 +16,7 @@ import (
 	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/kube"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/load"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/otlpsink"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
 )
 
@@ -95,10 +96,13 @@ type scenario struct {
 	// endpoints; the naive overlay has no probe, so its pod would never
 	// leave them, and it has no partition phase.
 	readiness bool
+	// traced: the pods export their spans to the harness's trace sink,
+	// and the report holds every phase to them.
+	traced bool
 }
 
 var scenarios = []scenario{
-	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service", readiness: true},
+	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service", readiness: true, traced: true},
 	{name: "naive", overlay: "deploy/kustomize/naive", namespace: "example-service-naive", wantFailures: true},
 }
 
@@ -197,6 +201,11 @@ func TestRollingUpdates(t *testing.T) {
 	})
 	k := kube.Kubectl{Kubeconfig: c.Kubeconfig}
 	timed("install the Gateway API CRDs", func() error { return installGatewayAPI(ctx, k, repo) })
+	var sink *otlpsink.Sink
+	timed("start the trace sink", func() (err error) {
+		sink, err = startTracing(t)
+		return err
+	})
 
 	defer func() {
 		run.Passed = !t.Failed()
@@ -210,7 +219,7 @@ func TestRollingUpdates(t *testing.T) {
 	}()
 	for _, sc := range scenarios {
 		start := time.Now()
-		rep, err := runScenario(ctx, t, c, k, repo, sc, runDir, tlsPair, filepath.Join(bin, "scaffold"))
+		rep, err := runScenario(ctx, t, c, k, repo, sc, runDir, tlsPair, filepath.Join(bin, "scaffold"), sink)
 		run.Timings["scenario "+sc.name] = time.Since(start).Seconds()
 		if rep != nil {
 			run.Scenarios = append(run.Scenarios, rep)
@@ -236,7 +245,7 @@ type step struct {
 	run        func(ctx context.Context, p *report.Phase) error
 }
 
-func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.Kubectl, repo string, sc scenario, runDir string, tlsPair *certs.Pair, scaffold string) (*report.Scenario, error) {
+func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.Kubectl, repo string, sc scenario, runDir string, tlsPair *certs.Pair, scaffold string, sink *otlpsink.Sink) (*report.Scenario, error) {
 	t.Logf("%s: applying %s", sc.name, sc.overlay)
 	tree, err := copyManifests(repo, t.TempDir())
 	if err != nil {
@@ -247,6 +256,14 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	if err != nil {
 		return nil, err
 	}
+	// What is applied: the overlay, or for a traced scenario the overlay
+	// with the trace sink as its pods' collector.
+	apply := overlay
+	if sc.traced {
+		if apply, err = traceTo(overlay, sink.Addr); err != nil {
+			return nil, err
+		}
+	}
 	// A server-side dry run of namespaced objects needs their namespace.
 	if _, err := k.Run(ctx, "create", "namespace", sc.namespace); err != nil {
 		return nil, err
@@ -254,10 +271,10 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	if err := createTLSSecret(ctx, k, sc.namespace, tlsPair, t.TempDir()); err != nil {
 		return nil, err
 	}
-	if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", overlay); err != nil {
+	if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", apply); err != nil {
 		return nil, fmt.Errorf("server dry run: %w", err)
 	}
-	if _, err := k.Run(ctx, "apply", "-k", overlay); err != nil {
+	if _, err := k.Run(ctx, "apply", "-k", apply); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -285,7 +302,7 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 		}
 	}
 	clients := loadFor(ip, sc.namespace, tlsPair.Roots)
-	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures", Lint: lintRep}
+	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures", Lint: lintRep, Traced: sc.traced}
 	if sc.wantFailures {
 		rep.Expect = "failures"
 	}
@@ -336,7 +353,7 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 			if err := setVersion(overlay, version0, version1); err != nil {
 				return err
 			}
-			_, err := k.Run(ctx, "apply", "-k", overlay)
+			_, err := k.Run(ctx, "apply", "-k", apply)
 			return err
 		})},
 		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
@@ -387,6 +404,11 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	rep.Duration = since()
 	samples, events, conns := rec.Samples(), rec.Events(), rec.Conns()
 	report.Fill(rep, samples, events, conns)
+	if sc.traced {
+		if err := awaitSpans(ctx, rep, samples, sink); err != nil {
+			return rep, err
+		}
+	}
 	if err := report.WriteSamples(filepath.Join(runDir, "samples-"+sc.name+".jsonl.gz"), samples); err != nil {
 		return rep, err
 	}

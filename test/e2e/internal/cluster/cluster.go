@@ -85,6 +85,10 @@ func cachedBinary(ctx context.Context, scripts, script string, log io.Writer) (s
 	return lines[len(lines)-1], nil
 }
 
+// NodeIP is the node's address (env.sh's NODE_IP), on the host's
+// loopback: pods reach the host there, as they reach the API server.
+const NodeIP = "10.219.0.1"
+
 // DNSServer is where Up's CoreDNS answers for cluster.local.
 const DNSServer = "127.0.0.1:10053"
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/stats"
@@ -60,7 +62,9 @@ func (c GRPCClient) Describe() Info {
 }
 
 func plainDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
-	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// otelgrpc only passes the call's trace context on (and records the
+	// attempt), as any traced client would; it changes nothing else.
+	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 	cc, err := grpc.NewClient("passthrough:///"+target, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("grpc client %s: %w", target, err)
@@ -195,6 +199,8 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 		var a attempts
 		cctx, cancel := context.WithTimeout(context.WithValue(context.Background(), attemptsKey{}, &a), c.Timeout)
 		defer cancel()
+		cctx, span := tracer.Start(cctx, "call", trace.WithSpanKind(trace.SpanKindInternal))
+		defer span.End()
 		t0 := time.Now()
 		var version, host string
 		var err error
@@ -207,7 +213,7 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 			resp, err = g.Work(cctx, &drillv1.WorkRequest{})
 			version, host = resp.GetVersion(), resp.GetHostname()
 		}
-		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load())}
+		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load()), Trace: traceOf(span)}
 		a.mu.Lock()
 		s.Tries = a.tries
 		a.mu.Unlock()

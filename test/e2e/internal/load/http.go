@@ -27,7 +27,24 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
+
+// tracer makes each request's or call's span, in which the pods' server
+// spans and the generated client's attempt spans join it. Until the harness
+// installs a tracer provider it is a no-op, and samples carry no trace.
+var tracer = otel.Tracer("github.com/zerodrop/zerodrop/test/e2e/internal/load")
+
+// traceOf is the trace a sample belongs to, or "" when it is not traced.
+func traceOf(span trace.Span) string {
+	if sc := span.SpanContext(); sc.IsSampled() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
 
 // Info describes a client population in reports.
 type Info struct {
@@ -135,6 +152,9 @@ type Sample struct {
 	// pod address each was sent to, and when. They show how long a client
 	// kept sending to a pod that answered nothing.
 	Tries []Try `json:"t,omitempty"`
+	// Trace is the request's trace ID, sent as W3C trace context, when the
+	// harness traces: the pods' spans of it are found by it.
+	Trace string `json:"tr,omitempty"`
 }
 
 // Try is one attempt of a gRPC call, as it left on a connection.
@@ -317,15 +337,19 @@ type answer struct {
 
 func get(hc *http.Client, url string, http2 bool) Sample {
 	var s Sample
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+	ct := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
 		s.Conns++
 		s.Dialed = s.Dialed || !i.Reused
 	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
+	ctx, span := tracer.Start(context.Background(), "GET /drill/work", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	s.Trace = traceOf(span)
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, ct), http.MethodGet, url, nil)
 	if err != nil {
 		s.Error = err.Error()
 		return s
 	}
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	t0 := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -52,6 +52,8 @@ type Phase struct {
 	Evictions *Evictions `json:"evictions,omitempty"`
 	// Partition is what a partition phase did and what each client saw.
 	Partition *Partition `json:"partition,omitempty"`
+	// Traces are the trace sink's figures, when the scenario is traced.
+	Traces *Traces `json:"traces,omitempty"`
 	// Note says what the harness did, in words (which pod it killed).
 	Note string `json:"note,omitempty"`
 	// DNSAnswer and DNSStale: how many addresses CoreDNS gave for the
@@ -177,6 +179,9 @@ type Scenario struct {
 	// ByClient has each client's figures, in the order of Clients: which
 	// connection policy a rollout slows down, or fails, shows only here.
 	ByClient []ClientFigures `json:"by_client"`
+	// Traced: the harness traced the scenario, and its pods exported their
+	// spans to the harness's sink (Phase.Traces).
+	Traced bool `json:"traced,omitempty"`
 	// Lint is what `scaffold lint` said of the overlay before it was applied.
 	Lint      Lint    `json:"lint"`
 	SteadyP99 float64 `json:"steady_p99_ms"`
@@ -455,6 +460,7 @@ func Markdown(r *Run) string {
 		b.WriteString("\n")
 		writeExpected(&b, sc)
 		writePartition(&b, sc)
+		writeTraces(&b, sc)
 		writeStreams(&b, sc)
 		for _, proto := range slices.Sorted(maps.Keys(sc.ByProtocol)) {
 			t := sc.ByProtocol[proto]

@@ -1,0 +1,80 @@
+package report
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zerodrop/zerodrop/test/e2e/internal/load"
+	"github.com/zerodrop/zerodrop/test/e2e/internal/otlpsink"
+)
+
+// TestFillTraces: a request answered has its pod's server span, or counts
+// as missing, gated but in a hard kill; a retried call has a span for each
+// attempt that went out, naming the address it reached, or counts as not
+// shown.
+func TestFillTraces(t *testing.T) {
+	sc := &Scenario{
+		Traced:  true,
+		Clients: []load.Info{{Name: "h", Protocol: "http"}, {Name: "rr", Protocol: "grpc", Retries: true}},
+		Phases: []Phase{
+			{Name: "steady", Kind: "steady", End: 10 * time.Second},
+			{Name: "kill", Kind: KillKind, Start: 10 * time.Second, End: 20 * time.Second},
+		},
+	}
+	tries := func(peers ...string) []load.Try {
+		var ts []load.Try
+		for _, p := range peers {
+			ts = append(ts, load.Try{Peer: p})
+		}
+		return ts
+	}
+	samples := []load.Sample{
+		{Client: 0, At: time.Second, OK: true, Host: "pod-a", Trace: "t1"},
+		{Client: 0, At: 2 * time.Second, OK: true, Host: "pod-a", Trace: "t2"}, // its span was lost
+		{Client: 0, At: 3 * time.Second, Error: "connection refused", Trace: "t3"},
+		{Client: 1, At: 4 * time.Second, OK: true, Host: "pod-b", Trace: "t4", Tries: tries("10.0.0.1", "10.0.0.2")},
+		{Client: 0, At: 5 * time.Second, OK: true}, // not traced
+		{Client: 1, At: 11 * time.Second, OK: true, Host: "pod-c", Trace: "t5", Tries: tries("10.0.0.1", "10.0.0.3")},
+	}
+	server := func(tr, pod string) otlpsink.Span {
+		return otlpsink.Span{Trace: tr, Service: "example-service", Pod: pod, Kind: trace.SpanKindServer}
+	}
+	attempt := func(tr, peer string) otlpsink.Span {
+		return otlpsink.Span{Trace: tr, Kind: trace.SpanKindClient, Peer: peer}
+	}
+	spans := []otlpsink.Span{
+		server("t1", "pod-a"),
+		attempt("t4", "10.0.0.2"), attempt("t4", "10.0.0.1"), server("t4", "pod-b"),
+		attempt("t5", "10.0.0.1"), attempt("t5", ""), // the second attempt's span names no pod
+	}
+	if missing := FillTraces(sc, samples, spans); missing != 2 {
+		t.Errorf("FillTraces = %d spans still wanted, want 2: t2's server span and t5's second attempt", missing)
+	}
+	steady, kill := sc.Phases[0].Traces, sc.Phases[1].Traces
+	if want := (Traces{Traced: 4, Answered: 3, Served: 2, ServerSpans: 2, Missing: map[string]int{"h: pod-a": 1}, Retried: 1, InTrace: 1}); !reflect.DeepEqual(*steady, want) {
+		t.Errorf("steady: %+v, want %+v", *steady, want)
+	}
+	if want := (Traces{Traced: 1, Answered: 1, Served: 0, Missing: map[string]int{"rr: pod-c": 1}, Retried: 1, InTrace: 0}); !reflect.DeepEqual(*kill, want) {
+		t.Errorf("kill: %+v, want %+v", *kill, want)
+	}
+	got := strings.Join(TraceProblems(sc), "; ")
+	for _, want := range []string{
+		"steady: 1 of 3 answered requests have no server span in the trace sink (h: pod-a: 1)",
+		"kill: 1 of 1 retried or hedged calls",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems %q, want one containing %q", got, want)
+		}
+	}
+	if strings.Contains(got, "kill: 1 of 1 answered") {
+		t.Errorf("problems %q: a hard kill's lost spans are not gated", got)
+	}
+	md := Markdown(&Run{Scenarios: []*Scenario{sc}})
+	if !strings.Contains(md, "| 2 | kill | 1 | 1 | 0 | 0 | rr: pod-c: 1 (not gated) | 1 | 0 |") {
+		t.Errorf("run.md has no trace row for the kill:\n%s", md)
+	}
+}

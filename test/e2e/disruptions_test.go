@@ -244,6 +244,7 @@ func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
 	}
 	victim := pods[0]
 	before := st.Pods[victim]
+	p.HardStop = &report.HardStop{Pod: victim, At: d.since()}
 	if err := d.c.KillContainer(ctx, before.ContainerID); err != nil {
 		return err
 	}

@@ -408,6 +408,9 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 		if err := awaitSpans(ctx, rep, samples, sink); err != nil {
 			return rep, err
 		}
+		if err := report.WriteSamples(filepath.Join(runDir, "spans-"+sc.name+".jsonl.gz"), sink.Spans()); err != nil {
+			return rep, err
+		}
 	}
 	if err := report.WriteSamples(filepath.Join(runDir, "samples-"+sc.name+".jsonl.gz"), samples); err != nil {
 		return rep, err

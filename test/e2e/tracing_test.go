@@ -38,8 +38,8 @@ func startTracing(t *testing.T) (*otlpsink.Sink, error) {
 
 // traceTo writes, beside overlay, an overlay of it whose pods export their
 // spans to the sink at addr, and returns its directory. Only the standard
-// OTEL_* variables: the endpoint and protocol, a one-second batch so that
-// spans arrive while the run goes on, and the exporter's timeouts within
+// OTEL_* variables: the endpoint and protocol, a batch every
+// report.ExportEvery so that spans arrive while the run goes on, and the exporter's timeouts within
 // the cleanup timeout, as the prod overlay's tracing knob shows.
 func traceTo(overlay, addr string) (string, error) {
 	dir := overlay + "-traced"
@@ -67,12 +67,12 @@ patches:
             - name: OTEL_EXPORTER_OTLP_PROTOCOL
               value: grpc
             - name: OTEL_BSP_SCHEDULE_DELAY
-              value: "1000"
+              value: "%d"
             - name: OTEL_EXPORTER_OTLP_TIMEOUT
               value: "2000"
             - name: OTEL_BSP_EXPORT_TIMEOUT
               value: "2000"
-`, filepath.Base(overlay), addr)
+`, filepath.Base(overlay), addr, report.ExportEvery.Milliseconds())
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		return "", fmt.Errorf("traced overlay: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -27,13 +28,44 @@ type Traces struct {
 	// retried and hedged attempts included.
 	ServerSpans int `json:"server_spans"`
 	// Missing are the answered requests with no server span, by
-	// "client: pod that answered".
+	// "client: pod that answered", but those of Unexported.
 	Missing map[string]int `json:"missing,omitempty"`
+	// Unexported are the answered requests with no server span whose pod
+	// a phase killed (HardStop) less than UnexportedWindow after the
+	// request began: their spans were still waiting for their batch.
+	Unexported int `json:"unexported,omitempty"`
 	// Retried are the generated client's calls with more than one attempt
 	// that went out (retries and hedges), and InTrace those whose trace
 	// has, for each of them, a span naming the address it reached.
 	Retried int `json:"retried_calls"`
 	InTrace int `json:"retried_in_trace"`
+}
+
+// ExportEvery is how often the traced scenario's pods export their spans
+// (OTEL_BSP_SCHEDULE_DELAY). A span waits up to that long for its batch,
+// so a pod killed outright takes the spans of about its last second with
+// it; UnexportedWindow adds the request's latency and the export's own time.
+const (
+	ExportEvery      = time.Second
+	UnexportedWindow = 2 * ExportEvery
+)
+
+// HardStop is a pod a phase stopped without its shutdown, and when.
+type HardStop struct {
+	Pod string        `json:"pod"`
+	At  time.Duration `json:"at"`
+}
+
+// unexported says whether a request's spans may have died with a pod that
+// a hard stop took before its next export: the pod answered it, and it
+// began less than UnexportedWindow before the stop.
+func unexported(stops []HardStop, s load.Sample) bool {
+	for _, st := range stops {
+		if st.Pod == s.Host && s.At < st.At && s.At >= st.At-UnexportedWindow {
+			return true
+		}
+	}
+	return false
 }
 
 // SpansKept says whether every answered request of a phase must have its
@@ -50,6 +82,12 @@ func FillTraces(sc *Scenario, samples []load.Sample, spans []otlpsink.Span) (mis
 	byTrace := map[string][]otlpsink.Span{}
 	for _, s := range spans {
 		byTrace[s.Trace] = append(byTrace[s.Trace], s)
+	}
+	var stops []HardStop
+	for _, p := range sc.Phases {
+		if p.HardStop != nil {
+			stops = append(stops, *p.HardStop)
+		}
 	}
 	for i := range sc.Phases {
 		p := &sc.Phases[i]
@@ -72,9 +110,12 @@ func FillTraces(sc *Scenario, samples []load.Sample, spans []otlpsink.Span) (mis
 			t.ServerSpans += servers
 			if s.OK {
 				t.Answered++
-				if servers > 0 {
+				switch {
+				case servers > 0:
 					t.Served++
-				} else {
+				case unexported(stops, s):
+					t.Unexported++
+				default:
 					t.Missing[sc.Clients[s.Client].Name+": "+s.Host]++
 				}
 			}
@@ -86,13 +127,17 @@ func FillTraces(sc *Scenario, samples []load.Sample, spans []otlpsink.Span) (mis
 			}
 		}
 		if p.SpansKept() {
-			missing += t.Answered - t.Served
+			missing += t.lost()
 		}
 		missing += t.Retried - t.InTrace
 		p.Traces = t
 	}
 	return missing
 }
+
+// lost are the answered requests whose server span is missing, though no
+// hard stop explains it.
+func (t *Traces) lost() int { return t.Answered - t.Served - t.Unexported }
 
 // eachTryIn says whether every try has an attempt span of its own that
 // names the address it went to.
@@ -122,9 +167,9 @@ func TraceProblems(sc *Scenario) []string {
 			problems = append(problems, p.Name+": no request carried a trace")
 			continue
 		}
-		if p.SpansKept() && t.Served < t.Answered {
+		if p.SpansKept() && t.lost() > 0 {
 			problems = append(problems, fmt.Sprintf("%s: %d of %d answered requests have no server span in the trace sink (%s): a pod lost spans",
-				p.Name, t.Answered-t.Served, t.Answered, counts(t.Missing)))
+				p.Name, t.lost(), t.Answered, counts(t.Missing)))
 		}
 		if t.InTrace < t.Retried {
 			problems = append(problems, fmt.Sprintf("%s: %d of %d retried or hedged calls of the generated client lack a span, naming its pod, for each attempt that went out",
@@ -140,10 +185,11 @@ func writeTraces(b *strings.Builder, sc *Scenario) {
 		return
 	}
 	b.WriteString("Traces: every request carried its own W3C trace context, and every pod exported its spans over OTLP/gRPC to the harness's sink. " +
-		"A request answered has its pod's server span in every phase but the hard kill and the partition; " +
+		"A request answered has its pod's server span in every phase but the hard kill and the partition, " +
+		"unless the pod that answered it was killed outright less than " + UnexportedWindow.String() + " after it began (its spans waited for their batch, exported every " + ExportEvery.String() + "); " +
 		"each call of the generated client that was retried or hedged has a span for each attempt, naming the pod it reached.\n\n")
-	b.WriteString("| # | phase | traced | answered | with a server span | server spans | missing | calls retried or hedged | every attempt in the trace |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---|---:|---:|\n")
+	b.WriteString("| # | phase | traced | answered | with a server span | server spans | died with a killed pod | missing | calls retried or hedged | every attempt in the trace |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for i, p := range sc.Phases {
 		t := p.Traces
 		if t == nil {
@@ -153,7 +199,7 @@ func writeTraces(b *strings.Builder, sc *Scenario) {
 		if !p.SpansKept() && missing != "" {
 			missing += " (not gated)"
 		}
-		fmt.Fprintf(b, "| %d | %s | %d | %d | %d | %d | %s | %d | %d |\n", i+1, p.Name, t.Traced, t.Answered, t.Served, t.ServerSpans, missing, t.Retried, t.InTrace)
+		fmt.Fprintf(b, "| %d | %s | %d | %d | %d | %d | %d | %s | %d | %d |\n", i+1, p.Name, t.Traced, t.Answered, t.Served, t.ServerSpans, t.Unexported, missing, t.Retried, t.InTrace)
 	}
 	b.WriteString("\n")
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // TestFillTraces: a request answered has its pod's server span, or counts
-// as missing, gated but in a hard kill; a retried call has a span for each
+// as missing, gated but in a hard kill, unless the pod that answered it was
+// killed before its next export; a retried call has a span for each
 // attempt that went out, naming the address it reached, or counts as not
 // shown.
 func TestFillTraces(t *testing.T) {
@@ -22,7 +23,7 @@ func TestFillTraces(t *testing.T) {
 		Clients: []load.Info{{Name: "h", Protocol: "http"}, {Name: "rr", Protocol: "grpc", Retries: true}},
 		Phases: []Phase{
 			{Name: "steady", Kind: "steady", End: 10 * time.Second},
-			{Name: "kill", Kind: KillKind, Start: 10 * time.Second, End: 20 * time.Second},
+			{Name: "kill", Kind: KillKind, Start: 10 * time.Second, End: 20 * time.Second, HardStop: &HardStop{Pod: "pod-c", At: 11 * time.Second}},
 		},
 	}
 	tries := func(peers ...string) []load.Try {
@@ -37,8 +38,10 @@ func TestFillTraces(t *testing.T) {
 		{Client: 0, At: 2 * time.Second, OK: true, Host: "pod-a", Trace: "t2"}, // its span was lost
 		{Client: 0, At: 3 * time.Second, Error: "connection refused", Trace: "t3"},
 		{Client: 1, At: 4 * time.Second, OK: true, Host: "pod-b", Trace: "t4", Tries: tries("10.0.0.1", "10.0.0.2")},
-		{Client: 0, At: 5 * time.Second, OK: true}, // not traced
-		{Client: 1, At: 11 * time.Second, OK: true, Host: "pod-c", Trace: "t5", Tries: tries("10.0.0.1", "10.0.0.3")},
+		{Client: 0, At: 5 * time.Second, OK: true},                                     // not traced
+		{Client: 0, At: 8 * time.Second, OK: true, Host: "pod-c", Trace: "t6"},         // long before the kill: lost
+		{Client: 0, At: 9500 * time.Millisecond, OK: true, Host: "pod-c", Trace: "t7"}, // its batch died with pod-c
+		{Client: 1, At: 10500 * time.Millisecond, OK: true, Host: "pod-c", Trace: "t5", Tries: tries("10.0.0.1", "10.0.0.3")},
 	}
 	server := func(tr, pod string) otlpsink.Span {
 		return otlpsink.Span{Trace: tr, Service: "example-service", Pod: pod, Kind: trace.SpanKindServer}
@@ -51,19 +54,19 @@ func TestFillTraces(t *testing.T) {
 		attempt("t4", "10.0.0.2"), attempt("t4", "10.0.0.1"), server("t4", "pod-b"),
 		attempt("t5", "10.0.0.1"), attempt("t5", ""), // the second attempt's span names no pod
 	}
-	if missing := FillTraces(sc, samples, spans); missing != 2 {
-		t.Errorf("FillTraces = %d spans still wanted, want 2: t2's server span and t5's second attempt", missing)
+	if missing := FillTraces(sc, samples, spans); missing != 3 {
+		t.Errorf("FillTraces = %d spans still wanted, want 3: t2's and t6's server spans, and t5's second attempt", missing)
 	}
 	steady, kill := sc.Phases[0].Traces, sc.Phases[1].Traces
-	if want := (Traces{Traced: 4, Answered: 3, Served: 2, ServerSpans: 2, Missing: map[string]int{"h: pod-a": 1}, Retried: 1, InTrace: 1}); !reflect.DeepEqual(*steady, want) {
+	if want := (Traces{Traced: 6, Answered: 5, Served: 2, ServerSpans: 2, Missing: map[string]int{"h: pod-a": 1, "h: pod-c": 1}, Unexported: 1, Retried: 1, InTrace: 1}); !reflect.DeepEqual(*steady, want) {
 		t.Errorf("steady: %+v, want %+v", *steady, want)
 	}
-	if want := (Traces{Traced: 1, Answered: 1, Served: 0, Missing: map[string]int{"rr: pod-c": 1}, Retried: 1, InTrace: 0}); !reflect.DeepEqual(*kill, want) {
+	if want := (Traces{Traced: 1, Answered: 1, Served: 0, Missing: map[string]int{}, Unexported: 1, Retried: 1, InTrace: 0}); !reflect.DeepEqual(*kill, want) {
 		t.Errorf("kill: %+v, want %+v", *kill, want)
 	}
 	got := strings.Join(TraceProblems(sc), "; ")
 	for _, want := range []string{
-		"steady: 1 of 3 answered requests have no server span in the trace sink (h: pod-a: 1)",
+		"steady: 2 of 5 answered requests have no server span in the trace sink (h: pod-a: 1, h: pod-c: 1)",
 		"kill: 1 of 1 retried or hedged calls",
 	} {
 		if !strings.Contains(got, want) {
@@ -71,10 +74,10 @@ func TestFillTraces(t *testing.T) {
 		}
 	}
 	if strings.Contains(got, "kill: 1 of 1 answered") {
-		t.Errorf("problems %q: a hard kill's lost spans are not gated", got)
+		t.Errorf("problems %q: spans that died with the killed pod are not lost", got)
 	}
 	md := Markdown(&Run{Scenarios: []*Scenario{sc}})
-	if !strings.Contains(md, "| 2 | kill | 1 | 1 | 0 | 0 | rr: pod-c: 1 (not gated) | 1 | 0 |") {
+	if !strings.Contains(md, "| 2 | kill | 1 | 1 | 0 | 0 | 1 |  | 1 | 0 |") {
 		t.Errorf("run.md has no trace row for the kill:\n%s", md)
 	}
 }

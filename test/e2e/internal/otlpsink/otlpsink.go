@@ -9,7 +9,6 @@ package otlpsink
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"sync"
@@ -23,18 +22,23 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Span is what the report reads of a span.
+// Span is what the report reads of a span. IDs are arrays and the strings
+// are interned, so that a run's few hundred thousand spans cost the
+// harness little memory, and its garbage collector little work while the
+// load it measures goes on.
 type Span struct {
-	Trace, ID, Parent string // hex
-	Name              string
-	Kind              trace.SpanKind
+	Trace  trace.TraceID  `json:"trace"`
+	ID     trace.SpanID   `json:"id"`
+	Parent trace.SpanID   `json:"parent"` // zero for a root
+	Name   string         `json:"name"`
+	Kind   trace.SpanKind `json:"kind"`
 	// Service is the exporter's service.name; "" for the harness's own.
-	Service string
+	Service string `json:"service,omitempty"`
 	// Pod is the exporter's k8s.pod.name, from the downward API.
-	Pod string
+	Pod string `json:"pod,omitempty"`
 	// Peer is an attempt's network.peer.address: the pod it reached.
-	Peer  string
-	Start time.Time
+	Peer  string    `json:"peer,omitempty"`
+	Start time.Time `json:"start"`
 }
 
 // Sink keeps every span it is given, in arrival order.
@@ -42,9 +46,10 @@ type Sink struct {
 	// Addr is where the OTLP/gRPC receiver listens.
 	Addr string
 
-	srv   *grpc.Server
-	mu    sync.Mutex
-	spans []Span
+	srv     *grpc.Server
+	mu      sync.Mutex
+	spans   []Span
+	strings map[string]string
 }
 
 // Start serves OTLP/gRPC on addr (a host with port 0: the kernel picks the
@@ -54,7 +59,7 @@ func Start(addr string) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace sink: %w", err)
 	}
-	s := &Sink{Addr: ln.Addr().String(), srv: grpc.NewServer()}
+	s := &Sink{Addr: ln.Addr().String(), srv: grpc.NewServer(), strings: map[string]string{}}
 	coltracepb.RegisterTraceServiceServer(s.srv, receiver{s: s})
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
@@ -79,8 +84,23 @@ func (s *Sink) Len() int {
 
 func (s *Sink) add(spans ...Span) {
 	s.mu.Lock()
-	s.spans = append(s.spans, spans...)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for _, sp := range spans {
+		sp.Name, sp.Service, sp.Pod, sp.Peer = s.intern(sp.Name), s.intern(sp.Service), s.intern(sp.Pod), s.intern(sp.Peer)
+		s.spans = append(s.spans, sp)
+	}
+}
+
+// intern returns the one copy of v the sink keeps.
+func (s *Sink) intern(v string) string {
+	if v == "" {
+		return ""
+	}
+	if kept, ok := s.strings[v]; ok {
+		return kept
+	}
+	s.strings[v] = v
+	return v
 }
 
 type receiver struct {
@@ -94,17 +114,18 @@ func (r receiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRe
 		res := attrs(rs.GetResource().GetAttributes())
 		for _, ss := range rs.GetScopeSpans() {
 			for _, sp := range ss.GetSpans() {
-				got = append(got, Span{
-					Trace:   hex.EncodeToString(sp.GetTraceId()),
-					ID:      hex.EncodeToString(sp.GetSpanId()),
-					Parent:  hex.EncodeToString(sp.GetParentSpanId()),
+				span := Span{
 					Name:    sp.GetName(),
 					Kind:    kinds[sp.GetKind()],
 					Service: res["service.name"],
 					Pod:     res["k8s.pod.name"],
 					Peer:    attrs(sp.GetAttributes())["network.peer.address"],
 					Start:   time.Unix(0, int64(sp.GetStartTimeUnixNano())),
-				})
+				}
+				copy(span.Trace[:], sp.GetTraceId())
+				copy(span.ID[:], sp.GetSpanId())
+				copy(span.Parent[:], sp.GetParentSpanId())
+				got = append(got, span)
 			}
 		}
 	}
@@ -132,21 +153,24 @@ func attrs(kvs []*commonpb.KeyValue) map[string]string {
 }
 
 // Processor records the harness's own spans as they end, in process: no
-// batching and no export that could lose one.
+// batching and no export that could lose one. It keeps only spans with a
+// parent, the attempts of a call: a request's own span says nothing its
+// sample does not.
 func (s *Sink) Processor() sdktrace.SpanProcessor { return processor{s} }
 
 type processor struct{ s *Sink }
 
 func (p processor) OnEnd(sp sdktrace.ReadOnlySpan) {
-	span := Span{
-		Trace: sp.SpanContext().TraceID().String(),
-		ID:    sp.SpanContext().SpanID().String(),
-		Name:  sp.Name(),
-		Kind:  sp.SpanKind(),
-		Start: sp.StartTime(),
+	if !sp.Parent().IsValid() {
+		return
 	}
-	if sp.Parent().IsValid() {
-		span.Parent = sp.Parent().SpanID().String()
+	span := Span{
+		Trace:  sp.SpanContext().TraceID(),
+		ID:     sp.SpanContext().SpanID(),
+		Parent: sp.Parent().SpanID(),
+		Name:   sp.Name(),
+		Kind:   sp.SpanKind(),
+		Start:  sp.StartTime(),
 	}
 	for _, kv := range sp.Attributes() {
 		if kv.Key == "network.peer.address" {

@@ -79,7 +79,7 @@ func (p *Phase) SpansKept() bool { return p.Kind != KillKind && p.Kind != Partit
 // spans of the answered requests of phases that keep them, and the attempt
 // spans of calls retried or hedged (a hedge that lost ends after its call).
 func FillTraces(sc *Scenario, samples []load.Sample, spans []otlpsink.Span) (missing int) {
-	byTrace := map[string][]otlpsink.Span{}
+	byTrace := map[trace.TraceID][]otlpsink.Span{}
 	for _, s := range spans {
 		byTrace[s.Trace] = append(byTrace[s.Trace], s)
 	}
@@ -97,9 +97,10 @@ func FillTraces(sc *Scenario, samples []load.Sample, spans []otlpsink.Span) (mis
 				continue
 			}
 			t.Traced++
+			id, _ := trace.TraceIDFromHex(s.Trace)
 			var servers int
 			var peers []string
-			for _, sp := range byTrace[s.Trace] {
+			for _, sp := range byTrace[id] {
 				switch {
 				case sp.Service != "" && sp.Kind == trace.SpanKindServer:
 					servers++

@@ -34,20 +34,20 @@ func TestFillTraces(t *testing.T) {
 		return ts
 	}
 	samples := []load.Sample{
-		{Client: 0, At: time.Second, OK: true, Host: "pod-a", Trace: "t1"},
-		{Client: 0, At: 2 * time.Second, OK: true, Host: "pod-a", Trace: "t2"}, // its span was lost
-		{Client: 0, At: 3 * time.Second, Error: "connection refused", Trace: "t3"},
-		{Client: 1, At: 4 * time.Second, OK: true, Host: "pod-b", Trace: "t4", Tries: tries("10.0.0.1", "10.0.0.2")},
-		{Client: 0, At: 5 * time.Second, OK: true},                                     // not traced
-		{Client: 0, At: 8 * time.Second, OK: true, Host: "pod-c", Trace: "t6"},         // long before the kill: lost
-		{Client: 0, At: 9500 * time.Millisecond, OK: true, Host: "pod-c", Trace: "t7"}, // its batch died with pod-c
-		{Client: 1, At: 10500 * time.Millisecond, OK: true, Host: "pod-c", Trace: "t5", Tries: tries("10.0.0.1", "10.0.0.3")},
+		{Client: 0, At: time.Second, OK: true, Host: "pod-a", Trace: traceID("t1").String()},
+		{Client: 0, At: 2 * time.Second, OK: true, Host: "pod-a", Trace: traceID("t2").String()}, // its span was lost
+		{Client: 0, At: 3 * time.Second, Error: "connection refused", Trace: traceID("t3").String()},
+		{Client: 1, At: 4 * time.Second, OK: true, Host: "pod-b", Trace: traceID("t4").String(), Tries: tries("10.0.0.1", "10.0.0.2")},
+		{Client: 0, At: 5 * time.Second, OK: true},                                                       // not traced
+		{Client: 0, At: 8 * time.Second, OK: true, Host: "pod-c", Trace: traceID("t6").String()},         // long before the kill: lost
+		{Client: 0, At: 9500 * time.Millisecond, OK: true, Host: "pod-c", Trace: traceID("t7").String()}, // its batch died with pod-c
+		{Client: 1, At: 10500 * time.Millisecond, OK: true, Host: "pod-c", Trace: traceID("t5").String(), Tries: tries("10.0.0.1", "10.0.0.3")},
 	}
 	server := func(tr, pod string) otlpsink.Span {
-		return otlpsink.Span{Trace: tr, Service: "example-service", Pod: pod, Kind: trace.SpanKindServer}
+		return otlpsink.Span{Trace: traceID(tr), Service: "example-service", Pod: pod, Kind: trace.SpanKindServer}
 	}
 	attempt := func(tr, peer string) otlpsink.Span {
-		return otlpsink.Span{Trace: tr, Kind: trace.SpanKindClient, Peer: peer}
+		return otlpsink.Span{Trace: traceID(tr), Kind: trace.SpanKindClient, Peer: peer}
 	}
 	spans := []otlpsink.Span{
 		server("t1", "pod-a"),
@@ -80,4 +80,11 @@ func TestFillTraces(t *testing.T) {
 	if !strings.Contains(md, "| 2 | kill | 1 | 1 | 0 | 0 | 1 |  | 1 | 0 |") {
 		t.Errorf("run.md has no trace row for the kill:\n%s", md)
 	}
+}
+
+// traceID is a trace ID named by a short string, for tables of samples.
+func traceID(name string) trace.TraceID {
+	var id trace.TraceID
+	copy(id[:], name)
+	return id
 }

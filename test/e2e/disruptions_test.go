@@ -244,10 +244,11 @@ func (d disruptions) killOne(ctx context.Context, p *report.Phase) error {
 	}
 	victim := pods[0]
 	before := st.Pods[victim]
-	p.HardStop = &report.HardStop{Pod: victim, At: d.since()}
+	p.HardStop = &report.HardStop{Pod: victim, From: d.since()}
 	if err := d.c.KillContainer(ctx, before.ContainerID); err != nil {
 		return err
 	}
+	p.HardStop.To = d.since()
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Restarts > before.Restarts })
 	p.Note = fmt.Sprintf("SIGKILL to the container of %s; the kubelet restarted it (restarts %d → %d)", victim, before.Restarts, after.Pods[victim].Restarts)
 	return err
@@ -274,6 +275,7 @@ func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err err
 	before := st.Pods[victim]
 	part := &report.Partition{Pod: victim, IP: before.IP}
 	p.Partition = part
+	p.HardStop = &report.HardStop{Pod: victim, From: d.since()}
 	cut, err := d.c.CutOff(ctx, before.ContainerID)
 	if err != nil {
 		return err
@@ -301,6 +303,7 @@ func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err err
 		return err
 	}
 	part.Restored = d.since()
+	p.HardStop.To = part.Restored
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Ready })
 	part.Ready = d.since()
 	p.Note = fmt.Sprintf("%s (%s) cut off the network, once the generated client sent straight to the pods (after %.1f s); the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",

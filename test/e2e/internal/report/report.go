@@ -52,7 +52,7 @@ type Phase struct {
 	Evictions *Evictions `json:"evictions,omitempty"`
 	// Partition is what a partition phase did and what each client saw.
 	Partition *Partition `json:"partition,omitempty"`
-	// HardStop is the pod the phase killed outright, if it did.
+	// HardStop is the pod the phase killed outright or cut off, if it did.
 	HardStop *HardStop `json:"hard_stop,omitempty"`
 	// Traces are the trace sink's figures, when the scenario is traced.
 	Traces *Traces `json:"traces,omitempty"`

@@ -31,8 +31,8 @@ type Traces struct {
 	// "client: pod that answered", but those of Unexported.
 	Missing map[string]int `json:"missing,omitempty"`
 	// Unexported are the answered requests with no server span whose pod
-	// a phase killed (HardStop) less than UnexportedWindow after the
-	// request began: their spans were still waiting for their batch.
+	// a phase killed or cut off (HardStop) less than UnexportedWindow after
+	// the request began: their spans were still waiting for their batch.
 	Unexported int `json:"unexported,omitempty"`
 	// Retried are the generated client's calls with more than one attempt
 	// that went out (retries and hedges), and InTrace those whose trace
@@ -50,18 +50,21 @@ const (
 	UnexportedWindow = 2 * ExportEvery
 )
 
-// HardStop is a pod a phase stopped without its shutdown, and when.
+// HardStop is a pod a phase stopped without its shutdown, or cut off the
+// network: from just before the harness did it to when it was done (the
+// kill's command returned, or the cut was restored).
 type HardStop struct {
-	Pod string        `json:"pod"`
-	At  time.Duration `json:"at"`
+	Pod  string        `json:"pod"`
+	From time.Duration `json:"from"`
+	To   time.Duration `json:"to"`
 }
 
 // unexported says whether a request's spans may have died with a pod that
 // a hard stop took before its next export: the pod answered it, and it
-// began less than UnexportedWindow before the stop.
+// began from UnexportedWindow before the stop until the stop was done.
 func unexported(stops []HardStop, s load.Sample) bool {
 	for _, st := range stops {
-		if st.Pod == s.Host && s.At < st.At && s.At >= st.At-UnexportedWindow {
+		if st.Pod == s.Host && s.At >= st.From-UnexportedWindow && s.At < st.To {
 			return true
 		}
 	}
@@ -189,7 +192,7 @@ func writeTraces(b *strings.Builder, sc *Scenario) {
 		"A request answered has its pod's server span in every phase but the hard kill and the partition, " +
 		"unless the pod that answered it was killed outright less than " + UnexportedWindow.String() + " after it began (its spans waited for their batch, exported every " + ExportEvery.String() + "); " +
 		"each call of the generated client that was retried or hedged has a span for each attempt, naming the pod it reached.\n\n")
-	b.WriteString("| # | phase | traced | answered | with a server span | server spans | died with a killed pod | missing | calls retried or hedged | every attempt in the trace |\n")
+	b.WriteString("| # | phase | traced | answered | with a server span | server spans | died with a killed or cut-off pod | missing | calls retried or hedged | every attempt in the trace |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for i, p := range sc.Phases {
 		t := p.Traces

@@ -23,7 +23,7 @@ func TestFillTraces(t *testing.T) {
 		Clients: []load.Info{{Name: "h", Protocol: "http"}, {Name: "rr", Protocol: "grpc", Retries: true}},
 		Phases: []Phase{
 			{Name: "steady", Kind: "steady", End: 10 * time.Second},
-			{Name: "kill", Kind: KillKind, Start: 10 * time.Second, End: 20 * time.Second, HardStop: &HardStop{Pod: "pod-c", At: 11 * time.Second}},
+			{Name: "kill", Kind: KillKind, Start: 10 * time.Second, End: 20 * time.Second, HardStop: &HardStop{Pod: "pod-c", From: 11 * time.Second, To: 11200 * time.Millisecond}},
 		},
 	}
 	tries := func(peers ...string) []load.Try {
@@ -42,6 +42,8 @@ func TestFillTraces(t *testing.T) {
 		{Client: 0, At: 8 * time.Second, OK: true, Host: "pod-c", Trace: traceID("t6").String()},         // long before the kill: lost
 		{Client: 0, At: 9500 * time.Millisecond, OK: true, Host: "pod-c", Trace: traceID("t7").String()}, // its batch died with pod-c
 		{Client: 1, At: 10500 * time.Millisecond, OK: true, Host: "pod-c", Trace: traceID("t5").String(), Tries: tries("10.0.0.1", "10.0.0.3")},
+		{Client: 0, At: 11100 * time.Millisecond, OK: true, Host: "pod-c", Trace: traceID("t8").String()}, // while the kill's command ran
+		{Client: 0, At: 11200 * time.Millisecond, OK: true, Host: "pod-c", Trace: traceID("t9").String()}, // the restarted container's: lost
 	}
 	server := func(tr, pod string) otlpsink.Span {
 		return otlpsink.Span{Trace: traceID(tr), Service: "example-service", Pod: pod, Kind: trace.SpanKindServer}
@@ -55,13 +57,13 @@ func TestFillTraces(t *testing.T) {
 		attempt("t5", "10.0.0.1"), attempt("t5", ""), // the second attempt's span names no pod
 	}
 	if missing := FillTraces(sc, samples, spans); missing != 3 {
-		t.Errorf("FillTraces = %d spans still wanted, want 3: t2's and t6's server spans, and t5's second attempt", missing)
+		t.Errorf("FillTraces = %d spans still wanted, want 3: t2's and t6's server spans, and t5's second attempt (the kill's phase keeps none)", missing)
 	}
 	steady, kill := sc.Phases[0].Traces, sc.Phases[1].Traces
 	if want := (Traces{Traced: 6, Answered: 5, Served: 2, ServerSpans: 2, Missing: map[string]int{"h: pod-a": 1, "h: pod-c": 1}, Unexported: 1, Retried: 1, InTrace: 1}); !reflect.DeepEqual(*steady, want) {
 		t.Errorf("steady: %+v, want %+v", *steady, want)
 	}
-	if want := (Traces{Traced: 1, Answered: 1, Served: 0, Missing: map[string]int{}, Unexported: 1, Retried: 1, InTrace: 0}); !reflect.DeepEqual(*kill, want) {
+	if want := (Traces{Traced: 3, Answered: 3, Served: 0, Missing: map[string]int{"h: pod-c": 1}, Unexported: 2, Retried: 1, InTrace: 0}); !reflect.DeepEqual(*kill, want) {
 		t.Errorf("kill: %+v, want %+v", *kill, want)
 	}
 	got := strings.Join(TraceProblems(sc), "; ")
@@ -73,11 +75,11 @@ func TestFillTraces(t *testing.T) {
 			t.Errorf("problems %q, want one containing %q", got, want)
 		}
 	}
-	if strings.Contains(got, "kill: 1 of 1 answered") {
+	if strings.Contains(got, "kill: 1 of 3 answered") {
 		t.Errorf("problems %q: spans that died with the killed pod are not lost", got)
 	}
 	md := Markdown(&Run{Scenarios: []*Scenario{sc}})
-	if !strings.Contains(md, "| 2 | kill | 1 | 1 | 0 | 0 | 1 |  | 1 | 0 |") {
+	if !strings.Contains(md, "| 2 | kill | 3 | 3 | 0 | 0 | 2 | h: pod-c: 1 (not gated) | 1 | 0 |") {
 		t.Errorf("run.md has no trace row for the kill:\n%s", md)
 	}
 }

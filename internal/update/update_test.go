@@ -493,7 +493,9 @@ const layoutCommit = "67538e3"
 // TestUpdateAcrossTheExampleMove updates a service generated at
 // layoutCommit, whose example API and runtime the user edited, to the
 // current layout: every edit is kept, the Greeter's move carries the user's
-// RPC to its new home, nothing conflicts, and the result passes its tests.
+// RPC to its new home, nothing conflicts, and the result passes its tests,
+// OpenTelemetry's among them (issue 28: existing services get tracing
+// through scaffold update).
 func TestUpdateAcrossTheExampleMove(t *testing.T) {
 	if out, err := exec.Command("git", "-C", repoRoot, "cat-file", "-e", layoutCommit+"^{commit}").CombinedOutput(); err != nil {
 		t.Fatalf("this test needs the zerodrop git history, with commit %s: %v %s\nIn a shallow clone, run git fetch --unshallow.", layoutCommit, err, out)
@@ -516,6 +518,11 @@ func TestUpdateAcrossTheExampleMove(t *testing.T) {
 		"internal/greeter/greeter.go (moved from internal/grpcserver/greeter.go)",
 		"added        internal/drill/drill.go",
 		"added        cmd/" + svcName + "/api.go",
+		// OpenTelemetry came after that commit: an existing service gets
+		// it, and its tests (tracing_test.go across two processes) run
+		// below.
+		"added        internal/tracing/tracing.go",
+		"added        cmd/" + svcName + "/tracing_test.go",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the plan lacks %q:\n%s", want, stdout)

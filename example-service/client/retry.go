@@ -117,7 +117,10 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 			err := status.FromContextError(ctx.Err()).Err()
 			// The attempts end with the caller's deadline or cancellation
 			// too. The one that began first, and so waited longest, says
-			// best why no pod answered (the last connection error, say).
+			// best why no pod answered (the last connection error, say),
+			// unless it says no more than the caller's context: one that
+			// began as the deadline passed. Else an earlier attempt's
+			// failure says why.
 			var first *result
 			for ; c.pending > 0; c.pending-- {
 				res := <-c.results
@@ -125,12 +128,16 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 					c.adopt(res)
 					return nil
 				}
-				if first == nil || res.n < first.n {
+				if status.Code(res.err) == status.Code(err) && status.Convert(res.err).Message() != status.Convert(err).Message() &&
+					(first == nil || res.n < first.n) {
 					first = &res
 				}
 			}
-			if first != nil && status.Code(first.err) == status.Code(err) {
-				err = first.err
+			switch {
+			case first != nil:
+				return first.err
+			case lastErr != nil:
+				return status.Errorf(status.Code(err), "%s; the last attempt that failed: %s", status.Convert(err).Message(), status.Convert(lastErr).Message())
 			}
 			return err
 		case <-timer.C:

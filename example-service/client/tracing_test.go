@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -21,8 +22,8 @@ import (
 
 // TestAttemptSpansNameThePod: through a name that stands for several pods,
 // as a headless Service's does, each attempt of a call is a span of its own
-// in the caller's trace, and names the pod it reached: a call whose first
-// attempt a pod refused shows that pod, then the one that answered.
+// in the caller's trace, and names the pod it reached: a call that a pod
+// refused shows that pod for each refusal, then the one that answered.
 func TestAttemptSpansNameThePod(t *testing.T) {
 	refusing := &failing{code: codes.Unavailable}
 	refused, _ := serveDrill(t, refusing)
@@ -40,8 +41,14 @@ func TestAttemptSpansNameThePod(t *testing.T) {
 	tracer := tp.Tracer("test")
 
 	// Calls go on until three were retried, bounded: the refusing pod gets
-	// no attempt until its connection is ready.
-	var retried []trace.SpanContext
+	// no attempt until its connection is ready. While the answering pod's
+	// is not ready yet, a call may be refused more than once: refusals
+	// counts the attempts the refusing pod saw in each call.
+	type retriedCall struct {
+		trace.SpanContext
+		refusals int64
+	}
+	var retried []retriedCall
 	for i := 0; i < 500 && len(retried) < 3; i++ {
 		before := refusing.attempts.Load()
 		ctx, call := tracer.Start(context.Background(), "call")
@@ -50,14 +57,19 @@ func TestAttemptSpansNameThePod(t *testing.T) {
 		if err != nil {
 			t.Fatalf("call %d: %v, want the answer of the pod that works", i, err)
 		}
-		if refusing.attempts.Load() > before {
-			retried = append(retried, call.SpanContext())
+		if n := refusing.attempts.Load() - before; n > 0 {
+			retried = append(retried, retriedCall{call.SpanContext(), n})
 		}
 	}
 	if len(retried) < 3 {
 		t.Fatalf("%d of 500 calls were retried, want 3: the refusing pod was never picked", len(retried))
 	}
 	for i, call := range retried {
+		var want []string
+		for range call.refusals {
+			want = append(want, refused)
+		}
+		want = append(want, answered)
 		var peers []string
 		for _, s := range spans.Ended() {
 			if s.SpanKind() != trace.SpanKindClient || s.Parent().SpanID() != call.SpanID() {
@@ -66,8 +78,8 @@ func TestAttemptSpansNameThePod(t *testing.T) {
 			a := attributes(s.Attributes())
 			peers = append(peers, net.JoinHostPort(a["network.peer.address"], a["network.peer.port"]))
 		}
-		if len(peers) != 2 || peers[0] != refused || peers[1] != answered {
-			t.Errorf("retried call %d: attempt spans name %v, want the refusing pod then the answering one, [%s %s]", i, peers, refused, answered)
+		if !slices.Equal(peers, want) {
+			t.Errorf("retried call %d: attempt spans name %v, want the refusing pod for each of its %d attempts, then the answering one: %v", i, peers, call.refusals, want)
 		}
 	}
 }

@@ -31,18 +31,21 @@ func TestDrillRelaysToItsUpstream(t *testing.T) {
 	drill := drillv1.NewDrillClient(conn)
 	ctx := servicetest.WithTimeout(t, 10*time.Second)
 	resp, err := drill.Work(ctx, &drillv1.WorkRequest{})
-	if err != nil || resp.GetVersion() != "core-1" || resp.GetVia() == "" {
-		t.Errorf("Work on the edge = %v, %v; want the core's answer (core-1), relayed via the edge", resp, err)
+	if err != nil || resp.GetVersion() != "core-1" || resp.GetVia() == "" || resp.GetViaVersion() != "edge-1" {
+		t.Errorf("Work on the edge = %v, %v; want the core's answer (core-1), relayed via the edge (edge-1)", resp, err)
 	}
 
 	r, err := http.Get("http://" + edge.HTTPAddr + "/drill/work")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body struct{ Version, Hostname, Via string }
+	var body struct {
+		Version, Hostname, Via string
+		ViaVersion             string `json:"via_version"`
+	}
 	err = json.NewDecoder(r.Body).Decode(&body)
 	_ = r.Body.Close()
-	if err != nil || r.StatusCode != http.StatusOK || body.Version != "core-1" || body.Via == "" || r.Header.Get("X-Version") != "edge-1" {
+	if err != nil || r.StatusCode != http.StatusOK || body.Version != "core-1" || body.Via == "" || body.ViaVersion != "edge-1" || r.Header.Get("X-Version") != "edge-1" {
 		t.Errorf("GET /drill/work on the edge = %d %+v (X-Version %q), %v; want 200 with the core's version, via the edge, from edge-1",
 			r.StatusCode, body, r.Header.Get("X-Version"), err)
 	}

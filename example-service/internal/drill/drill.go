@@ -88,7 +88,7 @@ func (d *Drill) relay(ctx context.Context, req *drillv1.WorkRequest) (*drillv1.W
 		s := status.Convert(err)
 		return nil, status.Errorf(s.Code(), "upstream: %s", s.Message())
 	}
-	resp.Via = d.hostname
+	resp.Via, resp.ViaVersion = d.hostname, d.version
 	return resp, nil
 }
 
@@ -109,9 +109,10 @@ const MaxSleep = time.Minute
 
 // workResponse is the body of GET /drill/work.
 type workResponse struct {
-	Version  string `json:"version"`
-	Hostname string `json:"hostname"`
-	Via      string `json:"via,omitempty"` // see WorkResponse.via
+	Version    string `json:"version"`
+	Hostname   string `json:"hostname"`
+	Via        string `json:"via,omitempty"`         // see WorkResponse.via
+	ViaVersion string `json:"via_version,omitempty"` // see WorkResponse.via_version
 }
 
 // work serves GET /drill/work. The optional query parameter sleep (a Go
@@ -138,7 +139,7 @@ func (d *Drill) work(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "upstream: "+status.Convert(err).Message(), http.StatusBadGateway)
 			return
 		}
-		body = workResponse{Version: resp.GetVersion(), Hostname: resp.GetHostname(), Via: d.hostname}
+		body = workResponse{Version: resp.GetVersion(), Hostname: resp.GetHostname(), Via: d.hostname, ViaVersion: d.version}
 	} else {
 		time.Sleep(sleep)
 	}

@@ -83,7 +83,11 @@ type WorkResponse struct {
 	Hostname string `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	// Hostname of the replica that relayed the call to its upstream
 	// (--drill-upstream), which answered it; empty when none did.
-	Via           string `protobuf:"bytes,3,opt,name=via,proto3" json:"via,omitempty"`
+	Via string `protobuf:"bytes,3,opt,name=via,proto3" json:"via,omitempty"`
+	// Version of the replica that relayed the call (its SERVICE_VERSION),
+	// so that a caller sees the rollout of every tier it went through; empty
+	// when none relayed it.
+	ViaVersion    string `protobuf:"bytes,4,opt,name=via_version,json=viaVersion,proto3" json:"via_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +139,13 @@ func (x *WorkResponse) GetHostname() string {
 func (x *WorkResponse) GetVia() string {
 	if x != nil {
 		return x.Via
+	}
+	return ""
+}
+
+func (x *WorkResponse) GetViaVersion() string {
+	if x != nil {
+		return x.ViaVersion
 	}
 	return ""
 }
@@ -363,11 +374,13 @@ const file_exampleservice_drill_v1_drill_proto_rawDesc = "" +
 	"\n" +
 	"#exampleservice/drill/v1/drill.proto\x12\x17exampleservice.drill.v1\"&\n" +
 	"\vWorkRequest\x12\x17\n" +
-	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"V\n" +
+	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"w\n" +
 	"\fWorkResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1a\n" +
 	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x10\n" +
-	"\x03via\x18\x03 \x01(\tR\x03via\"'\n" +
+	"\x03via\x18\x03 \x01(\tR\x03via\x12\x1f\n" +
+	"\vvia_version\x18\x04 \x01(\tR\n" +
+	"viaVersion\"'\n" +
 	"\fCountRequest\x12\x17\n" +
 	"\awork_ms\x18\x01 \x01(\rR\x06workMs\"A\n" +
 	"\rCountResponse\x12\x14\n" +

@@ -25,6 +25,9 @@ type disruptions struct {
 	c  *cluster.Cluster
 	k  kube.Kubectl
 	ns string
+	// pods names every pod address the harness saw, for the report's
+	// failures: an attempt's peer is an address.
+	pods map[string]string
 	// since is the load's clock, for the moments a phase records.
 	since func() time.Duration
 	// direct counts the generated client's attempts since a moment of that
@@ -65,7 +68,14 @@ func (d disruptions) untilDirect(ctx context.Context) (time.Duration, error) {
 const phaseTimeout = 4 * time.Minute
 
 func (d disruptions) wait(ctx context.Context, done func(kube.RolloutState) bool) (kube.RolloutState, error) {
-	return d.k.Wait(ctx, d.ns, "example-service", selector, phaseTimeout, done)
+	return d.k.Wait(ctx, d.ns, "example-service", selector, phaseTimeout, func(s kube.RolloutState) bool {
+		for name, p := range s.Pods {
+			if p.IP != "" && d.pods != nil {
+				d.pods[p.IP] = d.ns + "/" + name
+			}
+		}
+		return done(s)
+	})
 }
 
 // whole is a Deployment with every desired pod ready on the current

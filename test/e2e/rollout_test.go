@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -41,24 +42,31 @@ const (
 	// cert-manager here) and sends by that name to Traefik.
 	ingressHost   = "example-service.example.com"
 	ingressSecret = "example-service-tls"
+	// edgeHost and edgeGRPCHost are the edge tier's routes on the Gateway
+	// (deploy/kustomize/prod-like-edge); the same run's CA signs them.
+	edgeHost     = "edge.example.com"
+	edgeGRPCHost = "grpc.edge.example.com"
 	// minRequests is the least load a passing prod-like run must have
 	// carried; 335/s over the twelve disruptions is about 107,000.
 	minRequests = 50_000
 )
 
-// loadFor is the load on one Service, 335 requests and calls a second in
-// all, and four Watch streams: on 2 cores that leaves room for the pods, the
-// control plane, Traefik and the surge pod of a rollout. (At 425/s the p99
-// across the disruptions came to 1.8-2.3x the steady p99, against 1.2-1.4x
-// at 350/s before the streams and HTTP/2 clients. At 365/s with every
-// request traced, two runs of three had a phase past 2x: 2.05x and 3.13x,
-// both while pods started. Tracing costs each request a span in the
-// harness and in the pod, and its export; the cut, 30/s, falls most on the
-// clients that cost most: TLS handshakes through the ingress and new
-// connections.) Each client may have more
-// requests in flight than its rate times its timeout: in a partition every
-// request of a client may wait out its timeout, and at exactly that bound
-// the next one found it reached and failed as "client saturated".
+// loadFor is the load straight at the core tier's Service, 255 requests and
+// calls a second in all, and four Watch streams; gatewayLoad adds 40/s
+// through the edge, each of them a request in both tiers: 335 requests a
+// second in the pods, as in the one-tier proof that passed at that rate. On
+// 2 cores that leaves room for six pods, the control plane, Traefik and the
+// surge pod of a rollout. (At 425/s on one tier the p99 across the
+// disruptions came to 1.8-2.3x the steady p99, against 1.2-1.4x at 350/s
+// before the streams and HTTP/2 clients. At 365/s with every request
+// traced, two runs of three had a phase past 2x: 2.05x and 3.13x, both
+// while pods started. Tracing costs each request a span in the harness and
+// in the pod, and its export; the cuts fall most on the clients that cost
+// most: TLS handshakes through the ingress and new connections.) Each
+// client may have more requests in flight than its rate times its timeout:
+// in a partition every request of a client may wait out its timeout, and at
+// exactly that bound the next one found it reached and failed as "client
+// saturated".
 func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 	url := "http://" + clusterIP + "/drill/work"
 	ingress := "https://" + ingressHost + "/drill/work"
@@ -68,31 +76,66 @@ func loadFor(clusterIP, namespace string, roots *x509.CertPool) []load.Client {
 	// What client.NewInCluster's fallback, the ClusterIP Service's name,
 	// resolves to; the harness's host has no cluster DNS of its own.
 	fallback := "passthrough:///" + grpcTarget
+	clusterip := load.Route{Tier: "core", Path: "clusterip"}
+	viaIngress := load.Route{Tier: "core", Path: "ingress"}
+	viaHeadless := load.Route{Tier: "core", Path: "headless"}
 	return []load.Client{
-		load.HTTPClient{Name: "http-newconn-a", URL: url, Rate: 35, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.HTTPClient{Name: "http-newconn-b", URL: url, Rate: 35, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.HTTPClient{Name: "http-keepalive-8", URL: url, Rate: 45, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
-		load.HTTPClient{Name: "http-keepalive-2", URL: url, Rate: 25, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 75},
-		load.HTTPClient{Name: "ingress-newconn", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
-			Rate: 30, Timeout: 2 * time.Second, MaxInFlight: 100},
-		load.HTTPClient{Name: "ingress-keepalive-4", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
-			Rate: 25, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 75},
-		load.HTTPClient{Name: "h2c-clusterip-1", URL: url, HTTP2: true, Conns: 1, Rate: 15, Timeout: 2 * time.Second, MaxInFlight: 50},
-		load.HTTPClient{Name: "ingress-h2-1", URL: ingress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
-			HTTP2: true, Conns: 1, Rate: 15, Timeout: 2 * time.Second, MaxInFlight: 50},
-		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Rate: 45, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 150},
-		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Rate: 50, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 150,
+		load.HTTPClient{Name: "http-newconn-a", URL: url, Route: clusterip, Rate: 25, Timeout: 2 * time.Second, MaxInFlight: 100},
+		load.HTTPClient{Name: "http-newconn-b", URL: url, Route: clusterip, Rate: 25, Timeout: 2 * time.Second, MaxInFlight: 100},
+		load.HTTPClient{Name: "http-keepalive-8", URL: url, Route: clusterip, Rate: 40, KeepAlive: true, Conns: 8, Timeout: 2 * time.Second, MaxInFlight: 150},
+		load.HTTPClient{Name: "http-keepalive-2", URL: url, Route: clusterip, Rate: 20, KeepAlive: true, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 75},
+		load.HTTPClient{Name: "ingress-newconn", URL: ingress, Route: viaIngress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
+			Rate: 20, Timeout: 2 * time.Second, MaxInFlight: 100},
+		load.HTTPClient{Name: "ingress-keepalive-4", URL: ingress, Route: viaIngress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
+			Rate: 20, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 75},
+		load.HTTPClient{Name: "h2c-clusterip-1", URL: url, Route: clusterip, HTTP2: true, Conns: 1, Rate: 10, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "ingress-h2-1", URL: ingress, Route: viaIngress, Addr: cluster.IngressAddr, RootCAs: roots, Via: via,
+			HTTP2: true, Conns: 1, Rate: 10, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.GRPCClient{Name: "grpc-plain-clusterip", Target: grpcTarget, Route: clusterip, Rate: 35, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 150},
+		load.GRPCClient{Name: "grpc-headless-rr", Target: headless, Route: viaHeadless, Rate: 40, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 150,
 			Dial: load.HeadlessDial(fallback), Retries: true,
 			Mode: "the drill's Work through example-service/client on the headless Service via CoreDNS (30 s cache), the ClusterIP as fallback: round_robin, health checks, 4 attempts for idempotent calls; 2 clients"},
-		load.GRPCClient{Name: "grpc-count-rr", Target: headless, Rate: 15, Conns: 1, Timeout: 2 * time.Second, MaxInFlight: 50,
+		load.GRPCClient{Name: "grpc-count-rr", Target: headless, Route: viaHeadless, Rate: 10, Conns: 1, Timeout: 2 * time.Second, MaxInFlight: 50,
 			Dial: load.HeadlessDial(fallback), Count: true, Mode: "the drill's Count (side effects: never retried) through example-service/client on the headless Service, the ClusterIP as fallback"},
-		load.StreamClient{Name: "watch-follow", Target: headless, Fallback: fallback, Streams: 4, Interval: 250 * time.Millisecond},
+		load.StreamClient{Name: "watch-follow", Target: headless, Route: viaHeadless, Fallback: fallback, Streams: 4, Interval: 250 * time.Millisecond},
 	}
 }
 
-// scenario is one overlay of deploy/kustomize run through every rollout.
+// gatewayLoad is the load that enters the edge tier through the Gateway
+// (Traefik's Gateway API provider, which drops a pod from its pool once it
+// is not ready): the HTTP, HTTPS, HTTP/2 and gRPC client kinds of loadFor,
+// each request relayed to the core by the edge's generated client, so that a
+// failure on either tier, or between them, fails it. 40/s: every request
+// here is two in the pods, and two tiers on 2 cores leave less room.
+func gatewayLoad(roots *x509.CertPool) []load.Client {
+	url := "https://" + edgeHost + "/drill/work"
+	via := "through the Gateway (Traefik's Gateway API provider, TLS) to the edge, which relays to the core"
+	gw := load.Route{Tier: "edge", Path: "gateway"}
+	return []load.Client{
+		load.HTTPClient{Name: "gateway-newconn", URL: url, Route: gw, Addr: cluster.GatewayAddr, RootCAs: roots, Via: via,
+			Rate: 10, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "gateway-keepalive-4", URL: url, Route: gw, Addr: cluster.GatewayAddr, RootCAs: roots, Via: via,
+			Rate: 10, KeepAlive: true, Conns: 4, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.HTTPClient{Name: "gateway-h2-1", URL: url, Route: gw, Addr: cluster.GatewayAddr, RootCAs: roots, Via: via,
+			HTTP2: true, Conns: 1, Rate: 10, Timeout: 2 * time.Second, MaxInFlight: 50},
+		load.GRPCClient{Name: "gateway-grpc", Target: cluster.GatewayAddr, Route: gw,
+			TLS: &tls.Config{RootCAs: roots, ServerName: edgeGRPCHost}, Authority: edgeGRPCHost,
+			Rate: 10, Conns: 2, Timeout: 2 * time.Second, MaxInFlight: 50,
+			Mode: "plain client, TLS (ALPN h2) to the Gateway's GRPCRoute over 2 long-lived connections, " + via},
+	}
+}
+
+// tier is one Deployment of the system under test, in a namespace of its
+// own: the core, which the load reaches directly, or the edge, which the
+// load reaches through the Gateway and which relays to the core.
+type tier struct{ name, overlay, namespace string }
+
+// scenario is a system of deploy/kustomize overlays run through every
+// disruption, on each of its tiers in turn.
 type scenario struct {
-	name, overlay, namespace string
+	name string
+	// tiers: the core first; an edge after it relays to the core.
+	tiers []tier
 	// wantFailures: the naive overlay must fail requests, or the harness
 	// could not tell a broken Deployment from a good one.
 	wantFailures bool
@@ -107,14 +150,17 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{name: "prod-like", overlay: "deploy/kustomize/prod-like", namespace: "example-service", readiness: true, traced: true},
-	{name: "naive", overlay: "deploy/kustomize/naive", namespace: "example-service-naive", wantFailures: true},
+	{name: "prod-like", tiers: []tier{
+		{"core", "deploy/kustomize/prod-like", "example-service"},
+		{"edge", "deploy/kustomize/prod-like-edge", "example-edge"},
+	}, readiness: true, traced: true},
+	{name: "naive", tiers: []tier{{"core", "deploy/kustomize/naive", "example-service-naive"}}, wantFailures: true},
 }
 
 // TestLoadBoundsAboveTimeouts: no client's bound on requests in flight is
 // reached by requests that all wait out their timeout.
 func TestLoadBoundsAboveTimeouts(t *testing.T) {
-	for _, c := range loadFor("10.218.0.1", "ns", nil) {
+	for _, c := range append(loadFor("10.218.0.1", "ns", nil), gatewayLoad(nil)...) {
 		var rate, inFlight int
 		var timeout time.Duration
 		switch c := c.(type) {
@@ -179,7 +225,7 @@ func TestRollingUpdates(t *testing.T) {
 	timed("build or reuse CoreDNS", func() (err error) { coredns, err = cluster.BuildCoreDNS(ctx, scripts, logw); return err })
 	var traefik string
 	timed("build or reuse Traefik", func() (err error) { traefik, err = cluster.BuildTraefik(ctx, scripts, logw); return err })
-	tlsPair, err := certs.Issue(ingressHost)
+	tlsPair, err := certs.Issue(ingressHost, edgeHost, edgeGRPCHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +238,13 @@ func TestRollingUpdates(t *testing.T) {
 	bin := t.TempDir()
 	timed("build images", func() error { return buildImages(ctx, repo, bin, dir) })
 
+	crds, err := gatewayAPICRDs(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var c *cluster.Cluster
 	timed("cluster up", func() (err error) {
-		c, err = cluster.Up(ctx, scripts, dir, kbin, coredns, traefik, logw)
+		c, err = cluster.Up(ctx, scripts, dir, kbin, coredns, traefik, crds, logw)
 		if c != nil {
 			t.Cleanup(func() {
 				if err := c.Down(ctx); err != nil {
@@ -205,7 +255,7 @@ func TestRollingUpdates(t *testing.T) {
 		return err
 	})
 	k := kube.Kubectl{Kubeconfig: c.Kubeconfig}
-	timed("install the Gateway API CRDs", func() error { return installGatewayAPI(ctx, k, repo) })
+	timed("make the Gateway", func() error { return makeGateway(ctx, k, tlsPair, t.TempDir()) })
 	var sink *otlpsink.Sink
 	timed("start the trace sink", func() (err error) {
 		sink, err = startTracing(t)
@@ -221,6 +271,13 @@ func TestRollingUpdates(t *testing.T) {
 			t.Errorf("report: %v", err)
 		}
 		t.Logf("report: %s/run.md", runDir)
+		// CI keeps only the tail of the output, and the naive scenario's
+		// lines come after the gates that failed: say them again, last.
+		for _, sc := range run.Scenarios {
+			for _, p := range sc.Problems {
+				t.Logf("gate failed: %s: %s", sc.Name, p)
+			}
+		}
 	}()
 	for _, sc := range scenarios {
 		start := time.Now()
@@ -250,75 +307,94 @@ type step struct {
 	run        func(ctx context.Context, p *report.Phase) error
 }
 
+// tierStep is a step on one tier. relays: the tier relays to the next,
+// whose version its answers carry (the versions that count are the
+// relaying pods').
+type tierStep struct {
+	step
+	tier   string
+	relays bool
+	d      disruptions
+}
+
 func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.Kubectl, repo string, sc scenario, runDir string, tlsPair *certs.Pair, scaffold string, sink *otlpsink.Sink) (*report.Scenario, error) {
-	t.Logf("%s: applying %s", sc.name, sc.overlay)
 	tree, err := copyManifests(repo, t.TempDir())
 	if err != nil {
 		return nil, err
 	}
-	overlay := filepath.Join(tree, sc.overlay)
-	lintRep, err := lintOverlay(ctx, scaffold, overlay)
-	if err != nil {
-		return nil, err
-	}
-	// What is applied: the overlay, or for a traced scenario the overlay
-	// with the trace sink as its pods' collector.
-	apply := overlay
-	if sc.traced {
-		if apply, err = traceTo(overlay, sink.Addr); err != nil {
-			return nil, err
-		}
-	}
-	// A server-side dry run of namespaced objects needs their namespace.
-	if _, err := k.Run(ctx, "create", "namespace", sc.namespace); err != nil {
-		return nil, err
-	}
-	if err := createTLSSecret(ctx, k, sc.namespace, tlsPair, t.TempDir()); err != nil {
-		return nil, err
-	}
-	if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", apply); err != nil {
-		return nil, fmt.Errorf("server dry run: %w", err)
-	}
-	if _, err := k.Run(ctx, "apply", "-k", apply); err != nil {
-		return nil, err
-	}
-	defer func() {
-		// Free the node for the next scenario; the pods drain as they would.
-		if _, err := k.Run(context.Background(), "delete", "namespace", sc.namespace, "--wait", "--timeout=90s"); err != nil {
-			t.Errorf("%s: %v", sc.name, err)
-		}
-	}()
-	if _, err := k.WaitRollout(ctx, sc.namespace, "example-service", selector, 3*time.Minute); err != nil {
-		return nil, err
-	}
-	ip, err := k.ClusterIP(ctx, sc.namespace, "example-service")
-	if err != nil {
-		return nil, err
-	}
-	if err := waitServing(ctx, k, sc.namespace, ip, tlsPair.Roots); err != nil {
-		return nil, err
-	}
-
-	deploy := "deployment/example-service"
-	kubectl := func(args ...string) func(context.Context) error {
-		return func(ctx context.Context) error {
-			_, err := k.Run(ctx, append([]string{"-n", sc.namespace}, args...)...)
-			return err
-		}
-	}
-	clients := loadFor(ip, sc.namespace, tlsPair.Roots)
-	rep := &report.Scenario{Name: sc.name, Overlay: sc.overlay, Target: sc.namespace + "/example-service " + ip + " (:80 http, :9090 grpc)", Expect: "no failures", Lint: lintRep, Traced: sc.traced}
+	rep := &report.Scenario{Name: sc.name, Overlay: sc.tiers[0].overlay, Expect: "no failures", Traced: sc.traced}
 	if sc.wantFailures {
 		rep.Expect = "failures"
 	}
+	// Each tier is applied and serving before the next, which calls it.
+	type deployed struct {
+		tier
+		overlay, apply, ip string
+	}
+	var tiers []deployed
+	for _, tr := range sc.tiers {
+		t.Logf("%s: applying %s", sc.name, tr.overlay)
+		dt := deployed{tier: tr, overlay: filepath.Join(tree, tr.overlay)}
+		lintRep, err := lintOverlay(ctx, scaffold, dt.overlay)
+		if err != nil {
+			return nil, err
+		}
+		rep.Lint.Add(lintRep)
+		// What is applied: the overlay, or for a traced scenario the
+		// overlay with the trace sink as its pods' collector.
+		dt.apply = dt.overlay
+		if sc.traced {
+			if dt.apply, err = traceTo(dt.overlay, sink.Addr); err != nil {
+				return nil, err
+			}
+		}
+		// A server-side dry run of namespaced objects needs their namespace.
+		if _, err := k.Run(ctx, "create", "namespace", tr.namespace); err != nil {
+			return nil, err
+		}
+		if err := createTLSSecret(ctx, k, tr.namespace, ingressSecret, tlsPair, t.TempDir()); err != nil {
+			return nil, err
+		}
+		if _, err := k.Run(ctx, "apply", "--dry-run=server", "-k", dt.apply); err != nil {
+			return nil, fmt.Errorf("server dry run of %s: %w", tr.overlay, err)
+		}
+		if _, err := k.Run(ctx, "apply", "-k", dt.apply); err != nil {
+			return nil, err
+		}
+		defer func() {
+			// Free the node for the next scenario; the pods drain as they
+			// would. Deferred, the edge goes before the core it calls.
+			if _, err := k.Run(context.Background(), "delete", "namespace", tr.namespace, "--wait", "--timeout=90s"); err != nil {
+				t.Errorf("%s: %v", sc.name, err)
+			}
+		}()
+		if _, err := k.WaitRollout(ctx, tr.namespace, "example-service", selector, 3*time.Minute); err != nil {
+			return nil, err
+		}
+		if dt.ip, err = k.ClusterIP(ctx, tr.namespace, "example-service"); err != nil {
+			return nil, err
+		}
+		rep.Tiers = append(rep.Tiers, report.Tier{Name: tr.name, Overlay: tr.overlay, Lint: lintRep,
+			Target: tr.namespace + "/example-service " + dt.ip + " (:80 http, :9090 grpc)"})
+		tiers = append(tiers, dt)
+	}
+	core := tiers[0]
+	clients := loadFor(core.ip, core.namespace, tlsPair.Roots)
+	if len(tiers) > 1 {
+		clients = append(clients, gatewayLoad(tlsPair.Roots)...)
+	}
+	if err := waitServing(ctx, k, core.namespace, core.ip, tlsPair.Roots, len(tiers) > 1); err != nil {
+		return nil, err
+	}
+	rep.Target = rep.Tiers[0].Target
 	var maxRate int
 	for _, c := range clients {
 		rep.Clients = append(rep.Clients, c.Describe())
 		maxRate += c.Describe().Rate
 	}
-	// Bounds: 12 minutes and as many requests as the rates allow in that
+	// Bounds: 20 minutes and as many requests as the rates allow in that
 	// time; the scenario stops the load much earlier.
-	const maxLoad = 12 * time.Minute
+	const maxLoad = 20 * time.Minute
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	rec, wait := load.Run(loadCtx, clients, maxLoad, maxRate*int(maxLoad/time.Second))
 	stopped := false
@@ -340,7 +416,7 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 				continue
 			}
 			for _, t := range samples[i].Tries {
-				if t.Peer == ip {
+				if t.Peer == core.ip {
 					return attempts, false
 				}
 				attempts++
@@ -348,28 +424,49 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 		}
 		return attempts, true
 	}
-	d := disruptions{c: c, k: k, ns: sc.namespace, since: since, direct: direct}
-	steps := []step{
-		{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
-		{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
-		{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
-			if err := setVersion(overlay, version0, version1); err != nil {
+	pods := map[string]string{}
+	var steps []tierStep
+	for i, tr := range tiers {
+		d := disruptions{c: c, k: k, ns: tr.namespace, since: since, direct: direct, pods: pods}
+		deploy := "deployment/example-service"
+		kubectl := func(args ...string) func(context.Context) error {
+			return func(ctx context.Context) error {
+				_, err := k.Run(ctx, append([]string{"-n", tr.namespace}, args...)...)
 				return err
 			}
-			_, err := k.Run(ctx, "apply", "-k", apply)
-			return err
-		})},
-		{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
-		{"scale 3 to 1", "scale-in", version0, d.scale(1)},
-		{"scale 1 to 3", "scale-out", version0, d.scale(3)},
-		{"evict each pod", "evict", version0, d.evictEach},
-		{"delete each pod", "delete", version0, d.deleteEach},
-		{"SIGKILL one pod", report.KillKind, version0, d.killOne},
-	}
-	if sc.readiness {
-		steps = append(steps, step{"partition one pod", report.PartitionKind, version0, d.partitionOne})
+		}
+		tierSteps := []step{
+			{"rollout restart 1", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+			{"rollout restart 2", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+			{"rollout restart 3", "restart", version0, d.rollout(kubectl("rollout", "restart", deploy))},
+			{"set image e2e-b", "set-image", version0, d.rollout(kubectl("set", "image", deploy, "example-service="+imageB))},
+			{"version " + version1 + " via ConfigMap", "version", version1, d.rollout(func(ctx context.Context) error {
+				if err := setVersion(tr.overlay, version0, version1); err != nil {
+					return err
+				}
+				_, err := k.Run(ctx, "apply", "-k", tr.apply)
+				return err
+			})},
+			{"rollout undo", "undo", version0, d.rollout(kubectl("rollout", "undo", deploy))},
+			{"scale 3 to 1", "scale-in", version0, d.scale(1)},
+			{"scale 1 to 3", "scale-out", version0, d.scale(3)},
+			{"evict each pod", "evict", version0, d.evictEach},
+			{"delete each pod", "delete", version0, d.deleteEach},
+			{"SIGKILL one pod", report.KillKind, version0, d.killOne},
+		}
+		// The partition is the core's: the generated client that must
+		// leave a silent pod calls the core, from the harness and from the
+		// edge. Through the edge, a silent edge pod is the gateway's to
+		// leave, which only the readiness probe makes it do.
+		if sc.readiness && i == 0 {
+			tierSteps = append(tierSteps, step{"partition one pod", report.PartitionKind, version0, d.partitionOne})
+		}
+		for _, st := range tierSteps {
+			if len(tiers) > 1 {
+				st.name = tr.name + ": " + st.name
+			}
+			steps = append(steps, tierStep{step: st, tier: tr.name, relays: i > 0, d: d})
+		}
 	}
 
 	select {
@@ -378,25 +475,28 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 		return nil, ctx.Err()
 	}
 	rep.Phases = append(rep.Phases, report.Phase{Name: "steady", Kind: "steady", End: since(), FromVersion: version0, ToVersion: version0})
-	cur := version0
+	cur := map[string]string{}
+	for _, tr := range tiers {
+		cur[tr.name] = version0
+	}
 	var stepErr error
 	for _, s := range steps {
-		p := report.Phase{Name: s.name, Kind: s.kind, Start: since(), FromVersion: cur, ToVersion: s.to}
+		p := report.Phase{Name: s.name, Kind: s.kind, Tier: s.tier, Relaying: s.relays, Start: since(), FromVersion: cur[s.tier], ToVersion: s.to}
 		if stepErr = s.run(ctx, &p); stepErr == nil {
-			p.DNSAnswer, p.DNSStale, stepErr = d.staleDNS(ctx)
+			p.DNSAnswer, p.DNSStale, stepErr = s.d.staleDNS(ctx)
 			t.Logf("%s: %s done after %.1fs %s; CoreDNS answered %d addresses, %d stale", sc.name, s.name, (since() - p.Start).Seconds(), p.Note, p.DNSAnswer, p.DNSStale)
 		}
 		time.Sleep(settle)
 		p.End = since()
 		rep.Phases = append(rep.Phases, p)
-		cur = s.to
+		cur[s.tier] = s.to
 		if stepErr != nil {
 			stepErr = fmt.Errorf("%s: %w", s.name, stepErr)
 			break
 		}
 	}
 	if stepErr == nil {
-		p := report.Phase{Name: "steady after", Kind: "steady", Start: since(), FromVersion: cur, ToVersion: cur}
+		p := report.Phase{Name: "steady after", Kind: "steady", Start: since(), FromVersion: cur[core.name], ToVersion: cur[core.name]}
 		select {
 		case <-time.After(steadyFor):
 		case <-ctx.Done():
@@ -408,6 +508,7 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	stop()
 	rep.Duration = since()
 	samples, events, conns := rec.Samples(), rec.Events(), rec.Conns()
+	rep.Pods = pods
 	report.Fill(rep, samples, events, conns)
 	if sc.traced {
 		if err := awaitSpans(ctx, rep, samples, sink); err != nil {

@@ -61,12 +61,13 @@ func buildImages(ctx context.Context, repo, bin, dir string) error {
 	return nil
 }
 
-// waitServing waits until every replica is a ready endpoint, kube-proxy
-// has programmed the Service (traffic sent before its next sync is rejected
-// with EPERM) and Traefik routes the Ingress (it answers 404 before). All
-// bounded.
-func waitServing(ctx context.Context, k kube.Kubectl, ns, clusterIP string, roots *x509.CertPool) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+// waitServing waits until every replica of the core is a ready endpoint,
+// kube-proxy has programmed the Service (traffic sent before its next sync
+// is rejected with EPERM) and Traefik routes the Ingress (it answers 404
+// before), and, with gateway, until the edge answers through the Gateway's
+// HTTPRoute and GRPCRoute, relaying to the core. All bounded.
+func waitServing(ctx context.Context, k kube.Kubectl, ns, clusterIP string, roots *x509.CertPool, gateway bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	for {
 		n, err := k.ReadyEndpoints(ctx, ns, "example-service")
@@ -80,12 +81,26 @@ func waitServing(ctx context.Context, k kube.Kubectl, ns, clusterIP string, root
 		}
 	}
 	cluster.FlushConntrack(ctx)
-	probes := []load.HTTPClient{
-		{Name: "probe", URL: "http://" + clusterIP + "/"},
-		{Name: "probe-ingress", URL: "https://" + ingressHost + "/", Addr: cluster.IngressAddr, RootCAs: roots},
+	probes := []load.Client{
+		load.HTTPClient{Name: "probe", URL: "http://" + clusterIP + "/", Rate: 20, Timeout: time.Second, MaxInFlight: 1},
+		load.HTTPClient{Name: "probe-ingress", URL: "https://" + ingressHost + "/", Addr: cluster.IngressAddr, RootCAs: roots,
+			Rate: 20, Timeout: time.Second, MaxInFlight: 1},
+	}
+	if gateway {
+		for _, c := range gatewayLoad(roots) {
+			switch c := c.(type) {
+			case load.HTTPClient:
+				if !c.KeepAlive && !c.HTTP2 {
+					c.Rate, c.Timeout, c.MaxInFlight = 20, time.Second, 1
+					probes = append(probes, c)
+				}
+			case load.GRPCClient:
+				c.Rate, c.Conns, c.Timeout, c.MaxInFlight = 20, 1, time.Second, 1
+				probes = append(probes, c)
+			}
+		}
 	}
 	for _, probe := range probes {
-		probe.Rate, probe.Timeout, probe.MaxInFlight = 20, time.Second, 1
 		var last load.Sample
 		for ok := 0; ok < 20; {
 			rec, wait := load.Run(ctx, []load.Client{probe}, 2*time.Second, 1)
@@ -101,7 +116,7 @@ func waitServing(ctx context.Context, k kube.Kubectl, ns, clusterIP string, root
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("%s not serving (last error: %s): %w", probe.URL, last.Error, ctx.Err())
+				return fmt.Errorf("%s not serving (last error: %s): %w", probe.Describe().Name, last.Error, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -128,9 +143,9 @@ func lintOverlay(ctx context.Context, scaffold, overlay string) (report.Lint, er
 	return r, nil
 }
 
-// createTLSSecret stores the harness's certificate as the Ingress's TLS
-// Secret, the one cert-manager would make in a real cluster.
-func createTLSSecret(ctx context.Context, k kube.Kubectl, ns string, p *certs.Pair, tmp string) error {
+// createTLSSecret stores the harness's certificate as a TLS Secret, the one
+// cert-manager would make in a real cluster for an Ingress or a Gateway.
+func createTLSSecret(ctx context.Context, k kube.Kubectl, ns, name string, p *certs.Pair, tmp string) error {
 	crt, key := filepath.Join(tmp, "tls.crt"), filepath.Join(tmp, "tls.key")
 	if err := os.WriteFile(crt, p.CertPEM, 0o600); err != nil {
 		return fmt.Errorf("write certificate: %w", err)
@@ -138,7 +153,7 @@ func createTLSSecret(ctx context.Context, k kube.Kubectl, ns string, p *certs.Pa
 	if err := os.WriteFile(key, p.KeyPEM, 0o600); err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
-	_, err := k.Run(ctx, "-n", ns, "create", "secret", "tls", ingressSecret, "--cert", crt, "--key", key)
+	_, err := k.Run(ctx, "-n", ns, "create", "secret", "tls", name, "--cert", crt, "--key", key)
 	return err
 }
 
@@ -168,26 +183,70 @@ func setVersion(overlay, from, to string) error {
 	return os.WriteFile(p, []byte(strings.ReplaceAll(string(b), old, "SERVICE_VERSION="+to)), 0o644)
 }
 
-// installGatewayAPI installs the standard channel of the Gateway API CRDs,
-// from the module at the version the root go.mod requires for scaffold
-// lint, so that the prod overlay's HTTPRoute and GRPCRoute apply as they
-// would on a cluster whose platform runs a gateway. Server-side apply, as
-// the CRDs are larger than client-side apply's annotation allows.
-func installGatewayAPI(ctx context.Context, k kube.Kubectl, repo string) error {
+// gatewayAPICRDs returns the directory of the standard channel of the
+// Gateway API CRDs, from the module at the version the root go.mod
+// requires for scaffold lint (already in the module cache; a second or
+// two), for cluster.Up to install before Traefik starts.
+func gatewayAPICRDs(ctx context.Context, repo string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "sigs.k8s.io/gateway-api")
 	cmd.Dir = repo
 	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("go mod download sigs.k8s.io/gateway-api: %w", err)
+		return "", fmt.Errorf("go mod download sigs.k8s.io/gateway-api: %w", err)
 	}
 	var mod struct{ Dir, Version string }
 	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return fmt.Errorf("go mod download sigs.k8s.io/gateway-api printed no module directory (%v): %s", err, out)
+		return "", fmt.Errorf("go mod download sigs.k8s.io/gateway-api printed no module directory (%v): %s", err, out)
 	}
-	if _, err := k.Run(ctx, "apply", "--server-side", "-f", filepath.Join(mod.Dir, "config", "crd", "standard")); err != nil {
-		return fmt.Errorf("install the Gateway API %s CRDs: %w", mod.Version, err)
+	return filepath.Join(mod.Dir, "config", "crd", "standard"), nil
+}
+
+// The platform's Gateway, which the overlays' routes attach to (the
+// example's gateway-api component: scaffold new --gateway,
+// --gateway-namespace).
+const (
+	gatewayName      = "gateway"
+	gatewayNamespace = "gateway-system"
+	gatewaySecret    = "gateway-tls"
+)
+
+// makeGateway plays the platform team: the Gateway of Traefik's class, one
+// HTTPS listener on the entry point Traefik serves it on, terminating TLS
+// with the run's certificate and admitting routes from every namespace.
+// It waits until Traefik has programmed it.
+func makeGateway(ctx context.Context, k kube.Kubectl, p *certs.Pair, tmp string) error {
+	if _, err := k.Run(ctx, "create", "namespace", gatewayNamespace); err != nil {
+		return err
 	}
-	_, err = k.Run(ctx, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/httproutes.gateway.networking.k8s.io", "crd/grpcroutes.gateway.networking.k8s.io")
+	if err := createTLSSecret(ctx, k, gatewayNamespace, gatewaySecret, p, tmp); err != nil {
+		return err
+	}
+	gw := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  gatewayClassName: %s
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: %d
+    tls:
+      mode: Terminate
+      certificateRefs:
+      - name: %s
+    allowedRoutes:
+      namespaces:
+        from: All
+`, gatewayName, gatewayNamespace, cluster.GatewayClass, cluster.GatewayPort, gatewaySecret)
+	f := filepath.Join(tmp, "gateway.yaml")
+	if err := os.WriteFile(f, []byte(gw), 0o644); err != nil {
+		return fmt.Errorf("write the Gateway: %w", err)
+	}
+	if _, err := k.Run(ctx, "apply", "-f", f); err != nil {
+		return err
+	}
+	_, err := k.Run(ctx, "-n", gatewayNamespace, "wait", "--for=condition=Programmed", "--timeout=60s", "gateway/"+gatewayName)
 	return err
 }

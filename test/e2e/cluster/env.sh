@@ -24,6 +24,7 @@ DNS_PORT=10053
 # Traefik, when up.sh is given one: HTTPS for Ingresses, and its ping.
 INGRESS_PORT=8443
 TRAEFIK_PORT=8082
+GATEWAY_PORT=8444
 KUBE_VERSION=v1.33.13
 PAUSE_IMAGE=zerodrop.local/pause:e2e
 CNI_BIN_DIR=/usr/lib/cni

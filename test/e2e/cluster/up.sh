@@ -13,9 +13,12 @@
 # With TRAEFIK, Traefik runs on the host as the cluster's ingress controller
 # for the IngressClass "traefik": HTTPS on 127.0.0.1:$INGRESS_PORT, straight
 # to the pods it reads from EndpointSlices, and its ping on
-# 127.0.0.1:$TRAEFIK_PORT.
+# 127.0.0.1:$TRAEFIK_PORT. With GATEWAY_CRDS too (a directory of the Gateway
+# API's CRDs), they are installed first and Traefik is also the controller of
+# the GatewayClass "traefik": a Gateway's listener on port $GATEWAY_PORT is
+# served on 127.0.0.1:$GATEWAY_PORT. The harness makes the Gateway.
 #
-# usage: up.sh DIR KBIN [COREDNS [TRAEFIK]]
+# usage: up.sh DIR KBIN [COREDNS [TRAEFIK [GATEWAY_CRDS]]]
 # On success DIR/kubeconfig is an admin kubeconfig. On failure run down.sh DIR.
 set -o errexit -o pipefail -o nounset
 
@@ -23,6 +26,7 @@ dir=$1
 kbin=$2
 coredns=${3:-}
 traefik=${4:-}
+gateway_crds=${5:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=env.sh
 source "$here/env.sh"
@@ -40,7 +44,7 @@ log() { echo "up: $(date +%T.%N | cut -c1-12) $*" >&2; }
 # guessing, check that each is free and say what holds it. (The processes
 # under test, the service's replicas, are pods and get their own addresses.)
 busy=""
-for p in 6443 "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$DNS_PORT" "$INGRESS_PORT" "$TRAEFIK_PORT"; do
+for p in 6443 "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" 10248 10249 10250 10256 10257 10259 "$DNS_PORT" "$INGRESS_PORT" "$TRAEFIK_PORT" "$GATEWAY_PORT"; do
   if ss -Hltn "sport = :$p" | grep -q .; then
     busy="$busy $p ($(ss -Hltnp "sport = :$p" | grep -o 'users:(("[^"]*"' | head -1 | cut -d'"' -f2))"
   fi
@@ -366,7 +370,9 @@ wait_for "default service account" 60 kubectl_ -n default get serviceaccount def
 if [[ -n $coredns ]]; then
   cat > "$dir/Corefile" <<COREFILE
 cluster.local:$DNS_PORT {
-    bind 127.0.0.1
+    # The host's clients ask on loopback; pods that call another tier name
+    # it with a dns:// target on the node's address.
+    bind 127.0.0.1 $NODE_IP
     errors
     # The caching of a stock cluster (EKS's and AKS's CoreDNS, kubeadm's
     # before 1.32, NodeLocal DNSCache): an answer is served for 30 s,
@@ -383,7 +389,17 @@ COREFILE
   wait_for coredns 30 dns_up
 fi
 
-# --- Traefik on loopback: the ingress controller (kubernetesIngress only) ---
+# --- the Gateway API's CRDs, before the controller that watches them ---
+if [[ -n $gateway_crds ]]; then
+  # Server-side: the CRDs are larger than client-side apply's annotation.
+  kubectl_ apply --server-side -f "$gateway_crds" > /dev/null
+  kubectl_ wait --for=condition=Established --timeout=60s \
+    crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io \
+    crd/grpcroutes.gateway.networking.k8s.io > /dev/null
+  log "Gateway API CRDs established"
+fi
+
+# --- Traefik on loopback: the ingress controller, and the gateway's ---
 if [[ -n $traefik ]]; then
   kubectl_ apply -f - > /dev/null <<'YAML'
 apiVersion: networking.k8s.io/v1
@@ -393,6 +409,23 @@ metadata:
 spec:
   controller: traefik.io/ingress-controller
 YAML
+  gateway_args=()
+  if [[ -n $gateway_crds ]]; then
+    kubectl_ apply -f - > /dev/null <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: traefik
+spec:
+  controllerName: traefik.io/gateway-controller
+YAML
+    # A listener is served by the entry point with its port. Ingress
+    # routers keep to websecure (asDefault), so that the gateway's entry
+    # point serves only what its Gateway's routes admit.
+    gateway_args=(--entryPoints.gateway.address="127.0.0.1:$GATEWAY_PORT"
+      --entryPoints.websecure.asDefault=true
+      --providers.kubernetesGateway=true)
+  fi
   # Out of a cluster it reads KUBECONFIG (client certificates work; its
   # endpoint/token options would not). Every Ingress router gets TLS from
   # the entry point, with the certificate from the Ingress's secret, picked
@@ -410,6 +443,7 @@ YAML
     --ping=true \
     --providers.kubernetesIngress=true \
     --providers.kubernetesIngress.ingressClass=traefik \
+    "${gateway_args[@]}" \
     --providers.providersThrottleDuration=2s \
     --log.level=INFO --log.noColor=true
   traefik_up() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TRAEFIK_PORT/ping") == 200 ]]; }

@@ -93,10 +93,14 @@ const NodeIP = "10.219.0.1"
 const DNSServer = "127.0.0.1:10053"
 
 // IngressAddr is where Up's Traefik serves HTTPS for the Ingresses of class
-// IngressClass.
+// IngressClass. GatewayAddr is where it serves a Gateway of class
+// GatewayClass with a listener on GatewayPort.
 const (
 	IngressAddr  = "127.0.0.1:8443"
 	IngressClass = "traefik"
+	GatewayAddr  = "127.0.0.1:8444"
+	GatewayPort  = 8444
+	GatewayClass = "traefik"
 )
 
 // Reset tears down a cluster that an earlier, interrupted run left in dir,
@@ -114,10 +118,13 @@ func Reset(ctx context.Context, scripts, dir, kbin string, log io.Writer) error 
 
 // Up starts a cluster under dir. The image tarballs must already be in
 // dir/images; call Reset before writing them. CoreDNS answers for
-// cluster.local on DNSServer, and Traefik serves Ingresses on IngressAddr.
-func Up(ctx context.Context, scripts, dir, kbin, coredns, traefik string, log io.Writer) (*Cluster, error) {
+// cluster.local on DNSServer (and on NodeIP, for pods), and Traefik serves
+// Ingresses on IngressAddr. gatewayCRDs is a directory of the Gateway API's
+// CRDs: they are installed before Traefik starts, which then also serves
+// the Gateways of class GatewayClass.
+func Up(ctx context.Context, scripts, dir, kbin, coredns, traefik, gatewayCRDs string, log io.Writer) (*Cluster, error) {
 	c := &Cluster{Dir: dir, Kbin: kbin, Kubeconfig: filepath.Join(dir, "kubeconfig"), scripts: scripts, log: log}
-	args := []string{dir, kbin, coredns, traefik}
+	args := []string{dir, kbin, coredns, traefik, gatewayCRDs}
 	if _, err := run(ctx, log, filepath.Join(scripts, "up.sh"), args...); err != nil {
 		return c, err
 	}

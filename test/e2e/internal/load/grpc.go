@@ -3,6 +3,7 @@ package load
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
@@ -35,6 +37,12 @@ import (
 type GRPCClient struct {
 	Name        string
 	Target      string
+	Route
+	// TLS, if set, is the plain client's transport security, and
+	// Authority its :authority: through a gateway, which terminates TLS,
+	// routes by host name and sends each call to a pod.
+	TLS       *tls.Config
+	Authority string
 	Rate        int
 	Conns       int
 	Timeout     time.Duration
@@ -58,18 +66,29 @@ func (c GRPCClient) Describe() Info {
 		mode = fmt.Sprintf("plain client, %d long-lived connections", c.Conns)
 	}
 	return Info{Name: c.Name, Protocol: "grpc", Rate: c.Rate, Mode: mode, Timeout: c.Timeout,
-		Retries: c.Retries && !c.Count, NoVersion: c.Count}
+		Retries: c.Retries && !c.Count, NoVersion: c.Count, Tier: c.Tier, Path: c.Path}
 }
 
-func plainDial(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
-	// otelgrpc only passes the call's trace context on (and records the
-	// attempt), as any traced client would; it changes nothing else.
-	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
-	cc, err := grpc.NewClient("passthrough:///"+target, opts...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("grpc client %s: %w", target, err)
+// plainDial returns the plain client's Dial, over TLS with conf and with
+// authority as the :authority if they are set.
+func plainDial(conf *tls.Config, authority string) func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
+	creds := insecure.NewCredentials()
+	if conf != nil {
+		creds = credentials.NewTLS(conf)
 	}
-	return cc, cc.Close, nil
+	return func(target string, opts ...grpc.DialOption) (grpc.ClientConnInterface, func() error, error) {
+		// otelgrpc only passes the call's trace context on (and records the
+		// attempt), as any traced client would; it changes nothing else.
+		opts = append(opts, grpc.WithTransportCredentials(creds), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if authority != "" {
+			opts = append(opts, grpc.WithAuthority(authority))
+		}
+		cc, err := grpc.NewClient("passthrough:///"+target, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("grpc client %s: %w", target, err)
+		}
+		return cc, cc.Close, nil
+	}
 }
 
 // HeadlessDial returns a Dial for example-service's own generated client
@@ -181,7 +200,7 @@ func hostOf(a net.Addr) string {
 func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func() bool) {
 	dial := c.Dial
 	if dial == nil {
-		dial = plainDial
+		dial = plainDial(c.TLS, c.Authority)
 	}
 	var drills []drillv1.DrillClient
 	for range c.Conns {
@@ -202,7 +221,7 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 		cctx, span := tracer.Start(cctx, "call", trace.WithSpanKind(trace.SpanKindInternal))
 		defer span.End()
 		t0 := time.Now()
-		var version, host string
+		var version, host, via, viaVersion string
 		var err error
 		if c.Count {
 			var resp *drillv1.CountResponse
@@ -211,7 +230,7 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 		} else {
 			var resp *drillv1.WorkResponse
 			resp, err = g.Work(cctx, &drillv1.WorkRequest{})
-			version, host = resp.GetVersion(), resp.GetHostname()
+			version, host, via, viaVersion = resp.GetVersion(), resp.GetHostname(), resp.GetVia(), resp.GetViaVersion()
 		}
 		s := Sample{Latency: time.Since(t0), Conns: int(a.n.Load()), FailedAttempts: int(a.failed.Load()), Trace: traceOf(span)}
 		a.mu.Lock()
@@ -221,7 +240,7 @@ func (c GRPCClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 			s.Error = grpcError(err)
 			return s
 		}
-		s.OK, s.Version, s.Host = true, version, host
+		s.OK, s.Version, s.Host, s.Via, s.ViaVersion = true, version, host, via, viaVersion
 		return s
 	})
 }

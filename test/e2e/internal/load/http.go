@@ -65,7 +65,16 @@ type Info struct {
 	// Ingress: the client sends through the ingress controller, which
 	// picks the pod and could retry on another.
 	Ingress bool `json:"ingress,omitempty"`
+	// Tier is the tier the client's requests enter (edge or core), and
+	// Path how they reach its pods: gateway, ingress, clusterip or
+	// headless. A failure is reported with both.
+	Tier string `json:"tier,omitempty"`
+	Path string `json:"path,omitempty"`
 }
+
+// Route is where a client's requests enter the system under test: the tier
+// and the path to its pods (Info.Tier, Info.Path).
+type Route struct{ Tier, Path string }
 
 // Client is one population of the load. RunHTTP's clients and the gRPC
 // ones share the pacing, the budget and the Recorder, so a run can mix
@@ -80,6 +89,7 @@ type Client interface {
 type HTTPClient struct {
 	Name string
 	URL  string
+	Route
 	// Rate is requests per second.
 	Rate int
 	// KeepAlive reuses connections from a pool of Conns; without it every
@@ -122,7 +132,8 @@ func (c HTTPClient) Describe() Info {
 	if c.Via != "" {
 		mode += ", " + c.Via
 	}
-	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == "", Ingress: c.Addr != ""}
+	return Info{Name: c.Name, Protocol: "http", Rate: c.Rate, Mode: mode, Timeout: c.Timeout, Pinned: c.HTTP2 && c.Via == "", Ingress: c.Addr != "",
+		Tier: c.Tier, Path: c.Path}
 }
 
 // Sample is one request.
@@ -133,6 +144,11 @@ type Sample struct {
 	OK      bool          `json:"ok"`  // success with a consistent version
 	Error   string        `json:"err,omitempty"`
 	Version string        `json:"v,omitempty"` // version a successful response reported
+	// Via and ViaVersion are the pod that relayed the request to the tier
+	// that answered it, and that pod's version: a request through the
+	// edge sees the rollouts of both tiers.
+	Via        string `json:"via,omitempty"`
+	ViaVersion string `json:"vv,omitempty"`
 	// Conns is how many attempts the request took. For HTTP, more than one
 	// means Go's transport retried it on a fresh connection after a
 	// kept-alive one failed (only for idempotent requests that sent
@@ -331,8 +347,10 @@ func (c HTTPClient) run(ctx context.Context, rec *Recorder, idx int, take func()
 
 // answer is the part of the drill's GET /drill/work body that is checked.
 type answer struct {
-	Version  string `json:"version"`
-	Hostname string `json:"hostname"`
+	Version    string `json:"version"`
+	Hostname   string `json:"hostname"`
+	Via        string `json:"via"`
+	ViaVersion string `json:"via_version"`
 }
 
 func get(hc *http.Client, url string, http2 bool) Sample {
@@ -373,12 +391,17 @@ func get(hc *http.Client, url string, http2 bool) Sample {
 			s.Error = "bad body"
 			break
 		}
-		v := resp.Header.Get("X-Version")
-		if v != h.Version {
-			s.Error = fmt.Sprintf("X-Version %q but body version %q", v, h.Version)
+		// X-Version is the version of the pod that served the request:
+		// the relaying one's, when the answer came from the next tier.
+		v, own := resp.Header.Get("X-Version"), h.Version
+		if h.Via != "" {
+			own = h.ViaVersion
+		}
+		if v != own {
+			s.Error = fmt.Sprintf("X-Version %q but body version %q", v, own)
 			break
 		}
-		s.OK, s.Version, s.Host = true, v, h.Hostname
+		s.OK, s.Version, s.Host, s.Via, s.ViaVersion = true, h.Version, h.Hostname, h.Via, h.ViaVersion
 	}
 	return s
 }

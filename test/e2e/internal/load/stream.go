@@ -22,6 +22,7 @@ import (
 type StreamClient struct {
 	Name     string
 	Target   string
+	Route
 	Streams  int
 	Interval time.Duration
 	// Fallback is the generated client's WithFallback target, if any.
@@ -55,7 +56,7 @@ const (
 
 // Describe implements Client.
 func (c StreamClient) Describe() Info {
-	return Info{Name: c.Name, Protocol: "stream", Rate: c.Streams * int(time.Second/c.Interval), Retries: true,
+	return Info{Name: c.Name, Protocol: "stream", Rate: c.Streams * int(time.Second/c.Interval), Retries: true, Tier: c.Tier, Path: c.Path,
 		Mode: fmt.Sprintf("%d Watch streams (one event every %v each), each through its own example-service/client and Follow on the headless Service, the ClusterIP as fallback", c.Streams, c.Interval),
 	}
 }

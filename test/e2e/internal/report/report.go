@@ -27,6 +27,12 @@ type Phase struct {
 	End         time.Duration `json:"end"`
 	FromVersion string        `json:"from_version,omitempty"`
 	ToVersion   string        `json:"to_version,omitempty"`
+	// Tier is the tier the phase disrupts; Relaying, that this tier relays
+	// to the next, so that the versions it rolls are those its answers
+	// carry as the relaying pod's (load.Sample.ViaVersion), seen only by the
+	// requests that went through it.
+	Tier     string `json:"tier,omitempty"`
+	Relaying bool   `json:"relaying,omitempty"`
 
 	Requests       int            `json:"requests"`
 	Failed         int            `json:"failed"`
@@ -37,6 +43,10 @@ type Phase struct {
 	MaxMs          float64        `json:"max_ms"`
 	Errors         map[string]int `json:"errors,omitempty"`
 	FailedBy       map[string]int `json:"failed_by_client,omitempty"`
+	// Failures are the failed requests, counted, by what names them: the
+	// client, the tier it entered and its path there, the error, and the
+	// pods it reached (Failure).
+	Failures map[Failure]int `json:"-"`
 	VersionsSeen   map[string]int `json:"versions_seen,omitempty"`
 	FinalVersions  map[string]int `json:"final_versions,omitempty"` // in the last second of the phase
 
@@ -63,6 +73,15 @@ type Phase struct {
 	// of no serving pod any more; its cache is why.
 	DNSAnswer int `json:"dns_answer"`
 	DNSStale  int `json:"dns_stale"`
+}
+
+// Failure names a failed request: the client, the tier it entered and its
+// path there (gateway, ingress, clusterip or headless), its error, and the
+// pods it reached: a gRPC call's attempts' peers by pod name, or the pod a
+// hard stop took, or "" when nothing names one (a request that got no
+// answer through a Service or a proxy).
+type Failure struct {
+	Client, Tier, Path, Error, Pods string
 }
 
 // Evictions are the answers to the eviction requests of one phase.
@@ -165,6 +184,10 @@ func (sc *Scenario) expected(p *Phase, s load.Sample) bool {
 type Scenario struct {
 	Name     string      `json:"name"`
 	Overlay  string      `json:"overlay"`
+	// Tiers are the Deployments of the system, the core first.
+	Tiers []Tier `json:"tiers,omitempty"`
+	// Pods names the pods by address, namespace/name, for Failures.
+	Pods map[string]string `json:"pods,omitempty"`
 	Expect   string      `json:"expect"` // "no failures" or "failures"
 	Clients  []load.Info `json:"clients"`
 	Target   string      `json:"target"`
@@ -191,6 +214,15 @@ type Scenario struct {
 	RolloutP99 float64       `json:"rollout_p99_ms"`
 	Duration   time.Duration `json:"duration"`
 	Problems   []string      `json:"problems,omitempty"`
+}
+
+// Tier is one Deployment of the system under test, and what scaffold lint
+// said of its overlay.
+type Tier struct {
+	Name    string `json:"name"`
+	Overlay string `json:"overlay"`
+	Target  string `json:"target"`
+	Lint    Lint   `json:"lint"`
 }
 
 // LatencyGated says whether the phase's own p99 is held to P99Factor times
@@ -222,6 +254,13 @@ type Lint struct {
 type LintFinding struct {
 	Rule     string `json:"rule"`
 	Severity string `json:"severity"`
+}
+
+// Add counts another overlay's findings with l's.
+func (l *Lint) Add(o Lint) {
+	l.Errors += o.Errors
+	l.Warnings += o.Warnings
+	l.Findings = append(l.Findings, o.Findings...)
 }
 
 // ErrorRules lists the rules that found errors, in the linter's order.
@@ -291,6 +330,7 @@ func Fill(sc *Scenario, samples []load.Sample, events []load.StreamEvent, conns 
 		p := &sc.Phases[i]
 		var lat, delays []time.Duration
 		p.Errors, p.FailedBy, p.VersionsSeen, p.FinalVersions = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+		p.Failures = map[Failure]int{}
 		p.Requests, p.Failed, p.Retried, p.FailedAttempts = 0, 0, 0, 0
 		p.Expected, p.ExpectedBy, p.Streams = 0, map[string]int{}, StreamFigures{}
 		for _, e := range events {
@@ -336,6 +376,7 @@ func Fill(sc *Scenario, samples []load.Sample, events []load.StreamEvent, conns 
 				p.Failed++
 				p.Errors[s.Error]++
 				p.FailedBy[sc.Clients[s.Client].Name]++
+				p.Failures[sc.failure(p, s)]++
 				cf.Failed++
 				continue
 			}
@@ -345,12 +386,13 @@ func Fill(sc *Scenario, samples []load.Sample, events []load.StreamEvent, conns 
 			} else {
 				clientRolling[s.Client] = append(clientRolling[s.Client], s.Latency)
 			}
-			if sc.Clients[s.Client].NoVersion {
+			v, ok := p.version(sc.Clients[s.Client], s)
+			if !ok {
 				continue
 			}
-			p.VersionsSeen[s.Version]++
+			p.VersionsSeen[v]++
 			if s.At >= p.End-time.Second {
-				p.FinalVersions[s.Version]++
+				p.FinalVersions[v]++
 			}
 		}
 		p.P50ms, p.P99ms, p.MaxMs = ms(quantile(lat, 0.5)), ms(quantile(lat, 0.99)), ms(quantile(lat, 1))
@@ -370,6 +412,40 @@ func Fill(sc *Scenario, samples []load.Sample, events []load.StreamEvent, conns 
 	for i := range sc.ByClient {
 		sc.ByClient[i].SteadyP99, sc.ByClient[i].RolloutP99 = ms(quantile(clientSteady[i], 0.99)), ms(quantile(clientRolling[i], 0.99))
 	}
+}
+
+// version is the version a request saw of the tier p disrupts, if it saw
+// one: the answering pod's, or in a phase on a relaying tier the relaying
+// pod's, which only requests through that tier saw.
+func (p *Phase) version(c load.Info, s load.Sample) (string, bool) {
+	switch {
+	case c.NoVersion:
+		return "", false
+	case p.Relaying:
+		return s.ViaVersion, s.Via != ""
+	}
+	return s.Version, true
+}
+
+// failure names a failed request of phase p.
+func (sc *Scenario) failure(p *Phase, s load.Sample) Failure {
+	c := sc.Clients[s.Client]
+	f := Failure{Client: c.Name, Tier: c.Tier, Path: c.Path, Error: s.Error}
+	var pods []string
+	for _, t := range s.Tries {
+		name := sc.Pods[t.Peer]
+		if name == "" {
+			name = t.Peer // a Service's address, or a pod the harness never listed
+		}
+		if !slices.Contains(pods, name) {
+			pods = append(pods, name)
+		}
+	}
+	if len(pods) == 0 && p.HardStop != nil {
+		pods = append(pods, p.HardStop.Pod)
+	}
+	f.Pods = strings.Join(pods, ", ")
+	return f
 }
 
 func quantile(d []time.Duration, q float64) time.Duration {
@@ -424,14 +500,27 @@ func Markdown(r *Run) string {
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(&b, "## %s (`%s`, expected: %s)\n\n", sc.Name, sc.Overlay, sc.Expect)
 		fmt.Fprintf(&b, "![timeline of %s](timeline-%s.png)\n\n", sc.Name, sc.Name)
-		fmt.Fprintf(&b, "`scaffold lint %s`: %d errors, %d warnings", sc.Overlay, sc.Lint.Errors, sc.Lint.Warnings)
-		if rules := sc.Lint.ErrorRules(); len(rules) > 0 {
-			fmt.Fprintf(&b, " (%s)", strings.Join(rules, ", "))
+		tiers := sc.Tiers
+		if len(tiers) == 0 {
+			tiers = []Tier{{Overlay: sc.Overlay, Target: sc.Target, Lint: sc.Lint}}
 		}
-		b.WriteString(".\n\n")
-		fmt.Fprintf(&b, "Load to `%s`:\n\n", sc.Target)
+		for _, t := range tiers {
+			if t.Name != "" {
+				fmt.Fprintf(&b, "Tier **%s**, `%s`: ", t.Name, t.Target)
+			}
+			fmt.Fprintf(&b, "`scaffold lint %s`: %d errors, %d warnings", t.Overlay, t.Lint.Errors, t.Lint.Warnings)
+			if rules := t.Lint.ErrorRules(); len(rules) > 0 {
+				fmt.Fprintf(&b, " (%s)", strings.Join(rules, ", "))
+			}
+			b.WriteString(".\n\n")
+		}
+		fmt.Fprintf(&b, "Load to `%s`", sc.Target)
+		if len(sc.Tiers) > 1 {
+			b.WriteString(" and through the Gateway to the edge")
+		}
+		b.WriteString(":\n\n")
 		for _, c := range sc.Clients {
-			fmt.Fprintf(&b, "- %s: %s, %d/s, %s, timeout %v\n", c.Name, c.Protocol, c.Rate, c.Mode, c.Timeout)
+			fmt.Fprintf(&b, "- %s%s: %s, %d/s, %s, timeout %v\n", c.Name, route(c), c.Protocol, c.Rate, c.Mode, c.Timeout)
 		}
 		b.WriteString("\n")
 		b.WriteString("| # | phase | duration s | requests | failed | expected | retried | failed gRPC attempts | p50 ms | p99 ms | p99 / steady | max ms | versions seen | errors |\n")
@@ -460,6 +549,7 @@ func Markdown(r *Run) string {
 			b.WriteString("\n")
 		}
 		b.WriteString("\n")
+		writeFailures(&b, sc)
 		writeExpected(&b, sc)
 		writePartition(&b, sc)
 		writeTraces(&b, sc)
@@ -479,7 +569,8 @@ func Markdown(r *Run) string {
 		}
 		b.WriteString(".\n\n")
 		if len(sc.ByClient) > 0 {
-			b.WriteString("| client | requests | failed | expected (kill, partition) | connections opened | p99 steady ms | p99 disruptions ms | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			writePaths(&b, sc)
+			b.WriteString("| client | tier, path | requests | failed | expected (kill, partition) | connections opened | p99 steady ms | p99 disruptions ms | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 			for i, c := range sc.ByClient {
 				if sc.Clients[i].Protocol == "stream" {
 					continue
@@ -492,7 +583,7 @@ func Markdown(r *Run) string {
 				if sc.Clients[i].Protocol == "http" {
 					dialed = fmt.Sprint(c.Dialed)
 				}
-				fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %.1f | %.1f | %s |\n", c.Name, c.Requests, c.Failed, c.Expected, dialed, c.SteadyP99, c.RolloutP99, ratio)
+				fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %.1f | %.1f | %s |\n", c.Name, strings.Trim(route(sc.Clients[i]), " ()"), c.Requests, c.Failed, c.Expected, dialed, c.SteadyP99, c.RolloutP99, ratio)
 			}
 			b.WriteString("\n")
 		}
@@ -520,11 +611,108 @@ func writeExpected(b *strings.Builder, sc *Scenario) {
 		}
 		b.WriteString("| client: error | count | why |\n|---|---:|---|\n")
 		for _, k := range slices.Sorted(maps.Keys(p.ExpectedBy)) {
-			_, class, _ := strings.Cut(k, ": ")
-			fmt.Fprintf(b, "| %s | %d | %s |\n", k, p.ExpectedBy[k], Explain(p.Kind, class))
+			name, class, _ := strings.Cut(k, ": ")
+			if i := slices.IndexFunc(sc.Clients, func(c load.Info) bool { return c.Name == name }); i >= 0 {
+				name += route(sc.Clients[i])
+			}
+			fmt.Fprintf(b, "| %s: %s | %d | %s |\n", name, class, p.ExpectedBy[k], Explain(p.Kind, class))
 		}
 		b.WriteString("\n")
 	}
+}
+
+// route says where a client's requests enter: " (edge, gateway)", or ""
+// for a report of a run before the tiers.
+func route(c load.Info) string {
+	if c.Tier == "" {
+		return ""
+	}
+	return " (" + c.Tier + ", " + c.Path + ")"
+}
+
+// maxFailureRows bounds the failures table: the naive overlay fails
+// hundreds of requests in every phase, in a few kinds.
+const maxFailureRows = 40
+
+// writeFailures lists every failed request that counts, by phase (which
+// names the tier it disrupted), client, the tier and path the request
+// entered by, its error, and the pods it reached.
+func writeFailures(b *strings.Builder, sc *Scenario) {
+	type row struct {
+		phase string
+		f     Failure
+		n     int
+	}
+	var rows []row
+	for _, p := range sc.Phases {
+		for f, n := range p.Failures {
+			rows = append(rows, row{p.Name, f, n})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].n != rows[j].n {
+			return rows[i].n > rows[j].n
+		}
+		return fmt.Sprint(rows[i]) < fmt.Sprint(rows[j])
+	})
+	fmt.Fprintf(b, "**Failed requests** (%d), by phase, client, the tier and path they entered by, error and pod:\n\n", sc.Failed)
+	b.WriteString("| phase | client | tier | path | error | pods reached | count |\n|---|---|---|---|---|---|---:|\n")
+	for i, r := range rows {
+		if i == maxFailureRows {
+			fmt.Fprintf(b, "| and %d more kinds | | | | | | |\n", len(rows)-i)
+			break
+		}
+		pods := r.f.Pods
+		if pods == "" {
+			pods = "not named by any answer"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %d |\n", r.phase, r.f.Client, r.f.Tier, r.f.Path, r.f.Error, pods, r.n)
+	}
+	b.WriteString("\n")
+}
+
+// PathFigures are the requests that entered one tier by one path.
+type PathFigures struct {
+	Tier, Path                          string
+	Clients, Requests, Failed, Expected int
+}
+
+// Paths totals the clients' figures by the tier and path they entered by,
+// in the order of the clients.
+func (sc *Scenario) Paths() []PathFigures {
+	var paths []PathFigures
+	for i, c := range sc.Clients {
+		if c.Tier == "" || c.Protocol == "stream" || i >= len(sc.ByClient) {
+			continue
+		}
+		j := slices.IndexFunc(paths, func(f PathFigures) bool { return f.Tier == c.Tier && f.Path == c.Path })
+		if j < 0 {
+			paths = append(paths, PathFigures{Tier: c.Tier, Path: c.Path})
+			j = len(paths) - 1
+		}
+		f, cf := &paths[j], sc.ByClient[i]
+		f.Clients++
+		f.Requests += cf.Requests
+		f.Failed += cf.Failed
+		f.Expected += cf.Expected
+	}
+	return paths
+}
+
+// writePaths tabulates the requests by the tier and path they entered by.
+func writePaths(b *strings.Builder, sc *Scenario) {
+	paths := sc.Paths()
+	if len(paths) == 0 {
+		return
+	}
+	b.WriteString("| tier | path | clients | requests | failed | expected (kill, partition) |\n|---|---|---:|---:|---:|---:|\n")
+	for _, f := range paths {
+		fmt.Fprintf(b, "| %s | %s | %d | %d | %d | %d |\n", f.Tier, f.Path, f.Clients, f.Requests, f.Failed, f.Expected)
+	}
+	b.WriteString("\n")
 }
 
 // writeStreams tabulates the Watch streams per phase.

@@ -68,6 +68,64 @@ func TestFill(t *testing.T) {
 	}
 }
 
+// TestTiers: in a phase on the edge, which relays to the core, the
+// versions that count are the edge pods', seen only through the edge; a
+// failure names the tier and path its client entered by and the pod it
+// reached; and the paths are totalled.
+func TestTiers(t *testing.T) {
+	sc := &Scenario{
+		Name: "tiers",
+		Clients: []load.Info{
+			{Name: "direct", Protocol: "http", Tier: "core", Path: "clusterip"},
+			{Name: "gw", Protocol: "grpc", Tier: "edge", Path: "gateway"},
+		},
+		Phases: []Phase{
+			{Name: "steady", Kind: "steady", End: 10 * time.Second, FromVersion: "0.1.0", ToVersion: "0.1.0"},
+			{Name: "edge: version", Kind: "version", Tier: "edge", Relaying: true, Start: 10 * time.Second, End: 20 * time.Second, FromVersion: "0.1.0", ToVersion: "0.2.0"},
+		},
+		Pods:     map[string]string{"10.217.0.5": "example-edge/edge-a"},
+		Duration: 20 * time.Second,
+	}
+	var samples []load.Sample
+	for i := range 2000 {
+		at := time.Duration(i) * 10 * time.Millisecond
+		s := load.Sample{Client: i % 2, At: at, Latency: time.Millisecond, OK: true, Version: "0.1.0"}
+		if s.Client == 1 {
+			s.Via, s.ViaVersion = "edge-a", "0.1.0"
+			if at >= 15*time.Second {
+				s.ViaVersion = "0.2.0"
+			}
+		}
+		if i == 1501 {
+			s = load.Sample{Client: 1, At: at, Error: "grpc Unavailable: upstream", Tries: []load.Try{{Peer: "10.217.0.5"}, {Peer: "10.217.0.5"}}}
+		}
+		samples = append(samples, s)
+	}
+	Fill(sc, samples, nil, nil)
+	v := sc.Phases[1]
+	if len(v.FinalVersions) != 1 || v.FinalVersions["0.2.0"] == 0 || v.VersionsSeen["0.1.0"] != 250 {
+		t.Errorf("versions seen %v, final %v: want the edge's, 0.1.0 on the 250 relayed answers before the change, not the direct client's 500, then only 0.2.0", v.VersionsSeen, v.FinalVersions)
+	}
+	want := Failure{Client: "gw", Tier: "edge", Path: "gateway", Error: "grpc Unavailable: upstream", Pods: "example-edge/edge-a"}
+	if len(v.Failures) != 1 || v.Failures[want] != 1 {
+		t.Errorf("failures %v, want one of %+v", v.Failures, want)
+	}
+	paths := sc.Paths()
+	if len(paths) != 2 || paths[1] != (PathFigures{Tier: "edge", Path: "gateway", Clients: 1, Requests: 1000, Failed: 1}) {
+		t.Errorf("paths %+v", paths)
+	}
+	md := Markdown(&Run{Scenarios: []*Scenario{sc}})
+	for _, row := range []string{
+		"| edge: version | gw | edge | gateway | grpc Unavailable: upstream | example-edge/edge-a | 1 |",
+		"| edge | gateway | 1 | 1000 | 1 | 0 |",
+		"| gw | edge, gateway | 1000 | 1 |",
+	} {
+		if !strings.Contains(md, row) {
+			t.Errorf("run.md lacks %q:\n%s", row, md)
+		}
+	}
+}
+
 func TestWriteAndTimeline(t *testing.T) {
 	sc, samples := synthetic()
 	Fill(sc, samples, nil, nil)
@@ -79,7 +137,7 @@ func TestWriteAndTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"PASSED", "| version |", "connection refused: 3", "http: 3 failed of 1000", "| h | 1000 | 3 | 0 | 0 | 1.0 | 1.0 | 1.00× |"} {
+	for _, want := range []string{"PASSED", "| version |", "connection refused: 3", "http: 3 failed of 1000", "| h |  | 1000 | 3 | 0 | 0 | 1.0 | 1.0 | 1.00× |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("run.md lacks %q:\n%s", want, md)
 		}

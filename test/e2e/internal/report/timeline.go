@@ -81,6 +81,9 @@ func Timeline(path string, sc *Scenario, samples []load.Sample, events []load.St
 		}
 	}
 	legend := phaseLegend(sc.Phases, 160)
+	for _, f := range sc.Paths() {
+		legend = append(legend, fmt.Sprintf("%s tier by %s: %d requests, %d failed, %d expected", f.Tier, f.Path, f.Requests, f.Failed, f.Expected))
+	}
 	const (
 		w, left, right = 1200, 60, 20
 		top, countH    = 30, 200

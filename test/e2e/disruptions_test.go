@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerodrop/zerodrop/example-service/client"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/cluster"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/kube"
 	"github.com/zerodrop/zerodrop/test/e2e/internal/report"
@@ -31,34 +32,50 @@ type disruptions struct {
 	// since is the load's clock, for the moments a phase records.
 	since func() time.Duration
 	// direct counts the generated client's attempts since a moment of that
-	// clock, and says whether every one went straight to a pod rather than
-	// through its ClusterIP fallback.
-	direct func(since time.Duration) (attempts int, ok bool)
+	// clock, and returns the pods they went to, or nil if one went through
+	// its ClusterIP fallback rather than straight to a pod.
+	direct func(since time.Duration) (attempts int, pods map[string]bool)
 }
 
 // untilDirect waits, polling, until the generated client sends straight to
-// the pods: for a second, at least 20 attempts and none through its
-// ClusterIP fallback. After the phases before it, CoreDNS's 30 s cache may
-// still name only pods that are gone, and the client then sends everything
-// through the fallback, whose connections kube-proxy put on whichever pods
-// were ready when they connected. A partition in that window is a second
-// failure on top of the first: runs 21 and 22 cut off the pod that held
-// every fallback connection of one client, and neither hedges nor retries
+// the pods, and to more than one: for a second, at least 20 attempts, none
+// through its ClusterIP fallback, to at least two pods. After the phases
+// before it, CoreDNS's 30 s cache may still name only pods that are gone,
+// and the client then sends everything through the fallback, whose
+// connections kube-proxy put on whichever pods were ready when they
+// connected; or it may name one pod that is left and others that are gone,
+// and the client sends everything to that one. A partition in either window
+// is a second failure on top of the first: runs 21 and 22 cut off the pod
+// that held every fallback connection of one client, and run 36 the only
+// pod a stale answer had left the client, and neither hedges nor retries
 // could leave it. Issue 30's partition is one pod silent while DNS still
-// names it, which this waits for; it returns how long it waited.
-func (d disruptions) untilDirect(ctx context.Context) (time.Duration, error) {
+// names it and others, which this waits for. The edge's generated client,
+// which relays to these pods, looks the name up on its own schedule, every
+// client.DefaultResolveEvery: so the harness's client must have sent to two
+// pods or more for that long and a second, by which time the edge's has
+// seen the same answer. It returns how long it waited and to how many pods
+// the client sent.
+func (d disruptions) untilDirect(ctx context.Context) (time.Duration, int, error) {
 	start := d.since()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	held := time.Duration(-1) // since when the client has sent to two pods or more
 	for {
-		if n, ok := d.direct(d.since() - time.Second); ok && n >= 20 {
-			return d.since() - start, nil
+		now := d.since()
+		n, pods := d.direct(now - time.Second)
+		switch {
+		case pods == nil || n < 20 || len(pods) < 2:
+			held = -1
+		case held < 0:
+			held = now
+		case now-held >= client.DefaultResolveEvery+time.Second:
+			return now - start, len(pods), nil
 		}
 		select {
 		case <-ctx.Done():
-			return d.since() - start, fmt.Errorf("the generated client still sent through its ClusterIP fallback a minute on: %w", ctx.Err())
+			return d.since() - start, len(pods), fmt.Errorf("a minute on, the generated client still sent through its ClusterIP fallback, or to one pod only (%d): %w", len(pods), ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -277,7 +294,7 @@ func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err err
 	if err != nil {
 		return err
 	}
-	waited, err := d.untilDirect(ctx)
+	waited, direct, err := d.untilDirect(ctx)
 	if err != nil {
 		return err
 	}
@@ -316,8 +333,8 @@ func (d disruptions) partitionOne(ctx context.Context, p *report.Phase) (err err
 	p.HardStop.To = part.Restored
 	after, err := d.wait(ctx, func(s kube.RolloutState) bool { return whole(s) && s.Pods[victim].Ready })
 	part.Ready = d.since()
-	p.Note = fmt.Sprintf("%s (%s) cut off the network, once the generated client sent straight to the pods (after %.1f s); the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",
-		victim, before.IP, waited.Seconds(), (part.Unready - part.Cut).Seconds(), (part.Restored - part.Cut).Seconds(), (part.Ready - part.Cut).Seconds())
+	p.Note = fmt.Sprintf("%s (%s) cut off the network, once the generated client sent straight to the pods, to %d of them (after %.1f s); the readiness probe took it out %.1f s after the cut; restored %.1f s after the cut, ready again %.1f s after",
+		victim, before.IP, direct, waited.Seconds(), (part.Unready - part.Cut).Seconds(), (part.Restored - part.Cut).Seconds(), (part.Ready - part.Cut).Seconds())
 	if n := after.Pods[victim].Restarts; n != before.Restarts {
 		p.Note += fmt.Sprintf("; its container was restarted meanwhile (restarts %d → %d)", before.Restarts, n)
 	}

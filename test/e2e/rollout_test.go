@@ -409,7 +409,8 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 	since := func() time.Duration { return time.Since(rec.Start()) }
 
 	headless := slices.IndexFunc(clients, func(c load.Client) bool { return c.Describe().Name == "grpc-headless-rr" })
-	direct := func(from time.Duration) (attempts int, ok bool) {
+	direct := func(from time.Duration) (attempts int, pods map[string]bool) {
+		pods = map[string]bool{}
 		samples := rec.Samples()
 		for i := len(samples) - 1; i >= 0 && samples[i].At >= from; i-- {
 			if samples[i].Client != headless {
@@ -417,12 +418,13 @@ func runScenario(ctx context.Context, t *testing.T, c *cluster.Cluster, k kube.K
 			}
 			for _, t := range samples[i].Tries {
 				if t.Peer == core.ip {
-					return attempts, false
+					return attempts, nil
 				}
 				attempts++
+				pods[t.Peer] = true
 			}
 		}
-		return attempts, true
+		return attempts, pods
 	}
 	pods := map[string]string{}
 	var steps []tierStep

@@ -35,14 +35,14 @@ import (
 // Dial plugs in another client, such as HeadlessDial, the service's
 // generated retrying client.
 type GRPCClient struct {
-	Name        string
-	Target      string
+	Name   string
+	Target string
 	Route
 	// TLS, if set, is the plain client's transport security, and
 	// Authority its :authority: through a gateway, which terminates TLS,
 	// routes by host name and sends each call to a pod.
-	TLS       *tls.Config
-	Authority string
+	TLS         *tls.Config
+	Authority   string
 	Rate        int
 	Conns       int
 	Timeout     time.Duration

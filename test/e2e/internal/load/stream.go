@@ -20,8 +20,8 @@ import (
 // go up by exactly one, so a lost event shows as a gap and a replayed one as
 // a duplicate, whatever pod sent it.
 type StreamClient struct {
-	Name     string
-	Target   string
+	Name   string
+	Target string
 	Route
 	Streams  int
 	Interval time.Duration

@@ -46,9 +46,9 @@ type Phase struct {
 	// Failures are the failed requests, counted, by what names them: the
 	// client, the tier it entered and its path there, the error, and the
 	// pods it reached (Failure).
-	Failures map[Failure]int `json:"-"`
-	VersionsSeen   map[string]int `json:"versions_seen,omitempty"`
-	FinalVersions  map[string]int `json:"final_versions,omitempty"` // in the last second of the phase
+	Failures      map[Failure]int `json:"-"`
+	VersionsSeen  map[string]int  `json:"versions_seen,omitempty"`
+	FinalVersions map[string]int  `json:"final_versions,omitempty"` // in the last second of the phase
 
 	// Expected counts the failures of a hard kill or a partition that the
 	// design allows and the report explains: clients without retries, and
@@ -182,18 +182,18 @@ func (sc *Scenario) expected(p *Phase, s load.Sample) bool {
 
 // Scenario is one overlay's run through every phase.
 type Scenario struct {
-	Name     string      `json:"name"`
-	Overlay  string      `json:"overlay"`
+	Name    string `json:"name"`
+	Overlay string `json:"overlay"`
 	// Tiers are the Deployments of the system, the core first.
 	Tiers []Tier `json:"tiers,omitempty"`
 	// Pods names the pods by address, namespace/name, for Failures.
-	Pods map[string]string `json:"pods,omitempty"`
-	Expect   string      `json:"expect"` // "no failures" or "failures"
-	Clients  []load.Info `json:"clients"`
-	Target   string      `json:"target"`
-	Phases   []Phase     `json:"phases"`
-	Requests int         `json:"requests"`
-	Failed   int         `json:"failed"`
+	Pods     map[string]string `json:"pods,omitempty"`
+	Expect   string            `json:"expect"` // "no failures" or "failures"
+	Clients  []load.Info       `json:"clients"`
+	Target   string            `json:"target"`
+	Phases   []Phase           `json:"phases"`
+	Requests int               `json:"requests"`
+	Failed   int               `json:"failed"`
 	// Expected are the hard kill's and the partition's explained failures,
 	// not in Failed.
 	Expected int `json:"expected_failures"`

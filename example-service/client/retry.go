@@ -114,34 +114,9 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 			if errors.Is(ctx.Err(), context.Canceled) {
 				c.cancel() // the caller left: so do the attempts
 			}
-			err := status.FromContextError(ctx.Err()).Err()
-			// The attempts end with the caller's deadline or cancellation
-			// too. The one that began first, and so waited longest, says
-			// best why no pod answered (the last connection error, say),
-			// unless it says no more than the caller's context: one that
-			// began as the deadline passed. Else an earlier attempt's
-			// failure says why.
-			var first *result
-			for ; c.pending > 0; c.pending-- {
-				res := <-c.results
-				if res.err == nil {
-					c.adopt(res)
-					return nil
-				}
-				if status.Code(res.err) == status.Code(err) && status.Convert(res.err).Message() != status.Convert(err).Message() &&
-					(first == nil || res.n < first.n) {
-					first = &res
-				}
-			}
-			switch {
-			case first != nil:
-				return first.err
-			case lastErr != nil:
-				return status.Errorf(status.Code(err), "%s; the last attempt that failed: %s", status.Convert(err).Message(), status.Convert(lastErr).Message())
-			}
-			return err
+			return c.ended(ctx, nil, lastErr)
 		case <-timer.C:
-			if c.started >= r.maxAttempts || !r.budget.allows() || ctx.Err() != nil {
+			if c.started >= r.maxAttempts || !r.budget.allows() || over(ctx) {
 				if c.pending == 0 {
 					return lastErr
 				}
@@ -161,6 +136,12 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 			if res.err == nil {
 				c.adopt(res)
 				return nil
+			}
+			if over(ctx) {
+				// The caller's deadline passed as this attempt ran, or
+				// before it began (a retry launched at that moment, whose
+				// error says no more than the deadline does).
+				return c.ended(ctx, &res, lastErr)
 			}
 			lastErr = res.err
 			if !res.out.retriable || c.started >= r.maxAttempts || !r.budget.allows() {
@@ -189,6 +170,55 @@ func (r *retrier) unary(ctx context.Context, method string, req, reply any, cc *
 			hedgeNext = false
 		}
 	}
+}
+
+// ended is the call's result once the caller's context is done: the
+// attempts end with its deadline or cancellation too. The one that began
+// first, and so waited longest, says best why no pod answered (the last
+// connection error, say), unless it says no more than the caller's
+// context: one that began as the deadline passed. Else an earlier
+// attempt's failure, lastErr, says why. res is an attempt's result already
+// received, if any.
+func (c *call) ended(ctx context.Context, res *result, lastErr error) error {
+	cause := ctx.Err()
+	if cause == nil {
+		cause = context.DeadlineExceeded // over, before ctx's own timer fired
+	}
+	err := status.FromContextError(cause).Err()
+	var first *result
+	consider := func(r result) {
+		if status.Code(r.err) == status.Code(err) && status.Convert(r.err).Message() != status.Convert(err).Message() &&
+			(first == nil || r.n < first.n) {
+			first = &r
+		}
+	}
+	if res != nil {
+		consider(*res)
+	}
+	for ; c.pending > 0; c.pending-- {
+		r := <-c.results
+		if r.err == nil {
+			c.adopt(r)
+			return nil
+		}
+		consider(r)
+	}
+	switch {
+	case first != nil:
+		return first.err
+	case lastErr != nil:
+		return status.Errorf(status.Code(err), "%s; the last attempt that failed: %s", status.Convert(err).Message(), status.Convert(lastErr).Message())
+	}
+	return err
+}
+
+// over reports whether the caller's context is done or its deadline has
+// passed. The attempts' context has the same deadline on a timer of its
+// own, which may fire first: an attempt can fail with it while ctx.Err() is
+// still nil.
+func over(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(d)
 }
 
 // call is one idempotent call's attempts: each runs in its own goroutine

@@ -62,8 +62,9 @@ type Info struct {
 	// Pinned: one HTTP/2 connection straight to a pod, which only the pod's
 	// GOAWAY can move.
 	Pinned bool `json:"pinned,omitempty"`
-	// Ingress: the client sends through the ingress controller, which
-	// picks the pod and could retry on another.
+	// Ingress: the client sends through a proxy, the Ingress or the
+	// Gateway, which picks a pod of the tier it enters and could retry
+	// on another.
 	Ingress bool `json:"ingress,omitempty"`
 	// Tier is the tier the client's requests enter (edge or core), and
 	// Path how they reach its pods: gateway, ingress, clusterip or

@@ -136,7 +136,7 @@ func (sc *Scenario) fillPartition(p *Phase, samples []load.Sample, events []load
 		if s.OK {
 			answered[s.Client] = append(answered[s.Client], s.At)
 		}
-		if info.Ingress && !s.OK && strings.HasPrefix(s.Error, "timeout") {
+		if proxiedTo(info, p.Tier) && !s.OK && strings.HasPrefix(s.Error, "timeout") {
 			timedOut = append(timedOut, s)
 		}
 		if info.Protocol != "http" {
@@ -163,6 +163,14 @@ func (sc *Scenario) fillPartition(p *Phase, samples []load.Sample, events []load
 	}
 	part.noticeConns(conns, onPod, p.End)
 	part.noticeStreams(events, p)
+}
+
+// proxiedTo reports whether c's requests reach tier through a proxy
+// that picks among its pods (the Ingress, or the Gateway), which a retry
+// there could have sent to another. A client that enters another tier
+// reaches the silent pod only through that tier's own client.
+func proxiedTo(c load.Info, tier string) bool {
+	return c.Ingress && c.Tier == tier
 }
 
 // connsOnPod returns the gRPC connections to the silent pod, by ID: those
@@ -305,7 +313,7 @@ func writePartition(b *strings.Builder, sc *Scenario) {
 			}
 			fmt.Fprintf(b, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n", f.Name, f.Requests, f.Failed, f.Expected, f.Slow,
 				f.Retried, f.FailedAttempts, last, part.connsText(f.Conns), part.streamsText(f))
-			if sc.Clients[i].Ingress {
+			if proxiedTo(sc.Clients[i], p.Tier) {
 				saves += f.RetrySaves
 				ingressFailed += f.Failed + f.Expected
 			}

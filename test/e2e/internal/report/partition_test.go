@@ -15,7 +15,9 @@ import (
 // answered on) or from its timed-out and late requests (HTTP), and only
 // until the restore; the connections and streams on the pod at the cut are followed
 // until they close or move; an ingress timeout counts as saved by a retry
-// when another pod answered the same client in its time; and run.md says
+// when another pod answered the same client in its time, unless the client
+// enters another tier, whose own client stands between it and the silent
+// pod; and run.md says
 // when the retrying client never met the silent pod.
 func TestPartition(t *testing.T) {
 	at := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -23,14 +25,15 @@ func TestPartition(t *testing.T) {
 	sc := &Scenario{
 		Clients: []load.Info{
 			{Name: "plain", Protocol: "http", Timeout: 2 * time.Second},
-			{Name: "ingress", Protocol: "http", Ingress: true, Timeout: 2 * time.Second},
+			{Name: "ingress", Protocol: "http", Ingress: true, Tier: "core", Timeout: 2 * time.Second},
 			{Name: "rr", Protocol: "grpc", Retries: true, Timeout: 2 * time.Second},
 			{Name: "pinned", Protocol: "grpc", Timeout: 2 * time.Second},
 			{Name: "w", Protocol: "stream", Retries: true},
+			{Name: "gateway", Protocol: "http", Ingress: true, Tier: "edge", Timeout: 2 * time.Second},
 		},
 		Phases: []Phase{
 			{Name: "steady", Kind: "steady", End: at(10)},
-			{Name: "partition one pod", Kind: PartitionKind, Start: at(10), End: at(20),
+			{Name: "partition one pod", Kind: PartitionKind, Tier: "core", Start: at(10), End: at(20),
 				Partition: &Partition{Pod: "pod-a", IP: ip, Cut: at(11), Unready: at(15), Restored: at(15.5), Ready: at(17)}},
 		},
 		Duration: at(20),
@@ -63,6 +66,8 @@ func TestPartition(t *testing.T) {
 		// cut. That is not traffic to the silent pod.
 		ok(2, 10.4, time.Millisecond, "pod-a", load.Try{Peer: ip, At: at(10.4), Conn: 1}, load.Try{Peer: other, At: at(10.45), Conn: 7}),
 		ok(2, 14.5, time.Millisecond, "pod-b", load.Try{Peer: other, At: at(14.5), Conn: 7}),
+		{Client: 5, At: at(12), Error: "timeout"}, // through the edge: no retry at the gateway could have moved it
+		ok(5, 12.5, time.Millisecond, "edge-b"),
 	}
 	samples[10].Conns, samples[10].FailedAttempts = 2, 1
 	conns := []load.ConnEvent{
@@ -85,8 +90,8 @@ func TestPartition(t *testing.T) {
 	}
 	Fill(sc, samples, events, conns)
 	p := sc.Phases[1]
-	if p.Expected != 7 || p.ExpectedBy["plain: timeout"] != 3 || p.ExpectedBy["ingress: timeout"] != 2 || p.ExpectedBy["pinned: grpc DeadlineExceeded: deadline exceeded"] != 2 {
-		t.Errorf("expected %d %v, want the timeouts of plain, ingress and pinned", p.Expected, p.ExpectedBy)
+	if p.Expected != 8 || p.ExpectedBy["plain: timeout"] != 3 || p.ExpectedBy["ingress: timeout"] != 2 || p.ExpectedBy["pinned: grpc DeadlineExceeded: deadline exceeded"] != 2 || p.ExpectedBy["gateway: timeout"] != 1 {
+		t.Errorf("expected %d %v, want the timeouts of plain, ingress, pinned and gateway", p.Expected, p.ExpectedBy)
 	}
 	if p.Failed != 1 || p.FailedBy["rr"] != 1 || sc.Phases[0].Expected != 0 || sc.Phases[0].Failed != 1 {
 		t.Errorf("failed %d by %v, steady %+v: want rr's call, and plain's steady timeout", p.Failed, p.FailedBy, sc.Phases[0])
@@ -109,6 +114,9 @@ func TestPartition(t *testing.T) {
 	if f := figs[1]; f.RetrySaves != 1 || f.Expected != 2 {
 		t.Errorf("ingress: %d saved by a retry of %d expected failures, want 1 of 2", f.RetrySaves, f.Expected)
 	}
+	if f := figs[5]; f.RetrySaves != 0 || f.Expected != 1 {
+		t.Errorf("gateway: %d saved by a retry at the gateway, want 0: it enters the edge", f.RetrySaves)
+	}
 	if f := figs[2]; f.Requests != 6 || f.Failed != 1 || f.Slow != 1 || f.Retried != 1 || f.FailedAttempts != 1 {
 		t.Errorf("rr: %+v", f)
 	}
@@ -130,7 +138,7 @@ func TestPartition(t *testing.T) {
 		"| pinned | 3 | 0 | 2 | 0 | 0 | 0 | 1.50 s | open at the end |",
 		"stream 0: resumed on pod-c, next event 2.2 s after the cut; max delay 2200 ms",
 		"A retry at the ingress would have saved 1 of the 2 failures through it",
-		"**partition one pod: expected and explained** (7;",
+		"**partition one pod: expected and explained** (8;",
 		"| plain: timeout | 3 | the request went to the silent pod",
 	} {
 		if !strings.Contains(md, w) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -31,13 +32,18 @@ func buildImages(ctx context.Context, repo, bin, dir string) error {
 			return fmt.Errorf("mkdir: %w", err)
 		}
 	}
-	builds := []struct{ dir, pkg, out string }{
-		{repo, "./cmd/scaffold", filepath.Join(bin, "scaffold")},
-		{filepath.Join(repo, "example-service"), "./cmd/example-service", filepath.Join(bin, "example-service")},
-		{".", "./cmd/pause", filepath.Join(bin, "pause")},
+	service := filepath.Join(repo, "example-service")
+	tags, err := imageTags(service)
+	if err != nil {
+		return err
+	}
+	builds := []struct{ dir, pkg, out, tags string }{
+		{repo, "./cmd/scaffold", filepath.Join(bin, "scaffold"), ""},
+		{service, "./cmd/example-service", filepath.Join(bin, "example-service"), tags},
+		{".", "./cmd/pause", filepath.Join(bin, "pause"), ""},
 	}
 	for _, b := range builds {
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-tags", b.tags, "-o", b.out, b.pkg)
 		cmd.Dir = b.dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -59,6 +65,20 @@ func buildImages(ctx context.Context, repo, bin, dir string) error {
 		}
 	}
 	return nil
+}
+
+// imageTags returns the build tags of the service's image (its Dockerfile's
+// GO_TAGS), so that the cluster runs the binary that ships.
+func imageTags(service string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(service, "Dockerfile"))
+	if err != nil {
+		return "", fmt.Errorf("the image's build tags: %w", err)
+	}
+	m := regexp.MustCompile(`(?m)^ARG GO_TAGS=(.*)$`).FindSubmatch(data)
+	if m == nil {
+		return "", nil
+	}
+	return strings.TrimSpace(string(m[1])), nil
 }
 
 // waitServing waits until every replica of the core is a ready endpoint,

@@ -116,7 +116,11 @@ func benchmark(ctx context.Context, o options, work string) error {
 			return err
 		}
 	}
-	sizeA, err := build(ctx, srcA, "./cmd/example-service", binA)
+	tags, err := imageTags(srcA)
+	if err != nil {
+		return err
+	}
+	sizeA, err := build(ctx, srcA, "./cmd/example-service", binA, tags...)
 	if err != nil {
 		return err
 	}
@@ -140,11 +144,14 @@ func benchmark(ctx context.Context, o options, work string) error {
 				return err
 			}
 		}
-		sizeB, err = build(ctx, srcB, "./cmd/example-service", binB)
+		var tagsB []string
+		if tagsB, err = imageTags(srcB); err == nil {
+			sizeB, err = build(ctx, srcB, "./cmd/example-service", binB, tagsB...)
+		}
 		sideB = generated(binB).withRPC(sayHello)
 		sideB.Label, sideB.Name = "B", nameB
 	} else {
-		sizeB, err = build(ctx, filepath.Join(o.repo, "bench"), "./cmd/bare", binB)
+		sizeB, err = build(ctx, filepath.Join(o.repo, "bench"), "./cmd/bare", binB, tags...)
 	}
 	if err != nil {
 		return err

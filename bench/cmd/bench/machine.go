@@ -48,7 +48,7 @@ func describeMachine(o options, sides []server, began time.Time, loadBefore, loa
 		fmt.Fprintf(&sb, "%s %s", s.Label, s.drain)
 	}
 	sb.WriteString("\n")
-	fmt.Fprintf(&sb, "- binaries: `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'` (podinfo: `go install` of its module with the same flags); `scaffold new`: median of %d runs after one untimed run\n", o.scaffoldRuns)
+	fmt.Fprintf(&sb, "- binaries: `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w'`, A and B with the tags of A's image (its Dockerfile's `GO_TAGS`; the peers as they ship, podinfo by `go install` of its module with the same flags); `scaffold new`: median of %d runs after one untimed run\n", o.scaffoldRuns)
 	for _, s := range sides {
 		fmt.Fprintf(&sb, "- %s: %s\n", s.Name, s.serves)
 	}

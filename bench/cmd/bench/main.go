@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -245,6 +246,22 @@ func run(ctx context.Context, args []string) error {
 		return profile(ctx, o, work)
 	}
 	return benchmark(ctx, o, work)
+}
+
+// imageTags returns the build tags that the service in dir builds its image
+// with (its Dockerfile's GO_TAGS): A is measured as it ships, and B gets the
+// same tags, so that a ratio measures the machinery and not a build option
+// that B could take as well.
+func imageTags(dir string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	if err != nil {
+		return nil, fmt.Errorf("the image's build tags: %w", err)
+	}
+	m := regexp.MustCompile(`(?m)^ARG GO_TAGS=(.*)$`).FindSubmatch(data)
+	if m == nil {
+		return nil, nil
+	}
+	return strings.FieldsFunc(string(m[1]), func(r rune) bool { return r == ',' || r == ' ' }), nil
 }
 
 // build compiles pkg in dir into out, stripped and static, the way a release

@@ -30,10 +30,15 @@ func profile(ctx context.Context, o options, work string) error {
 	}
 	binA, binB := filepath.Join(work, "example-service-pprof"), filepath.Join(work, "bare-pprof")
 	logf("building A and B with the pprof hook")
-	if _, err := build(ctx, copyA, "./cmd/example-service", binA, "pprof"); err != nil {
+	tags, err := imageTags(copyA)
+	if err != nil {
 		return err
 	}
-	if _, err := build(ctx, filepath.Join(o.repo, "bench"), "./cmd/bare", binB, "pprof"); err != nil {
+	tags = append(tags, "pprof")
+	if _, err := build(ctx, copyA, "./cmd/example-service", binA, tags...); err != nil {
+		return err
+	}
+	if _, err := build(ctx, filepath.Join(o.repo, "bench"), "./cmd/bare", binB, tags...); err != nil {
 		return err
 	}
 	proto := filepath.Join(work, "exampleservice.proto")

@@ -32,6 +32,10 @@ import (
 //     that a slow moment across the service cannot empty it; a pod passed
 //     over that answers a call is taken back at once.
 //
+//   - With a fallback (WithFallback), an attempt for which every ready pod
+//     is passed over or tried by its call goes through the ClusterIP instead,
+//     which reaches pods that DNS does not name yet.
+//
 // Hedging (hedge.go) answers the calls held there meanwhile from another
 // pod. The balancer keeps client-side health checking, as round_robin does.
 
@@ -88,12 +92,21 @@ type picker struct {
 }
 
 // Pick takes the next ready pod in turn that is neither passed over nor
-// already tried by this call; failing that, the best of the rest.
+// already tried by this call. Failing that, an attempt with a fallback that
+// has a ready connection goes there: it fails here before it is sent, and
+// routeUnary sends it on. The ClusterIP behind the fallback reaches every
+// ready pod, those that a stale DNS answer leaves out too, so a client that
+// knows only the pod that went silent still finds the others. Without a
+// fallback, the attempt takes the best of the rest.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	call, _ := info.Ctx.Value(callKey{}).(*callState)
 	n := len(p.ready)
-	best := choose(n, int(p.next.Add(1)), func(i int) string { return p.ready[i].addr }, p.ej.passedOver(time.Now()), call)
+	passed := p.ej.passedOver(time.Now())
+	best := choose(n, int(p.next.Add(1)), func(i int) string { return p.ready[i].addr }, passed, call, nil)
 	pod := p.ready[best]
+	if (passed[pod.addr] || call.tried(pod.addr)) && routed(info.Ctx).fallbackReady() {
+		return balancer.PickResult{}, errNoFreshPod
+	}
 	call.try(pod.addr)
 	ctx, picked := info.Ctx, time.Now()
 	return balancer.PickResult{SubConn: pod.sc, Done: func(d balancer.DoneInfo) {
@@ -101,15 +114,20 @@ func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	}}, nil
 }
 
+// errNoFreshPod fails an attempt before it is sent, for the fallback to
+// take it: every ready pod is passed over or tried by the call already.
+var errNoFreshPod = errors.New("every ready pod is passed over or tried by this call: the attempt goes to the fallback")
+
 func newEjector() *ejector {
 	return &ejector{strikes: map[string]int{}, until: map[string]time.Time{}}
 }
 
 // choose returns which of n candidates, named by key, an attempt of call
-// takes: the first from start on, in turn, that is neither passed over nor
-// tried by the call; failing that, the first of the best of the rest.
-func choose(n, start int, key func(int) string, passed map[string]bool, call *callState) int {
-	best, bestRank := 0, 4
+// takes: of those neither passed over nor tried by the call, the first from
+// start on, in turn, or, given load, the first of the least loaded; failing
+// that, the best of the rest by the same rule.
+func choose(n, start int, key func(int) string, passed map[string]bool, call *callState, load func(int) int32) int {
+	best, bestRank, bestLoad := 0, 4, int32(0)
 	for k := range n {
 		i := (start + k) % n
 		rank := 0
@@ -119,10 +137,14 @@ func choose(n, start int, key func(int) string, passed map[string]bool, call *ca
 		if call.tried(key(i)) {
 			rank++
 		}
-		if rank < bestRank {
-			best, bestRank = i, rank
+		var l int32
+		if load != nil {
+			l = load(i)
 		}
-		if rank == 0 {
+		if rank < bestRank || rank == bestRank && l < bestLoad {
+			best, bestRank, bestLoad = i, rank, l
+		}
+		if rank == 0 && l == 0 {
 			break
 		}
 	}

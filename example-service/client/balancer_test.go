@@ -81,3 +81,50 @@ func TestSilentAttempt(t *testing.T) {
 		t.Error("an attempt of no known call (a stream) counted as silent")
 	}
 }
+
+// TestChooseLeastLoaded: with loads, an attempt takes the least loaded of
+// the candidates its call has not tried and that are not passed over, the
+// next in turn of equals; a silent ending weighs on a fallback connection
+// until it answers again or ejectFor passes.
+func TestChooseLeastLoaded(t *testing.T) {
+	key := fallbackKey
+	loads := []int32{3, 1, 0, 0}
+	load := func(i int) int32 { return loads[i] }
+	if got := choose(4, 1, key, nil, nil, load); got != 2 {
+		t.Errorf("chose %d, want 2: the first of the least loaded from 1 on", got)
+	}
+	call := &callState{}
+	call.try(key(2))
+	call.try(key(3))
+	if got := choose(4, 0, key, map[string]bool{key(1): true}, call, load); got != 0 {
+		t.Errorf("chose %d, want 0: the only one neither tried nor passed over, however loaded", got)
+	}
+	if got := choose(4, 0, key, nil, nil, nil); got != 0 {
+		t.Errorf("chose %d without loads, want 0: the next in turn", got)
+	}
+
+	var l connLoad
+	deadline := status.Error(codes.DeadlineExceeded, "attempt timed out")
+	now := time.Now()
+	l.waiting.Add(1)
+	if w := l.weight(now); w != 1 {
+		t.Errorf("one attempt waiting weighs %d, want 1", w)
+	}
+	l.ended(true, deadline)
+	if w := l.weight(time.Now()); w != silentWeight {
+		t.Errorf("one silent ending weighs %d, want silentWeight (%d)", w, silentWeight)
+	}
+	if w := l.weight(time.Now().Add(ejectFor + time.Millisecond)); w != 0 {
+		t.Errorf("a silent ending still weighs %d after ejectFor", w)
+	}
+	l.waiting.Add(1)
+	l.ended(false, status.Error(codes.NotFound, "no such item"))
+	if w := l.weight(time.Now()); w != silentWeight {
+		t.Errorf("after an error that is not silence the record weighs %d, want it kept (%d)", w, silentWeight)
+	}
+	l.waiting.Add(1)
+	l.ended(false, nil)
+	if w := l.weight(time.Now()); w != 0 {
+		t.Errorf("after an answer the record weighs %d, want 0", w)
+	}
+}

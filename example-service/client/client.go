@@ -67,10 +67,14 @@
 // no ready pod, and return to per-call balancing as soon as it has one
 // again. With a fallback, an attempt or a stream on the headless connection
 // never waits there for a ready pod: if none is left when it is sent, it goes
-// to the fallback (and waits there, if the call waits). The fallback is
+// to the fallback (and waits there, if the call waits). It goes there too
+// when every ready pod is passed over or already tried by its call: a stale
+// answer may name only the pod that went silent, and the ClusterIP reaches
+// the others. The fallback is
 // four connections, since kube-proxy sends each to one pod: an attempt takes
-// one its call has not tried, and one whose pod went silent is passed over,
-// as on the headless connection. NewInCluster sets up both.
+// the least loaded one its call has not tried, so that calls leave a
+// connection whose pod went silent as soon as they pile up there, and one
+// on which attempts time out is passed over, as on the headless connection. NewInCluster sets up both.
 package client
 
 import (

@@ -18,17 +18,57 @@ import (
 // fallbacks are the connections through the ClusterIP Service, several of
 // them, because kube-proxy sends each to one pod, chosen when it connects:
 // with one, a pod gone silent would hold every call that fell back to it,
-// its hedges and retries included. An attempt takes the next connection in
-// turn that its call has not tried, so that a hedge or a retry reaches, most
-// likely, another pod.
+// its hedges and retries included. An attempt takes, of the connections its
+// call has not tried, the least loaded (the next in turn, of equals), so
+// that a hedge or a retry reaches, most likely, another pod, and not the
+// one whose connection holds calls that never end. A connection's load is
+// its attempts still waiting, and silentWeight for each that ended silent
+// since its last answer (for ejectFor after the last): calls pile up on a
+// silent pod's connection within moments, while the others answer theirs,
+// and once they have timed out it stays the last choice.
 //
 // A connection on which attempts go silent is passed over as a pod is on
 // the headless connection (balancer.go): kube-proxy keeps it on its pod for
 // as long as it lives.
 type fallbacks struct {
 	conns []*grpc.ClientConn
+	load  [fallbackConns]connLoad
 	next  atomic.Uint32
 	ej    *ejector
+}
+
+// connLoad is one fallback connection's unary attempts, waiting and ended
+// silent. Streams are left out: a long stream is not a call held up.
+type connLoad struct {
+	waiting  atomic.Int32
+	silent   atomic.Int32 // attempts ended silent since the last answer
+	silentAt atomic.Int64 // unix nanoseconds of the last of them
+}
+
+// silentWeight is how many waiting calls an attempt that ended silent
+// counts as: more than a healthy connection ever has waiting at once in a
+// service's ordinary traffic, so that the connection is tried again only
+// when the others are as loaded, and an answer there clears its record.
+const silentWeight = 16
+
+func (l *connLoad) weight(now time.Time) int32 {
+	w := l.waiting.Load()
+	if at := l.silentAt.Load(); at != 0 && now.UnixNano()-at < int64(ejectFor) {
+		w += silentWeight * l.silent.Load()
+	}
+	return w
+}
+
+func (l *connLoad) ended(silent bool, err error) {
+	l.waiting.Add(-1)
+	switch {
+	case err == nil:
+		l.silent.Store(0)
+		l.silentAt.Store(0)
+	case silent:
+		l.silent.Add(1)
+		l.silentAt.Store(time.Now().UnixNano())
+	}
 }
 
 func newFallbacks() *fallbacks { return &fallbacks{ej: newEjector()} }
@@ -46,11 +86,13 @@ func (f *fallbacks) close() error {
 }
 
 // pick returns the index of the connection for an attempt of the call in
-// ctx: the next in turn that is neither passed over nor tried by the call;
-// failing that, the best of the rest.
+// ctx: of those neither passed over nor tried by the call, the least
+// loaded; failing that, the best of the rest.
 func (f *fallbacks) pick(ctx context.Context) int {
 	call, _ := ctx.Value(callKey{}).(*callState)
-	best := choose(len(f.conns), int(f.next.Add(1)), fallbackKey, f.ej.passedOver(time.Now()), call)
+	now := time.Now()
+	load := func(i int) int32 { return f.load[i].weight(now) }
+	best := choose(len(f.conns), int(f.next.Add(1)), fallbackKey, f.ej.passedOver(now), call, load)
 	call.try(fallbackKey(best))
 	return best
 }
@@ -62,12 +104,15 @@ func fallbackKey(i int) string { return "fallback " + strconv.Itoa(i) }
 // found the connection's pod silent.
 func (f *fallbacks) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	i, start := f.pick(ctx), time.Now()
+	f.load[i].waiting.Add(1)
 	err := f.conns[i].Invoke(ctx, method, args, reply, opts...)
 	call, _ := ctx.Value(callKey{}).(*callState)
+	silent := call.silent(ctx, err, time.Since(start))
+	f.load[i].ended(silent, err)
 	// Several connections may reach the silent pod: all but one may be
 	// passed over, since one passed over is still used when nothing better
 	// is left.
-	f.ej.done(fallbackKey(i), call.silent(ctx, err, time.Since(start)), err, len(f.conns)-1)
+	f.ej.done(fallbackKey(i), silent, err, len(f.conns)-1)
 	return err
 }
 
@@ -91,7 +136,9 @@ func useFallback(cc *grpc.ClientConn, fallback *fallbacks) bool {
 }
 
 // routeUnary runs closest to the wire, once per attempt, and sends the
-// attempt to the fallback while the main connection has no ready pod.
+// attempt to the fallback while the main connection has no ready pod, or
+// when its picker hands the attempt back: every ready pod is passed over or
+// already tried by the call (balancer.go).
 //
 // The main connection's state can change between that check and the pick:
 // its last ready pod turns NOT_SERVING. So, when there is a fallback, the
@@ -109,22 +156,51 @@ func routeUnary(fallback *fallbacks) grpc.UnaryClientInterceptor {
 		if fallback == nil {
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}
-		sent := new(atomic.Bool)
+		a := &mainAttempt{fallback: fallback}
 		mainOpts := append(slices.Clip(opts), grpc.WaitForReady(false))
-		err := invoker(context.WithValue(ctx, sentKey{}, sent), method, req, reply, cc, mainOpts...)
-		if status.Code(err) == codes.Unavailable && !sent.Load() && ctx.Err() == nil {
+		err := invoker(context.WithValue(ctx, attemptKey{}, a), method, req, reply, cc, mainOpts...)
+		if status.Code(err) == codes.Unavailable && !a.sent.Load() && ctx.Err() == nil {
 			return fallback.Invoke(ctx, method, req, reply, opts...)
 		}
 		return err
 	}
 }
 
-// sentKey marks a call's context with the flag that sentTracker sets.
-type sentKey struct{}
+// mainAttempt is what routeUnary and routeStream tell the main connection
+// of an attempt they send there: sentTracker sets sent once the attempt's
+// headers went to the transport, and the picker may hand the attempt back
+// for fallback.
+type mainAttempt struct {
+	sent     atomic.Bool
+	fallback *fallbacks
+}
+
+type attemptKey struct{}
+
+// routed is the attempt's mainAttempt, nil for one that routeUnary or
+// routeStream did not send (no fallback).
+func routed(ctx context.Context) *mainAttempt {
+	a, _ := ctx.Value(attemptKey{}).(*mainAttempt)
+	return a
+}
+
+// fallbackReady says whether the attempt has a fallback with a connection
+// ready to take it, so that handing it back cannot leave it waiting.
+func (a *mainAttempt) fallbackReady() bool {
+	if a == nil {
+		return false
+	}
+	for _, c := range a.fallback.conns {
+		if c.GetState() == connectivity.Ready {
+			return true
+		}
+	}
+	return false
+}
 
 // sentTracker is the main connection's stats handler that records, in the
-// flag routeUnary put in the call's context, that an attempt's headers went
-// to the transport: from then on a server may have run it.
+// attempt's mainAttempt, that its headers went to the transport: from then
+// on a server may have run it.
 type sentTracker struct{}
 
 func (sentTracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
@@ -139,8 +215,8 @@ func (sentTracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	if _, ok := s.(*stats.OutHeader); !ok {
 		return
 	}
-	if sent, ok := ctx.Value(sentKey{}).(*atomic.Bool); ok {
-		sent.Store(true)
+	if a := routed(ctx); a != nil {
+		a.sent.Store(true)
 	}
 }
 
@@ -155,10 +231,10 @@ func routeStream(fallback *fallbacks) grpc.StreamClientInterceptor {
 		if fallback == nil {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		sent := new(atomic.Bool)
+		a := &mainAttempt{fallback: fallback}
 		mainOpts := append(slices.Clip(opts), grpc.WaitForReady(false))
-		stream, err := streamer(context.WithValue(ctx, sentKey{}, sent), desc, cc, method, mainOpts...)
-		if status.Code(err) == codes.Unavailable && !sent.Load() && ctx.Err() == nil {
+		stream, err := streamer(context.WithValue(ctx, attemptKey{}, a), desc, cc, method, mainOpts...)
+		if status.Code(err) == codes.Unavailable && !a.sent.Load() && ctx.Err() == nil {
 			return fallback.NewStream(ctx, desc, method, opts...)
 		}
 		return stream, err

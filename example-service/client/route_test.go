@@ -97,12 +97,12 @@ func TestUnsentAttemptsGoToTheFallback(t *testing.T) {
 // so routeUnary's test of it means what it says.
 func TestSentTrackerSeesRealCalls(t *testing.T) {
 	_, cc := dialCounter(t)
-	sent := new(atomic.Bool)
-	ctx := context.WithValue(context.Background(), sentKey{}, sent)
+	a := new(mainAttempt)
+	ctx := context.WithValue(context.Background(), attemptKey{}, a)
 	if _, err := drillv1.NewDrillClient(cc).Count(ctx, &drillv1.CountRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if !sent.Load() {
+	if !a.sent.Load() {
 		t.Error("a call that reached the server was not marked as sent")
 	}
 }

@@ -25,6 +25,7 @@ type silentProxy struct {
 	to      string
 	silent  atomic.Bool
 	since   atomic.Int64 // unix nanoseconds of silence
+	before  atomic.Int64 // calls clients began here before silence
 	lastIn  atomic.Int64 // unix nanoseconds of the last call a client began after silence
 	mu      sync.Mutex
 	conns   []net.Conn
@@ -87,8 +88,12 @@ func (p *silentProxy) pipe(src, dst net.Conn, fromClient bool) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			silent := p.silent.Load()
-			if fromClient && frames.sawHeaders(buf[:n]) && silent {
-				p.lastIn.Store(time.Now().UnixNano())
+			if fromClient && frames.sawHeaders(buf[:n]) {
+				if silent {
+					p.lastIn.Store(time.Now().UnixNano())
+				} else {
+					p.before.Add(1)
+				}
 			}
 			if !silent {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -222,8 +227,9 @@ func TestSilentBackend(t *testing.T) {
 // (a caching DNS names only pods that are gone), so every call goes through
 // the ClusterIP fallback, and one of the three pods behind it goes silent.
 // The fallback's connections are spread over the pods as kube-proxy spreads
-// connections, and a call held on the silent pod's is hedged on another:
-// every idempotent call succeeds within its 3 s deadline.
+// connections, a call held on the silent pod's is hedged on another, and
+// the calls after it go to the connections that answer: every idempotent
+// call succeeds within its 3 s deadline.
 func TestSilentPodBehindTheFallback(t *testing.T) {
 	c := newCluster(t)
 	c.serve(2, "v1")
@@ -247,8 +253,57 @@ func TestSilentPodBehindTheFallback(t *testing.T) {
 	if r.Failed != 0 {
 		t.Errorf("%d of %d idempotent calls failed with a silent pod behind the fallback, want 0", r.Failed, r.Calls)
 	}
-	if r.Hedges == 0 || proxy.lastSent() == 0 {
-		t.Errorf("%d hedges, last call to the silent pod %v after the silence: no call was held there, so nothing was proved", r.Hedges, proxy.lastSent())
+	// A call began on the silent pod after the cut, or was on its way there
+	// as it came: the least loaded connection avoids it from the moment a
+	// call waits there.
+	t.Logf("%d calls went to the silent pod before the cut; the last after it began %v after", proxy.before.Load(), proxy.lastSent())
+	if proxy.before.Load() == 0 || r.Hedges == 0 {
+		t.Errorf("%d calls to the silent pod before the cut, %d hedges: no fallback connection was on the silent pod, or no call was held there, so nothing was proved", proxy.before.Load(), r.Hedges)
+	}
+	if bound := client.DefaultPerAttemptTimeout + time.Second; proxy.lastSent() > bound {
+		t.Errorf("calls went to the silent pod until %v after it went silent, want at most %v", proxy.lastSent(), bound)
+	}
+}
+
+// TestOnlyKnownPodGoesSilent: a caching DNS names one pod only, as when its
+// answer predates a scale-up, and that pod's network is cut. The headless
+// connection has nowhere else to send a call, but the ClusterIP fallback
+// reaches all three pods (kube-proxy follows the endpoints, not the cache).
+// A hedge or a retry of a call held on the silent pod goes through the
+// fallback, and once the pod is passed over every call does: every
+// idempotent call succeeds within its 3 s deadline, and the client stops
+// sending calls to the silent pod about one per-attempt timeout after the
+// cut, long before keepalive would close its connection.
+func TestOnlyKnownPodGoesSilent(t *testing.T) {
+	c := newCluster(t)
+	c.serve(2, "v1")
+	hidden := c.start("v1")
+	silentHost := c.subnet + strconv.Itoa(c.nextHost)
+	c.nextHost++
+	silentAddr := net.JoinHostPort(silentHost, strconv.Itoa(c.port))
+	proxy := startSilentProxy(t, silentAddr, hidden.GRPCAddr)
+	c.dns.add(silentHost)
+	kube := c.kubeProxy()
+	// The stale answer: the main connection knows the silent pod only.
+	c.headless = "passthrough:///" + silentAddr
+	c.opts = []client.Option{client.WithFallback("passthrough:///" + kube.addr)}
+
+	load := c.load("Work", 200, 8*time.Second, 0)
+	load.waitFlowing(t)
+	time.Sleep(time.Second) // the load's pace
+	proxy.silence()
+	r := <-load.report
+	logReport(t, "the only pod the client knows goes silent", r)
+	dropped := proxy.lastSent()
+	t.Logf("the last call to the silent pod began %v after it went silent", dropped)
+	if r.Failed != 0 {
+		t.Errorf("%d of %d idempotent calls failed when the only pod the client knew went silent, want 0", r.Failed, r.Calls)
+	}
+	if bound := client.DefaultPerAttemptTimeout + time.Second; dropped > bound {
+		t.Errorf("calls went to the silent pod until %v after it went silent, want at most %v", dropped, bound)
+	}
+	if dropped == 0 || r.Hedges == 0 {
+		t.Errorf("%d hedges, last call to the silent pod %v after the silence: no call was held there, so nothing was proved", r.Hedges, dropped)
 	}
 }
 

@@ -149,6 +149,19 @@ func (p *silentProxy) swallow(c net.Conn) {
 	p.pipe(c, nil, true)
 }
 
+// silentPod starts a backend behind a silentProxy on the cluster's next
+// address, the backend itself never in DNS, and publishes the proxy's
+// address in DNS as a pod's; it returns the proxy and that address.
+func (c *cluster) silentPod() (*silentProxy, string) {
+	c.t.Helper()
+	hidden := c.start("v1")
+	host := c.subnet + strconv.Itoa(c.nextHost)
+	c.nextHost++
+	proxy := startSilentProxy(c.t, net.JoinHostPort(host, strconv.Itoa(c.port)), hidden.GRPCAddr)
+	c.dns.add(host)
+	return proxy, host
+}
+
 // silence cuts the backend off from now on.
 func (p *silentProxy) silence() {
 	p.since.Store(time.Now().UnixNano())
@@ -194,11 +207,7 @@ func TestSilentBackend(t *testing.T) {
 				c.opts = append(c.opts, client.WithoutHedging())
 			}
 			c.serve(2, "v1")
-			hidden := c.start("v1") // behind the proxy, never in DNS
-			silentHost := c.subnet + strconv.Itoa(c.nextHost)
-			c.nextHost++
-			proxy := startSilentProxy(t, net.JoinHostPort(silentHost, strconv.Itoa(c.port)), hidden.GRPCAddr)
-			c.dns.add(silentHost)
+			proxy, silentHost := c.silentPod()
 
 			load := c.load("Work", 200, 10*time.Second, 0)
 			load.waitFlowing(t)
@@ -233,11 +242,7 @@ func TestSilentBackend(t *testing.T) {
 func TestSilentPodBehindTheFallback(t *testing.T) {
 	c := newCluster(t)
 	c.serve(2, "v1")
-	hidden := c.start("v1")
-	silentHost := c.subnet + strconv.Itoa(c.nextHost)
-	c.nextHost++
-	proxy := startSilentProxy(t, net.JoinHostPort(silentHost, strconv.Itoa(c.port)), hidden.GRPCAddr)
-	c.dns.add(silentHost)
+	proxy, _ := c.silentPod()
 	kube := c.kubeProxy()
 	// A headless name that answers nothing: the main connection never has
 	// a ready pod, as when the cache names only pods that are gone.
@@ -277,12 +282,8 @@ func TestSilentPodBehindTheFallback(t *testing.T) {
 func TestOnlyKnownPodGoesSilent(t *testing.T) {
 	c := newCluster(t)
 	c.serve(2, "v1")
-	hidden := c.start("v1")
-	silentHost := c.subnet + strconv.Itoa(c.nextHost)
-	c.nextHost++
+	proxy, silentHost := c.silentPod()
 	silentAddr := net.JoinHostPort(silentHost, strconv.Itoa(c.port))
-	proxy := startSilentProxy(t, silentAddr, hidden.GRPCAddr)
-	c.dns.add(silentHost)
 	kube := c.kubeProxy()
 	// The stale answer: the main connection knows the silent pod only.
 	c.headless = "passthrough:///" + silentAddr

@@ -46,10 +46,12 @@ type disruptions struct {
 // connected; or it may name one pod that is left and others that are gone,
 // and the client sends everything to that one. A partition in either window
 // is a second failure on top of the first: runs 21 and 22 cut off the pod
-// that held every fallback connection of one client, and run 36 the only
-// pod a stale answer had left the client, and neither hedges nor retries
-// could leave it. Issue 30's partition is one pod silent while DNS still
-// names it and others, which this waits for. The edge's generated client,
+// that held every fallback connection of one client, and neither hedges
+// nor retries could leave it; run 36 cut off the only pod a stale answer
+// had left the client, which the client has since learned to leave through
+// its fallback (client's TestOnlyKnownPodGoesSilent). Issue 30's partition
+// is one pod silent while DNS still names it and others, which this waits
+// for. The edge's generated client,
 // which relays to these pods, looks the name up on its own schedule, every
 // client.DefaultResolveEvery: so the harness's client must have sent to two
 // pods or more for that long and a second, by which time the edge's has

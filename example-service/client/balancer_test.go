@@ -84,8 +84,9 @@ func TestSilentAttempt(t *testing.T) {
 
 // TestChooseLeastLoaded: with loads, an attempt takes the least loaded of
 // the candidates its call has not tried and that are not passed over, the
-// next in turn of equals; a silent ending weighs on a fallback connection
-// until it answers again or ejectFor passes.
+// next in turn of equals. A fallback connection on which calls wait with no
+// answer for stallAfter weighs as a stalled one, and a silent ending weighs
+// on it until it answers again or ejectFor passes.
 func TestChooseLeastLoaded(t *testing.T) {
 	key := fallbackKey
 	loads := []int32{3, 1, 0, 0}
@@ -106,9 +107,12 @@ func TestChooseLeastLoaded(t *testing.T) {
 	var l connLoad
 	deadline := status.Error(codes.DeadlineExceeded, "attempt timed out")
 	now := time.Now()
-	l.waiting.Add(1)
+	l.began(now)
 	if w := l.weight(now); w != 1 {
 		t.Errorf("one attempt waiting weighs %d, want 1", w)
+	}
+	if w := l.weight(now.Add(stallAfter + time.Millisecond)); w != 1+silentWeight {
+		t.Errorf("one attempt waiting stallAfter with no answer weighs %d, want 1+silentWeight (%d)", w, 1+silentWeight)
 	}
 	l.ended(true, deadline)
 	if w := l.weight(time.Now()); w != silentWeight {
@@ -117,14 +121,18 @@ func TestChooseLeastLoaded(t *testing.T) {
 	if w := l.weight(time.Now().Add(ejectFor + time.Millisecond)); w != 0 {
 		t.Errorf("a silent ending still weighs %d after ejectFor", w)
 	}
-	l.waiting.Add(1)
+	l.began(time.Now())
 	l.ended(false, status.Error(codes.NotFound, "no such item"))
 	if w := l.weight(time.Now()); w != silentWeight {
 		t.Errorf("after an error that is not silence the record weighs %d, want it kept (%d)", w, silentWeight)
 	}
-	l.waiting.Add(1)
+	l.began(time.Now())
+	l.began(time.Now())
 	l.ended(false, nil)
-	if w := l.weight(time.Now()); w != 0 {
-		t.Errorf("after an answer the record weighs %d, want 0", w)
+	if w := l.weight(time.Now()); w != 1 {
+		t.Errorf("after an answer, with one attempt still waiting, the record weighs %d, want 1", w)
+	}
+	if w := l.weight(time.Now().Add(stallAfter + time.Millisecond)); w != 1+silentWeight {
+		t.Errorf("with no answer for stallAfter since the last, one waiting attempt weighs %d, want 1+silentWeight (%d)", w, 1+silentWeight)
 	}
 }

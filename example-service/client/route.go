@@ -22,10 +22,11 @@ import (
 // call has not tried, the least loaded (the next in turn, of equals), so
 // that a hedge or a retry reaches, most likely, another pod, and not the
 // one whose connection holds calls that never end. A connection's load is
-// its attempts still waiting, and silentWeight for each that ended silent
-// since its last answer (for ejectFor after the last): calls pile up on a
-// silent pod's connection within moments, while the others answer theirs,
-// and once they have timed out it stays the last choice.
+// its attempts still waiting; silentWeight more while they wait and none
+// has been answered for stallAfter; and silentWeight for each attempt that
+// ended silent since its last answer (for ejectFor after the last). So a
+// silent pod's connection is the last choice within stallAfter of the cut,
+// however busy the others are, and stays so once its calls time out.
 //
 // A connection on which attempts go silent is passed over as a pod is on
 // the headless connection (balancer.go): kube-proxy keeps it on its pod for
@@ -41,18 +42,35 @@ type fallbacks struct {
 // silent. Streams are left out: a long stream is not a call held up.
 type connLoad struct {
 	waiting  atomic.Int32
+	moved    atomic.Int64 // unix nanoseconds of the last answer, or of a first attempt waiting
 	silent   atomic.Int32 // attempts ended silent since the last answer
 	silentAt atomic.Int64 // unix nanoseconds of the last of them
 }
 
-// silentWeight is how many waiting calls an attempt that ended silent
-// counts as: more than a healthy connection ever has waiting at once in a
-// service's ordinary traffic, so that the connection is tried again only
-// when the others are as loaded, and an answer there clears its record.
-const silentWeight = 16
+const (
+	// silentWeight is how many waiting calls a stalled connection, and an
+	// attempt that ended silent, count as: more than a healthy connection
+	// has waiting at once in a service's ordinary traffic, so that the
+	// connection is tried again only when the others are as loaded, and
+	// an answer there clears its record.
+	silentWeight = 16
+	// stallAfter is how long calls may wait on a connection with no answer
+	// before it counts as stalled: many times a healthy call's latency on
+	// the cluster network, and well within a hedge's delay ceiling.
+	stallAfter = 200 * time.Millisecond
+)
+
+func (l *connLoad) began(now time.Time) {
+	if l.waiting.Add(1) == 1 {
+		l.moved.Store(now.UnixNano())
+	}
+}
 
 func (l *connLoad) weight(now time.Time) int32 {
 	w := l.waiting.Load()
+	if w > 0 && now.UnixNano()-l.moved.Load() > int64(stallAfter) {
+		w += silentWeight
+	}
 	if at := l.silentAt.Load(); at != 0 && now.UnixNano()-at < int64(ejectFor) {
 		w += silentWeight * l.silent.Load()
 	}
@@ -63,6 +81,7 @@ func (l *connLoad) ended(silent bool, err error) {
 	l.waiting.Add(-1)
 	switch {
 	case err == nil:
+		l.moved.Store(time.Now().UnixNano())
 		l.silent.Store(0)
 		l.silentAt.Store(0)
 	case silent:
@@ -104,7 +123,7 @@ func fallbackKey(i int) string { return "fallback " + strconv.Itoa(i) }
 // found the connection's pod silent.
 func (f *fallbacks) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	i, start := f.pick(ctx), time.Now()
-	f.load[i].waiting.Add(1)
+	f.load[i].began(start)
 	err := f.conns[i].Invoke(ctx, method, args, reply, opts...)
 	call, _ := ctx.Value(callKey{}).(*callState)
 	silent := call.silent(ctx, err, time.Since(start))

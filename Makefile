@@ -45,7 +45,7 @@ check: ## Every test but the cluster proof: generator, lint, golden example, gen
 	$(MAKE) stress STRESS_COUNT=3
 
 .PHONY: stress
-stress: ## Render a fresh service; run its tests with -race -count=STRESS_COUNT beside a CPU hog (~15 min at the default 10)
+stress: ## Render a fresh service; run its tests with -race -count=STRESS_COUNT beside a CPU hog (~17 min at the default 10)
 	ZERODROP_STRESS_COUNT=$(STRESS_COUNT) go test -count=1 -v -timeout 90m -run '^TestStressGeneratedService$$' ./internal/cli
 
 .PHONY: build

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zerodrop/zerodrop/example-service/client"
+	"github.com/zerodrop/zerodrop/example-service/internal/loadgen"
 	"github.com/zerodrop/zerodrop/example-service/internal/servicetest"
 )
 
@@ -162,6 +163,34 @@ func (c *cluster) silentPod() (*silentProxy, string) {
 	return proxy, host
 }
 
+// leftWithin fails t if a client began a call on the silent backend later
+// than bound after it went silent; it returns how long after that was.
+func (p *silentProxy) leftWithin(t *testing.T, bound time.Duration) time.Duration {
+	t.Helper()
+	last := p.lastSent()
+	t.Logf("the last call to the silent backend began %v after it went silent", last)
+	if last > bound {
+		t.Errorf("calls went to the silent backend until %v after it went silent, want at most %v", last, bound)
+	}
+	return last
+}
+
+// silenceBehindFallback points the clients at headless, with a stand-in
+// for the ClusterIP Service as their fallback, runs Work at 200 calls/s for
+// d, cuts proxy's backend off a second into the flowing load, and returns
+// the load's report.
+func (c *cluster) silenceBehindFallback(proxy *silentProxy, headless string, d time.Duration) loadgen.Report {
+	c.t.Helper()
+	kube := c.kubeProxy()
+	c.headless = headless
+	c.opts = []client.Option{client.WithFallback("passthrough:///" + kube.addr)}
+	load := c.load("Work", 200, d, 0)
+	load.waitFlowing(c.t)
+	time.Sleep(time.Second) // the load's pace: calls spread over the connections
+	proxy.silence()
+	return <-load.report
+}
+
 // silence cuts the backend off from now on.
 func (p *silentProxy) silence() {
 	p.since.Store(time.Now().UnixNano())
@@ -217,11 +246,7 @@ func TestSilentBackend(t *testing.T) {
 			c.dns.remove(silentHost)
 			r := <-load.report
 			logReport(t, tt.name, r)
-			dropped := proxy.lastSent()
-			t.Logf("the last call to the silent backend began %v after it went silent (per-attempt timeout %v)", dropped, tt.perAttempt)
-			if bound := tt.perAttempt + time.Second; dropped > bound {
-				t.Errorf("calls went to the silent backend until %v after it went silent, want at most %v", dropped, bound)
-			}
+			proxy.leftWithin(t, tt.perAttempt+time.Second)
 			if tt.allOK && r.Failed != 0 {
 				t.Errorf("%d of %d idempotent calls failed with a silent backend, want 0", r.Failed, r.Calls)
 			}
@@ -243,17 +268,9 @@ func TestSilentPodBehindTheFallback(t *testing.T) {
 	c := newCluster(t)
 	c.serve(2, "v1")
 	proxy, _ := c.silentPod()
-	kube := c.kubeProxy()
 	// A headless name that answers nothing: the main connection never has
 	// a ready pod, as when the cache names only pods that are gone.
-	c.headless = "passthrough:///127.0.0.1:1"
-	c.opts = []client.Option{client.WithFallback("passthrough:///" + kube.addr)}
-
-	load := c.load("Work", 200, 6*time.Second, 0)
-	load.waitFlowing(t)
-	time.Sleep(time.Second) // the load's pace: calls spread over the fallback's connections
-	proxy.silence()
-	r := <-load.report
+	r := c.silenceBehindFallback(proxy, "passthrough:///127.0.0.1:1", 6*time.Second)
 	logReport(t, "behind the fallback, one pod silent", r)
 	if r.Failed != 0 {
 		t.Errorf("%d of %d idempotent calls failed with a silent pod behind the fallback, want 0", r.Failed, r.Calls)
@@ -261,13 +278,10 @@ func TestSilentPodBehindTheFallback(t *testing.T) {
 	// A call began on the silent pod after the cut, or was on its way there
 	// as it came: the least loaded connection avoids it from the moment a
 	// call waits there.
-	t.Logf("%d calls went to the silent pod before the cut; the last after it began %v after", proxy.before.Load(), proxy.lastSent())
 	if proxy.before.Load() == 0 || r.Hedges == 0 {
 		t.Errorf("%d calls to the silent pod before the cut, %d hedges: no fallback connection was on the silent pod, or no call was held there, so nothing was proved", proxy.before.Load(), r.Hedges)
 	}
-	if bound := client.DefaultPerAttemptTimeout + time.Second; proxy.lastSent() > bound {
-		t.Errorf("calls went to the silent pod until %v after it went silent, want at most %v", proxy.lastSent(), bound)
-	}
+	proxy.leftWithin(t, client.DefaultPerAttemptTimeout+time.Second)
 }
 
 // TestOnlyKnownPodGoesSilent: a caching DNS names one pod only, as when its
@@ -283,26 +297,14 @@ func TestOnlyKnownPodGoesSilent(t *testing.T) {
 	c := newCluster(t)
 	c.serve(2, "v1")
 	proxy, silentHost := c.silentPod()
-	silentAddr := net.JoinHostPort(silentHost, strconv.Itoa(c.port))
-	kube := c.kubeProxy()
 	// The stale answer: the main connection knows the silent pod only.
-	c.headless = "passthrough:///" + silentAddr
-	c.opts = []client.Option{client.WithFallback("passthrough:///" + kube.addr)}
-
-	load := c.load("Work", 200, 8*time.Second, 0)
-	load.waitFlowing(t)
-	time.Sleep(time.Second) // the load's pace
-	proxy.silence()
-	r := <-load.report
+	stale := "passthrough:///" + net.JoinHostPort(silentHost, strconv.Itoa(c.port))
+	r := c.silenceBehindFallback(proxy, stale, 8*time.Second)
 	logReport(t, "the only pod the client knows goes silent", r)
-	dropped := proxy.lastSent()
-	t.Logf("the last call to the silent pod began %v after it went silent", dropped)
 	if r.Failed != 0 {
 		t.Errorf("%d of %d idempotent calls failed when the only pod the client knew went silent, want 0", r.Failed, r.Calls)
 	}
-	if bound := client.DefaultPerAttemptTimeout + time.Second; dropped > bound {
-		t.Errorf("calls went to the silent pod until %v after it went silent, want at most %v", dropped, bound)
-	}
+	dropped := proxy.leftWithin(t, client.DefaultPerAttemptTimeout+time.Second)
 	if dropped == 0 || r.Hedges == 0 {
 		t.Errorf("%d hedges, last call to the silent pod %v after the silence: no call was held there, so nothing was proved", r.Hedges, dropped)
 	}

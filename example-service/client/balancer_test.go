@@ -126,6 +126,19 @@ func TestChooseLeastLoaded(t *testing.T) {
 	if w := l.weight(time.Now()); w != silentWeight {
 		t.Errorf("after an error that is not silence the record weighs %d, want it kept (%d)", w, silentWeight)
 	}
+	var m connLoad
+	m.began(time.Now().Add(-stallAfter))
+	m.began(time.Now())
+	m.ended(false, status.Error(codes.NotFound, "no such item"))
+	if w := m.weight(time.Now()); w != 1 {
+		t.Errorf("a connection that just answered with an error weighs %d with one attempt waiting, want 1: it is not stalled", w)
+	}
+	m.began(time.Now())
+	m.ended(false, status.Error(codes.Unavailable, "connection broken"))
+	if w := m.weight(time.Now().Add(stallAfter + time.Millisecond)); w != 1+silentWeight {
+		t.Errorf("a broken connection's failure counted as an answer: weight %d, want 1+silentWeight (%d)", w, 1+silentWeight)
+	}
+
 	l.began(time.Now())
 	l.began(time.Now())
 	l.ended(false, nil)

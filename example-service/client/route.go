@@ -42,7 +42,7 @@ type fallbacks struct {
 // silent. Streams are left out: a long stream is not a call held up.
 type connLoad struct {
 	waiting  atomic.Int32
-	moved    atomic.Int64 // unix nanoseconds of the last answer, or of a first attempt waiting
+	moved    atomic.Int64 // unix nanoseconds of the last answer (an error too), or of a first attempt waiting
 	silent   atomic.Int32 // attempts ended silent since the last answer
 	silentAt atomic.Int64 // unix nanoseconds of the last of them
 }
@@ -79,15 +79,28 @@ func (l *connLoad) weight(now time.Time) int32 {
 
 func (l *connLoad) ended(silent bool, err error) {
 	l.waiting.Add(-1)
+	if answered(err) {
+		l.moved.Store(time.Now().UnixNano())
+	}
 	switch {
 	case err == nil:
-		l.moved.Store(time.Now().UnixNano())
 		l.silent.Store(0)
 		l.silentAt.Store(0)
 	case silent:
 		l.silent.Add(1)
 		l.silentAt.Store(time.Now().UnixNano())
 	}
+}
+
+// answered says whether an attempt that ended with err had its server's
+// answer, an error included (NOT_FOUND, say): the connection moves. The
+// client's own deadline and cancellation and a broken connection do not.
+func answered(err error) bool {
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
+		return false
+	}
+	return true
 }
 
 func newFallbacks() *fallbacks { return &fallbacks{ej: newEjector()} }

@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 
 	"github.com/golang/glog"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
@@ -36,18 +35,6 @@ func traceField(ctx context.Context) string {
 		return " trace_id=" + sc.TraceID().String()
 	}
 	return ""
-}
-
-// traceRequests gives every request a server span, in the caller's trace
-// when it carries W3C trace context, named after the route it matched
-// ("GET /version"), so that span names stay few whatever the paths.
-func traceRequests(next http.Handler) http.Handler {
-	return otelhttp.NewHandler(next, "http", otelhttp.WithSpanNameFormatter(func(op string, r *http.Request) string {
-		if r.Pattern != "" {
-			return r.Pattern
-		}
-		return op
-	}))
 }
 
 // versionHeader puts the deployed version on every response, so that a client

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
 	"github.com/zerodrop/zerodrop/example-service/internal/version"
@@ -100,7 +102,7 @@ func Handler(deps Deps) http.Handler {
 	h = recoverPanics(h)
 	h = routes.Handler(h)
 	if deps.Tracing {
-		h = traceRequests(h)
+		h = traceRequests(otel.GetTracerProvider(), otel.GetTextMapPropagator(), h)
 	}
 	return h
 }

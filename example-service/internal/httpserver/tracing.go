@@ -25,9 +25,9 @@ const tracerName = "github.com/zerodrop/zerodrop/example-service/internal/httpse
 //
 // It makes the spans that otelhttp.NewHandler makes, plus http.route
 // (TestSpansMatchOtelhttp holds it to that), but not with otelhttp: otelhttp
-// wraps each response writer with httpsnoop, whose 128 writer types, one for
-// each set of optional interfaces a writer may have, cost every binary
-// 1.4 MiB and every pod about 0.5 MiB of memory, tracing on or off. The
+// wraps each response writer with httpsnoop, whose 512 writer types, one for
+// each combination of the nine optional interfaces it looks for, cost every
+// binary 1.4 MiB and every pod about 0.5 MiB of memory, tracing on or off. The
 // writer here keeps what handlers use: Flush, Hijack, ReadFrom (sendfile),
 // and Unwrap for http.ResponseController.
 func traceRequests(tp trace.TracerProvider, props propagation.TextMapPropagator, next http.Handler) http.Handler {

@@ -5,12 +5,33 @@ import (
 	"log"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/golang/glog"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
 )
+
+// instrument records every request in the metrics, by route, and, when
+// spans is not nil, in a server span. It wraps the response writer once, for
+// both, and ends outside everything else, so that the span's context is
+// there for the metrics' exemplar and a recovered panic counts as the 500 it
+// became.
+func instrument(routes *metrics.HTTPRoutes, spans *serverSpans, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &responseRecorder{ResponseWriter: w}
+		observe := func(inner *http.Request) { routes.Observe(inner, rec.finalStatus(), time.Since(start)) }
+		if spans == nil {
+			next.ServeHTTP(rec, r)
+			observe(r)
+			return
+		}
+		spans.serve(rec, r, next, observe)
+	})
+}
 
 // recoverPanics turns a handler panic into a 500 and a log line with the stack,
 // instead of a dropped connection. http.ErrAbortHandler keeps its meaning.

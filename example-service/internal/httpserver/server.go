@@ -42,7 +42,7 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Routes are the API's, served beside the runtime's GET /version.
 	Routes []Route
-	// Tracing gives every request a server span (see traceRequests).
+	// Tracing gives every request a server span (see serverSpans).
 	Tracing bool
 }
 
@@ -83,7 +83,7 @@ func New(base context.Context, deps Deps) *http.Server {
 }
 
 // Handler maps every route and wraps them in the middleware, outermost first:
-// tracing (when on), metrics, recovery, version header, drain, body limit.
+// metrics and tracing (when on), recovery, version header, drain, body limit.
 func Handler(deps Deps) http.Handler {
 	mux := http.NewServeMux()
 	routes := deps.Metrics.HTTPRoutes()
@@ -100,9 +100,9 @@ func Handler(deps Deps) http.Handler {
 	h = closeWhileDraining(deps.Health, h)
 	h = versionHeader(deps.Info.Version, h)
 	h = recoverPanics(h)
-	h = routes.Handler(h)
+	var spans *serverSpans
 	if deps.Tracing {
-		h = traceRequests(otel.GetTracerProvider(), otel.GetTextMapPropagator(), h)
+		spans = newServerSpans(otel.GetTracerProvider(), otel.GetTextMapPropagator())
 	}
-	return h
+	return instrument(routes, spans, h)
 }

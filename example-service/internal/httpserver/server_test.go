@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/health"
 
@@ -236,5 +238,67 @@ func TestMiddleware(t *testing.T) {
 	limited.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1))))
 	if readErr == nil {
 		t.Error("a body over MaxBodyBytes was read in full")
+	}
+}
+
+// TestHandlersGetTheWholeWriter: through the server's whole middleware, with
+// tracing off and on, over HTTP/1.1 and h2c, a handler finds on its
+// response writer what the server's own offers (http.Flusher, http.Hijacker,
+// io.ReaderFrom, 1xx headers), and the metrics count each answer once,
+// under its route and the final status its client got: a panic as the 500
+// recovery made of it, a 103 Early Hints as the 202 that followed, the
+// mux's own 404 and 405 as "unmatched".
+func TestHandlersGetTheWholeWriter(t *testing.T) {
+	for _, tracing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tracing=%v", tracing), func(t *testing.T) {
+			info := version.Info{Version: "v1"}
+			m := metrics.New(info)
+			routes := append(testRoutes(), Route{Pattern: "GET /panic", Name: "panic", Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })})
+			srv := serveH2C(t, Handler(Deps{Info: info, Health: readiness.New(health.NewServer()), Metrics: m, Routes: routes, Tracing: tracing}))
+			want := map[string]int{}
+			for _, proto := range []string{"HTTP/1.1", "h2c"} {
+				client := testClient(t, proto == "h2c")
+				for _, tt := range []struct {
+					method, path, handler, answer string
+					h1Only                        bool
+				}{
+					{"GET", "/stream", "stream", "200 one two", false},
+					{"GET", "/hijack", "hijack", "200 hijacked", true},
+					{"GET", "/early", "early", "202 ", false},
+					{"GET", "/file", "file", "200 0123456789abcdef", false},
+					{"GET", "/panic", "panic", "500 Internal Server Error\n", false},
+					{"GET", "/nope", "unmatched", "404 404 page not found\n", false},
+					{"DELETE", "/early", "unmatched", "405 Method Not Allowed\n", false},
+				} {
+					if tt.h1Only && proto == "h2c" {
+						continue
+					}
+					req, err := http.NewRequestWithContext(t.Context(), tt.method, srv+tt.path, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Fatalf("%s %s over %s: %v", tt.method, tt.path, proto, err)
+					}
+					body, err := io.ReadAll(resp.Body)
+					_ = resp.Body.Close()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := fmt.Sprintf("%d %s", resp.StatusCode, body); got != tt.answer {
+						t.Errorf("%s %s over %s = %q, want %q", tt.method, tt.path, proto, got, tt.answer)
+					}
+					want[fmt.Sprintf("code=%q,handler=%q,method=%q", strings.Fields(tt.answer)[0], tt.handler, strings.ToLower(tt.method))]++
+				}
+			}
+			text := "# HELP http_requests_total HTTP requests served, by handler, method and status code.\n# TYPE http_requests_total counter\n"
+			for series, n := range want {
+				text += fmt.Sprintf("http_requests_total{%s} %d\n", series, n)
+			}
+			if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(text), "http_requests_total"); err != nil {
+				t.Errorf("the metrics did not count each answer once, by its final status: %v", err)
+			}
+		})
 	}
 }

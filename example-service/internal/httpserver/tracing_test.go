@@ -11,27 +11,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/zerodrop/zerodrop/example-service/internal/metrics"
+	"github.com/zerodrop/zerodrop/example-service/internal/version"
 )
 
 // TestSpansMatchOtelhttp: for every kind of request, over HTTP/1.1 and h2c,
-// traceRequests makes the server span that otelhttp.NewHandler makes of
-// it: the same name, kind, parent, status and attributes, plus http.route,
-// which otelhttp leaves out when it wraps a ServeMux. The handlers use what
-// the response writer may offer (Flusher, Hijacker, 1xx headers,
-// ResponseController through Unwrap) and answer the same from both. The
-// one place where the spans differ on purpose: a body sent with io.Copy
-// (sendfile, as http.ServeContent does) is counted, where otelhttp does not
-// see it.
+// the server's instrumentation makes the server span that
+// otelhttp.NewHandler makes of it: the same name, kind, parent, status and
+// attributes, plus http.route, which otelhttp leaves out when it wraps a
+// ServeMux. The handlers use what the response writer may offer (Flusher,
+// Hijacker, 1xx headers, ResponseController through Unwrap) and answer the
+// same from both. The one place where the spans differ on purpose: a body
+// sent with io.Copy (sendfile, as http.ServeContent does) is counted, where
+// otelhttp does not see it. The same writer records the metrics: each
+// request counts once, under its route and the final status its client got.
 func TestSpansMatchOtelhttp(t *testing.T) {
 	props := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	mux := testRoutes()
+	m := metrics.New(version.Info{})
+	named := m.HTTPRoutes()
+	mux := http.NewServeMux()
+	for _, r := range testRoutes() {
+		mux.Handle(r.Pattern, r.Handler)
+		named.Route(r.Pattern, r.Name)
+	}
 	ours, theirs := tracetest.NewSpanRecorder(), tracetest.NewSpanRecorder()
-	oursURL, oursDone := serveTraced(t, traceRequests(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(ours)), props, mux))
+	oursURL, oursDone := serveTraced(t, instrument(named, newServerSpans(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(ours)), props), mux))
 	theirsURL, theirsDone := serveTraced(t, otelhttp.NewHandler(mux, "http",
 		otelhttp.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(theirs))), otelhttp.WithPropagators(props)))
 	caller := sdktrace.NewTracerProvider().Tracer("test")
@@ -41,21 +52,24 @@ func TestSpansMatchOtelhttp(t *testing.T) {
 		method, path, body string
 		header             http.Header
 		h1Only             bool
-		// onlyOurs are attributes that only traceRequests records, over
-		// HTTP/1.1.
+		// onlyOurs are attributes that only our spans have, over HTTP/1.1.
 		onlyOurs map[string]string
+		// handler and methodLabel are the request's labels in the
+		// metrics; methodLabel defaults to the method in lower case.
+		handler, methodLabel string
 	}{
-		{method: "GET", path: "/items/7", header: http.Header{"User-Agent": {"test/1"}}},
-		{method: "POST", path: "/upload", body: strings.Repeat("x", 3000)},
-		{method: "GET", path: "/any/thing", header: http.Header{"X-Forwarded-For": {"203.0.113.9, 10.0.0.1"}}},
-		{method: "GET", path: "/nope"},
-		{method: "PURGE", path: "/items/7"},
-		{method: "get", path: "/items/7"},
-		{method: "GET", path: "/early"},
-		{method: "GET", path: "/stream"},
-		{method: "GET", path: "/hijack", h1Only: true},
-		{method: "GET", path: "/file", onlyOurs: map[string]string{"http.response.body.size": fmt.Sprint(len(file))}},
+		{method: "GET", path: "/items/7", header: http.Header{"User-Agent": {"test/1"}}, handler: "item"},
+		{method: "POST", path: "/upload", body: strings.Repeat("x", 3000), handler: "upload"},
+		{method: "GET", path: "/any/thing", header: http.Header{"X-Forwarded-For": {"203.0.113.9, 10.0.0.1"}}, handler: "any"},
+		{method: "GET", path: "/nope", handler: "unmatched"},
+		{method: "PURGE", path: "/items/7", handler: "unmatched", methodLabel: "unknown"},
+		{method: "get", path: "/items/7", handler: "unmatched", methodLabel: "unknown"},
+		{method: "GET", path: "/early", handler: "early"},
+		{method: "GET", path: "/stream", handler: "stream"},
+		{method: "GET", path: "/hijack", h1Only: true, handler: "hijack"},
+		{method: "GET", path: "/file", onlyOurs: map[string]string{"http.response.body.size": fmt.Sprint(len(file))}, handler: "file"},
 	}
+	counted := map[string]int{} // "code handler method" of the answers our server gave
 	for _, proto := range []string{"HTTP/1.1", "h2c"} {
 		client := testClient(t, proto == "h2c")
 		for _, tt := range tests {
@@ -96,8 +110,13 @@ func TestSpansMatchOtelhttp(t *testing.T) {
 				o, oursGot := do(oursURL, oursDone, ours)
 				th, theirsGot := do(theirsURL, theirsDone, theirs)
 				if oursGot != theirsGot {
-					t.Fatalf("traceRequests' server answered %q, otelhttp's %q", oursGot, theirsGot)
+					t.Fatalf("our server answered %q, otelhttp's %q", oursGot, theirsGot)
 				}
+				method := tt.methodLabel
+				if method == "" {
+					method = strings.ToLower(tt.method)
+				}
+				counted[fmt.Sprintf("code=%q,handler=%q,method=%q", strings.Fields(oursGot)[0], tt.handler, method)]++
 				if o.Name() != th.Name() || o.SpanKind() != th.SpanKind() || o.Status() != th.Status() {
 					t.Errorf("span %q %v %+v, otelhttp's %q %v %+v", o.Name(), o.SpanKind(), o.Status(), th.Name(), th.SpanKind(), th.Status())
 				}
@@ -125,59 +144,67 @@ func TestSpansMatchOtelhttp(t *testing.T) {
 			})
 		}
 	}
+	want := "# HELP http_requests_total HTTP requests served, by handler, method and status code.\n# TYPE http_requests_total counter\n"
+	for series, n := range counted {
+		want += fmt.Sprintf("http_requests_total{%s} %d\n", series, n)
+	}
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "http_requests_total"); err != nil {
+		t.Errorf("the metrics did not count each answer once, by its final status: %v", err)
+	}
 }
 
-// testRoutes answers the same whoever traces it; a handler that misses
+// testRoutes answer the same whoever traces them; a handler that misses
 // something of the response writer says so in a 500.
-func testRoutes() *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusCreated)
-		_, _ = io.WriteString(w, "item "+r.PathValue("id"))
-	})
-	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		http.Error(w, fmt.Sprintf("stored nothing of %d bytes", len(b)), http.StatusInternalServerError)
-	})
-	mux.HandleFunc("/any/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "any") })
-	mux.HandleFunc("GET /early", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Link", "</style.css>; rel=preload")
-		w.WriteHeader(http.StatusEarlyHints)
-		w.WriteHeader(http.StatusAccepted)
-	})
-	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, _ *http.Request) {
-		f, ok := w.(http.Flusher)
-		if !ok {
-			http.Error(w, "no http.Flusher", http.StatusInternalServerError)
-			return
-		}
-		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
-			http.Error(w, "ResponseController: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		_, _ = io.WriteString(w, "one ")
-		f.Flush()
-		_, _ = io.WriteString(w, "two")
-	})
-	mux.HandleFunc("GET /hijack", func(w http.ResponseWriter, _ *http.Request) {
-		h, ok := w.(http.Hijacker)
-		if !ok {
-			http.Error(w, "no http.Hijacker", http.StatusInternalServerError)
-			return
-		}
-		conn, buf, err := h.Hijack()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		defer conn.Close()
-		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
-		_ = buf.Flush()
-	})
-	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeContent(w, r, "f.txt", time.Time{}, bytes.NewReader([]byte("0123456789abcdef")))
-	})
-	return mux
+func testRoutes() []Route {
+	const file = "0123456789abcdef"
+	return []Route{
+		{Pattern: "GET /items/{id}", Name: "item", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, "item "+r.PathValue("id"))
+		})},
+		{Pattern: "POST /upload", Name: "upload", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			http.Error(w, fmt.Sprintf("stored nothing of %d bytes", len(b)), http.StatusInternalServerError)
+		})},
+		{Pattern: "/any/", Name: "any", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "any") })},
+		{Pattern: "GET /early", Name: "early", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusAccepted)
+		})},
+		{Pattern: "GET /stream", Name: "stream", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			f, ok := w.(http.Flusher)
+			if !ok {
+				http.Error(w, "no http.Flusher", http.StatusInternalServerError)
+				return
+			}
+			if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+				http.Error(w, "ResponseController: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			_, _ = io.WriteString(w, "one ")
+			f.Flush()
+			_, _ = io.WriteString(w, "two")
+		})},
+		{Pattern: "GET /hijack", Name: "hijack", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h, ok := w.(http.Hijacker)
+			if !ok {
+				http.Error(w, "no http.Hijacker", http.StatusInternalServerError)
+				return
+			}
+			conn, buf, err := h.Hijack()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			defer conn.Close()
+			_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
+			_ = buf.Flush()
+		})},
+		{Pattern: "GET /file", Name: "file", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.ServeContent(w, r, "f.txt", time.Time{}, bytes.NewReader([]byte(file)))
+		})},
+	}
 }
 
 // serveTraced serves h on loopback over HTTP/1.1 and h2c, and signals done
@@ -185,17 +212,23 @@ func testRoutes() *http.ServeMux {
 func serveTraced(t *testing.T, h http.Handler) (string, chan struct{}) {
 	t.Helper()
 	done := make(chan struct{}, 1)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() { done <- struct{}{} }()
 		h.ServeHTTP(w, r)
-	}))
+	})), done
+}
+
+// serveH2C serves h on loopback over HTTP/1.1 and h2c.
+func serveH2C(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	srv.Config.Protocols = &protocols
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv.URL, done
+	return srv.URL
 }
 
 func testClient(t *testing.T, h2c bool) *http.Client {
@@ -238,8 +271,9 @@ func TestRecorderStatus(t *testing.T) {
 		{"101", func(w http.ResponseWriter) { w.WriteHeader(101) }, 101},
 		{"flush", func(w http.ResponseWriter) { w.(http.Flusher).Flush(); w.WriteHeader(500) }, 200},
 		{"read from", func(w http.ResponseWriter) { _, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("abc")) }, 200},
+		{"write string", func(w http.ResponseWriter) { _, _ = io.WriteString(w, "abc"); w.WriteHeader(500) }, 200},
 	} {
-		rec := &statusRecorder{ResponseWriter: httptest.NewRecorder()}
+		rec := &responseRecorder{ResponseWriter: httptest.NewRecorder()}
 		tt.serve(rec)
 		if rec.status != tt.want {
 			t.Errorf("%s: status %d, want %d", tt.name, rec.status, tt.want)

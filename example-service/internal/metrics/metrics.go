@@ -76,9 +76,11 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // HTTPRoutes counts and times one HTTP server's requests, labelled with the
-// name of the route that served them. It wraps the whole handler, recovery
-// of panics included, so that a panic counts as the 500 it becomes and the
-// mux's own 404s and 405s count too (as handler "unmatched").
+// name of the route that served them, and the mux's own 404s and 405s as
+// handler "unmatched". The server's middleware observes each request once
+// it is answered, with the status its response writer recorded: the
+// writer that its tracing uses too, so that a request's writer is wrapped
+// once, whatever records it.
 type HTTPRoutes struct {
 	m         *Metrics
 	byPattern map[string]routeMetrics
@@ -86,9 +88,9 @@ type HTTPRoutes struct {
 }
 
 // routeMetrics are the collectors curried with one route's name: one
-// wrapper where promhttp's InstrumentHandlerCounter and
-// InstrumentHandlerDuration are two, each building a label map a request;
-// under load that was half of the HTTP middleware's CPU time.
+// lookup a request where promhttp's InstrumentHandlerCounter and
+// InstrumentHandlerDuration build a label map each; under load that was
+// half of the HTTP middleware's CPU time.
 type routeMetrics struct {
 	requests *prometheus.CounterVec
 	duration prometheus.ObserverVec
@@ -110,49 +112,21 @@ func (m *Metrics) route(name string) routeMetrics {
 // Route names the requests that the mux serves with pattern.
 func (r *HTTPRoutes) Route(pattern, name string) { r.byPattern[pattern] = r.m.route(name) }
 
-// Handler counts and times h's requests, by the pattern that
-// http.ServeMux matched (Request.Pattern), with the label values promhttp
-// uses (lower-case method, numeric code). Middleware between it and the
-// mux must pass the request on as it is, not a copy, or the pattern is
-// lost and the request counts as unmatched.
-func (r *HTTPRoutes) Handler(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(sw, req)
-		rm, ok := r.byPattern[req.Pattern]
-		if !ok {
-			rm = r.unmatched
-		}
-		method := methodLabel(req.Method)
-		id, _ := sampledTrace(req.Context())
-		observe(rm.duration.WithLabelValues(method), time.Since(start), id)
-		rm.requests.WithLabelValues(method, strconv.Itoa(sw.code)).Inc()
-	})
-}
-
-// statusWriter remembers the status code written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	code        int
-	wroteHeader bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.code, w.wroteHeader = code, true
+// Observe counts and times a request answered with code after elapsed, by
+// the pattern that http.ServeMux matched (Request.Pattern, so req must be
+// the request the mux saw, not a copy made before it), with the label
+// values promhttp uses (lower-case method, numeric code). A sampled trace
+// in req's context becomes the duration's exemplar.
+func (r *HTTPRoutes) Observe(req *http.Request, code int, elapsed time.Duration) {
+	rm, ok := r.byPattern[req.Pattern]
+	if !ok {
+		rm = r.unmatched
 	}
-	w.ResponseWriter.WriteHeader(code)
+	method := methodLabel(req.Method)
+	id, _ := sampledTrace(req.Context())
+	observe(rm.duration.WithLabelValues(method), elapsed, id)
+	rm.requests.WithLabelValues(method, strconv.Itoa(code)).Inc()
 }
-
-// Write implies a 200 when no status was written, as net/http does.
-func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wroteHeader = true
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // methodLabel is promhttp's method label: the common methods lower-cased
 // without allocating, anything else as "unknown", which bounds the label's

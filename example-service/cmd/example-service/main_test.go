@@ -461,12 +461,21 @@ func TestVersionMetricsAndAccessLog(t *testing.T) {
 		}
 	}
 
+	// The access log is written once a request is answered.
+	p.WaitLog("http.path=/drill/work", 10*time.Second)
 	logs := p.Stderr()
 	if !strings.Contains(logs, "Work") {
 		t.Errorf("the access log (-v=1) does not record Work:\n%s", logs)
 	}
 	if strings.Contains(logs, "grpc.health.v1") {
 		t.Errorf("health checks reached the access log:\n%s", logs)
+	}
+	if !hasLine(logs, "finished request http.method=GET", "http.route=/version", "http.code=200 ") ||
+		!hasLine(logs, "finished request http.method=GET", "http.route=/drill/work", "http.code=400 ") {
+		t.Errorf("the access log (-v=1) lacks a line for GET /version (200) or GET /drill/work (400):\n%s", logs)
+	}
+	if strings.Contains(logs, "http.path=/metrics") {
+		t.Errorf("the health port's requests reached the access log:\n%s", logs)
 	}
 }
 
@@ -511,8 +520,8 @@ func TestDrillIsOffByDefault(t *testing.T) {
 }
 
 // TestFailuresAreLoggedByDefault checks that, with the access log off (the
-// default verbosity), failed calls are still logged and successful ones cost
-// no log line.
+// default verbosity), failed calls and HTTP requests are still logged and
+// successful ones cost no log line.
 func TestFailuresAreLoggedByDefault(t *testing.T) {
 	p := servicetest.Start(t, binary(t), servicetest.Options{})
 	p.WaitReady(t, 10*time.Second)
@@ -529,14 +538,28 @@ func TestFailuresAreLoggedByDefault(t *testing.T) {
 	if _, err := c.Work(ctx, &drillv1.WorkRequest{WorkMs: 600000}); err == nil {
 		t.Fatal("Work with too much work succeeded")
 	}
+	for path, want := range map[string]int{"/version": http.StatusOK, "/drill/work?sleep=never": http.StatusBadRequest} {
+		resp, err := http.Get("http://" + p.HTTPAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 	// The access log is written after the call returns.
 	p.WaitLog("InvalidArgument", 10*time.Second)
+	p.WaitLog("http.code=400", 10*time.Second)
 	logs := p.Stderr()
 	if !strings.Contains(logs, "Work") || !strings.Contains(logs, "InvalidArgument") {
 		t.Errorf("the failed call was not logged at the default verbosity:\n%s", logs)
 	}
-	if strings.Contains(logs, "Count") {
-		t.Errorf("a successful call was logged at the default verbosity:\n%s", logs)
+	if !strings.Contains(logs, "http.route=/drill/work http.path=/drill/work http.code=400 ") {
+		t.Errorf("the failed HTTP request was not logged at the default verbosity:\n%s", logs)
+	}
+	if strings.Contains(logs, "Count") || strings.Contains(logs, "http.path=/version") {
+		t.Errorf("a successful call or request was logged at the default verbosity:\n%s", logs)
 	}
 }
 

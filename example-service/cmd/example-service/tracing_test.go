@@ -54,7 +54,8 @@ func caller(ctx context.Context) (context.Context, http.Header, trace.SpanContex
 // histograms carry the traces as exemplars in OpenMetrics. The batch
 // processor would hold the spans for an hour: the flush at shutdown
 // delivers them, and both processes exit 0. Health checks and the health
-// port make no spans, and a failed call's log line names its trace.
+// port make no spans, and a failed call's log line names its trace, as a
+// failed HTTP request's does.
 func TestTracesCrossTwoProcesses(t *testing.T) {
 	for _, protocol := range []string{"grpc", "http/protobuf"} {
 		t.Run(protocol, func(t *testing.T) {
@@ -74,6 +75,10 @@ func TestTracesCrossTwoProcesses(t *testing.T) {
 			failCtx, _, failCaller := caller(ctx)
 			if _, err := drillv1.NewDrillClient(conn).Work(failCtx, &drillv1.WorkRequest{WorkMs: 60000}); err == nil {
 				t.Fatal("Work with 60 s of work succeeded, want INVALID_ARGUMENT")
+			}
+			_, failHeader, httpFailCaller := caller(ctx)
+			if code, _ := fetch(ctx, t, "http://"+edge.HTTPAddr+"/drill/work?sleep=never", failHeader); code != http.StatusBadRequest {
+				t.Fatalf("GET /drill/work?sleep=never: %d, want 400", code)
 			}
 
 			// The latency histograms carry each sampled trace as an
@@ -142,6 +147,9 @@ func TestTracesCrossTwoProcesses(t *testing.T) {
 					t.Errorf("the %s's log has no line with the failed call's trace_id=%s:\n%s", name, traceID, p.Stderr())
 				}
 			}
+			if want := "http.code=400 "; !hasLine(edge.Stderr(), want, "trace_id="+httpFailCaller.TraceID().String()) {
+				t.Errorf("the edge's log has no %q line with the failed request's trace_id=%s:\n%s", want, httpFailCaller.TraceID(), edge.Stderr())
+			}
 		})
 	}
 }
@@ -185,6 +193,16 @@ func TestDeadCollectorDoesNotStretchTheExit(t *testing.T) {
 // get GETs url with header, wants a 200, and returns the body.
 func get(ctx context.Context, t *testing.T, url string, header http.Header) string {
 	t.Helper()
+	code, body := fetch(ctx, t, url, header)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, code)
+	}
+	return body
+}
+
+// fetch GETs url with header, and returns the status and the body.
+func fetch(ctx context.Context, t *testing.T, url string, header http.Header) (int, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -196,10 +214,24 @@ func get(ctx context.Context, t *testing.T, url string, header http.Header) stri
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
+	if err != nil {
 		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
 	}
-	return string(body)
+	return resp.StatusCode, string(body)
+}
+
+// hasLine reports whether a line of log has every one of parts.
+func hasLine(log string, parts ...string) bool {
+	for _, line := range strings.Split(log, "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // hasExemplar reports whether a line of metric carries one of traces as

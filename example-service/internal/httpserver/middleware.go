@@ -14,16 +14,20 @@ import (
 	"github.com/zerodrop/zerodrop/example-service/internal/readiness"
 )
 
-// instrument records every request in the metrics, by route, and, when
-// spans is not nil, in a server span. It wraps the response writer once, for
-// both, and ends outside everything else, so that the span's context is
-// there for the metrics' exemplar and a recovered panic counts as the 500 it
-// became.
+// instrument records every request in the metrics, by route, in the access
+// log and, when spans is not nil, in a server span. It wraps the response
+// writer once, for all of them, and ends outside everything else, so that
+// the span's context is there for the metrics' exemplar and the log's
+// trace_id, and a recovered panic counts as the 500 it became.
 func instrument(routes *metrics.HTTPRoutes, spans *serverSpans, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &responseRecorder{ResponseWriter: w}
-		observe := func(inner *http.Request) { routes.Observe(inner, rec.finalStatus(), time.Since(start)) }
+		observe := func(inner *http.Request) {
+			code, elapsed := rec.finalStatus(), time.Since(start)
+			routes.Observe(inner, code, elapsed)
+			logRequest(inner, code, rec.written, elapsed)
+		}
 		if spans == nil {
 			next.ServeHTTP(rec, r)
 			observe(r)

@@ -29,6 +29,14 @@ func (w *responseRecorder) finalStatus() int {
 	return w.status
 }
 
+// sending notes the 200 that a body sent before any header implies, as
+// net/http sends it.
+func (w *responseRecorder) sending() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+}
+
 func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *responseRecorder) WriteHeader(code int) {
@@ -40,9 +48,7 @@ func (w *responseRecorder) WriteHeader(code int) {
 }
 
 func (w *responseRecorder) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.sending()
 	n, err := w.ResponseWriter.Write(p)
 	w.written += int64(n)
 	return n, err
@@ -50,9 +56,7 @@ func (w *responseRecorder) Write(p []byte) (int, error) {
 
 // WriteString keeps the server's own, which copies no string to bytes.
 func (w *responseRecorder) WriteString(s string) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.sending()
 	n, err := io.WriteString(w.ResponseWriter, s)
 	w.written += int64(n)
 	return n, err
@@ -60,18 +64,14 @@ func (w *responseRecorder) WriteString(s string) (int, error) {
 
 // ReadFrom keeps io.Copy's sendfile path.
 func (w *responseRecorder) ReadFrom(src io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.sending()
 	n, err := io.Copy(w.ResponseWriter, src)
 	w.written += n
 	return n, err
 }
 
 func (w *responseRecorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.sending()
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 

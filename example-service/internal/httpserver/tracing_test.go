@@ -47,7 +47,6 @@ func TestSpansMatchOtelhttp(t *testing.T) {
 		otelhttp.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(theirs))), otelhttp.WithPropagators(props)))
 	caller := sdktrace.NewTracerProvider().Tracer("test")
 
-	const file = "0123456789abcdef"
 	tests := []struct {
 		method, path, body string
 		header             http.Header
@@ -67,7 +66,7 @@ func TestSpansMatchOtelhttp(t *testing.T) {
 		{method: "GET", path: "/early", handler: "early"},
 		{method: "GET", path: "/stream", handler: "stream"},
 		{method: "GET", path: "/hijack", h1Only: true, handler: "hijack"},
-		{method: "GET", path: "/file", onlyOurs: map[string]string{"http.response.body.size": fmt.Sprint(len(file))}, handler: "file"},
+		{method: "GET", path: "/file", onlyOurs: map[string]string{"http.response.body.size": fmt.Sprint(len(testFile))}, handler: "file"},
 	}
 	counted := map[string]int{} // "code handler method" of the answers our server gave
 	for _, proto := range []string{"HTTP/1.1", "h2c"} {
@@ -144,19 +143,15 @@ func TestSpansMatchOtelhttp(t *testing.T) {
 			})
 		}
 	}
-	want := "# HELP http_requests_total HTTP requests served, by handler, method and status code.\n# TYPE http_requests_total counter\n"
-	for series, n := range counted {
-		want += fmt.Sprintf("http_requests_total{%s} %d\n", series, n)
-	}
-	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "http_requests_total"); err != nil {
-		t.Errorf("the metrics did not count each answer once, by its final status: %v", err)
-	}
+	checkRequestCounts(t, m, counted)
 }
+
+// testFile is what GET /file of testRoutes serves.
+const testFile = "0123456789abcdef"
 
 // testRoutes answer the same whoever traces them; a handler that misses
 // something of the response writer says so in a 500.
 func testRoutes() []Route {
-	const file = "0123456789abcdef"
 	return []Route{
 		{Pattern: "GET /items/{id}", Name: "item", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusCreated)
@@ -202,8 +197,21 @@ func testRoutes() []Route {
 			_ = buf.Flush()
 		})},
 		{Pattern: "GET /file", Name: "file", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.ServeContent(w, r, "f.txt", time.Time{}, bytes.NewReader([]byte(file)))
+			http.ServeContent(w, r, "f.txt", time.Time{}, bytes.NewReader([]byte(testFile)))
 		})},
+	}
+}
+
+// checkRequestCounts fails t unless http_requests_total holds exactly
+// counted: each series ("code=..,handler=..,method=..") with its count.
+func checkRequestCounts(t *testing.T, m *metrics.Metrics, counted map[string]int) {
+	t.Helper()
+	want := "# HELP http_requests_total HTTP requests served, by handler, method and status code.\n# TYPE http_requests_total counter\n"
+	for series, n := range counted {
+		want += fmt.Sprintf("http_requests_total{%s} %d\n", series, n)
+	}
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "http_requests_total"); err != nil {
+		t.Errorf("the metrics did not count each answer once, by its final status: %v", err)
 	}
 }
 
